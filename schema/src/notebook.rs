@@ -1,0 +1,464 @@
+//! The notebook document: what people (and the AI acting for them) write.
+//!
+//! Layout (private to this module): root `{schema_version, kind: "notebook",
+//! notebook_id, cells: {cell_id: {cell_type, position, source: Text,
+//! metadata: {key: json string}, run_request: json string}}}`.
+//! The run request is one JSON scalar so that two concurrent presses of
+//! "run" resolve to one whole request, never a mix of two.
+
+use crate::access::{
+    check_root, get_obj, get_str, heads_from_string, heads_to_strings, require_obj,
+};
+use crate::clock::now_ms;
+use crate::error::{Result, SchemaError};
+use crate::event::DocumentEvent;
+use crate::ids::{CellId, RequestId};
+use crate::position::key_between;
+use crate::txn::commit;
+use automerge::transaction::Transactable;
+use automerge::{ActorId, Automerge, ChangeHash, ObjId, ObjType, ReadDoc, ROOT};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+const KIND: &str = "notebook";
+
+/// What a cell holds and how it runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CellType {
+    Code,
+    Markdown,
+    Ai,
+    Sql,
+    Raw,
+}
+
+impl CellType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Code => "code",
+            Self::Markdown => "markdown",
+            Self::Ai => "ai",
+            Self::Sql => "sql",
+            Self::Raw => "raw",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "code" => Self::Code,
+            "markdown" => Self::Markdown,
+            "ai" => Self::Ai,
+            "sql" => Self::Sql,
+            "raw" => Self::Raw,
+            _ => return None,
+        })
+    }
+}
+
+/// Where a created or moved cell goes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Placement {
+    Start,
+    End,
+    After(CellId),
+    Before(CellId),
+}
+
+/// A person's request to run a cell, pinned to the document as they saw it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunRequest {
+    pub request_id: RequestId,
+    pub requested_by: String,
+    pub requested_at_ms: i64,
+    /// Heads of the notebook document when the request was made: the agent
+    /// runs the source as it was here, not as it is when the agent gets to it.
+    #[serde(with = "heads_serde")]
+    pub heads: Vec<ChangeHash>,
+}
+
+mod heads_serde {
+    use automerge::ChangeHash;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(heads: &[ChangeHash], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&crate::access::heads_to_strings(heads))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<ChangeHash>, D::Error> {
+        let s = String::deserialize(d)?;
+        crate::access::heads_from_string(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A cell as read from the document.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Cell {
+    pub id: CellId,
+    pub cell_type: CellType,
+    pub position: String,
+    pub source: String,
+    pub metadata: BTreeMap<String, serde_json::Value>,
+    pub run_request: Option<RunRequest>,
+}
+
+/// The notebook document with typed access.
+#[derive(Debug, Clone)]
+pub struct NotebookDoc {
+    doc: Automerge,
+}
+
+impl NotebookDoc {
+    /// The initial document for a new notebook. Only the server calls this,
+    /// once, when the notebook is created: every other replica starts empty
+    /// and syncs, so no two replicas ever create the root objects concurrently
+    /// (which in Automerge would make one replica's cells vanish).
+    pub fn create(notebook_id: &str) -> Result<Self> {
+        let mut doc = Automerge::new();
+        let event = DocumentEvent::NotebookCreated {
+            notebook_id: notebook_id.to_owned(),
+        };
+        commit(&mut doc, &event, |tx| {
+            tx.put(ROOT, "schema_version", crate::SCHEMA_VERSION as i64)?;
+            tx.put(ROOT, "kind", KIND)?;
+            tx.put(ROOT, "notebook_id", notebook_id)?;
+            tx.put_object(ROOT, "cells", ObjType::Map)?;
+            Ok(())
+        })?;
+        Ok(Self { doc })
+    }
+
+    /// Wrap a replica, refusing one from a newer schema or of the wrong kind.
+    pub fn from_automerge(doc: Automerge) -> Result<Self> {
+        check_root(&doc, KIND)?;
+        Ok(Self { doc })
+    }
+
+    pub fn load(bytes: &[u8]) -> Result<Self> {
+        Self::from_automerge(Automerge::load(bytes)?)
+    }
+
+    /// Check that a replica (say, one just synced) is a notebook this binary understands.
+    pub fn check(doc: &Automerge) -> Result<()> {
+        check_root(doc, KIND)
+    }
+
+    /// The underlying document, for syncing and saving only.
+    pub fn automerge(&self) -> &Automerge {
+        &self.doc
+    }
+
+    /// The underlying document, for applying sync messages only.
+    pub fn automerge_mut(&mut self) -> &mut Automerge {
+        &mut self.doc
+    }
+
+    pub fn into_automerge(self) -> Automerge {
+        self.doc
+    }
+
+    pub fn set_actor(&mut self, actor: ActorId) {
+        self.doc.set_actor(actor);
+    }
+
+    pub fn notebook_id(&self) -> Result<String> {
+        get_str(&self.doc, &ROOT, "notebook_id")?.ok_or(SchemaError::NotInitialised("notebook_id"))
+    }
+
+    fn cells_obj(&self) -> Result<ObjId> {
+        require_obj(&self.doc, &ROOT, "cells", ObjType::Map)
+    }
+
+    fn cell_obj(&self, id: &CellId) -> Result<ObjId> {
+        let cells = self.cells_obj()?;
+        get_obj(&self.doc, &cells, id.as_str(), ObjType::Map)?
+            .ok_or_else(|| SchemaError::NoSuchCell(id.to_string()))
+    }
+
+    /// Cell ids with positions, in notebook order (ties broken by id, so every
+    /// replica agrees even on equal positions).
+    pub fn cell_order(&self) -> Result<Vec<(CellId, String)>> {
+        let cells = self.cells_obj()?;
+        let mut order = Vec::new();
+        for key in self.doc.keys(&cells) {
+            if let Some(obj) = get_obj(&self.doc, &cells, &key, ObjType::Map)? {
+                let position = get_str(&self.doc, &obj, "position")?.unwrap_or_default();
+                order.push((CellId(key), position));
+            }
+        }
+        order.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
+        Ok(order)
+    }
+
+    pub fn cell_ids(&self) -> Result<Vec<CellId>> {
+        Ok(self.cell_order()?.into_iter().map(|(id, _)| id).collect())
+    }
+
+    pub fn cells(&self) -> Result<Vec<Cell>> {
+        self.cell_ids()?.iter().map(|id| self.cell(id)).collect()
+    }
+
+    pub fn cell(&self, id: &CellId) -> Result<Cell> {
+        let obj = self.cell_obj(id)?;
+        let cell_type = get_str(&self.doc, &obj, "cell_type")?
+            .and_then(|s| CellType::parse(&s))
+            .ok_or(SchemaError::Malformed { field: "cell_type" })?;
+        let position = get_str(&self.doc, &obj, "position")?.unwrap_or_default();
+        let source = match get_obj(&self.doc, &obj, "source", ObjType::Text)? {
+            Some(text) => self.doc.text(&text)?,
+            None => String::new(),
+        };
+        let mut metadata = BTreeMap::new();
+        if let Some(meta) = get_obj(&self.doc, &obj, "metadata", ObjType::Map)? {
+            for key in self.doc.keys(&meta) {
+                if let Some(raw) = get_str(&self.doc, &meta, &key)? {
+                    if let Ok(value) = serde_json::from_str(&raw) {
+                        metadata.insert(key, value);
+                    }
+                }
+            }
+        }
+        let run_request = match get_str(&self.doc, &obj, "run_request")? {
+            Some(raw) => Some(
+                serde_json::from_str(&raw).map_err(|_| SchemaError::Malformed {
+                    field: "run_request",
+                })?,
+            ),
+            None => None,
+        };
+        Ok(Cell {
+            id: id.clone(),
+            cell_type,
+            position,
+            source,
+            metadata,
+            run_request,
+        })
+    }
+
+    pub fn source(&self, id: &CellId) -> Result<String> {
+        let obj = self.cell_obj(id)?;
+        let text = require_obj(&self.doc, &obj, "source", ObjType::Text)?;
+        Ok(self.doc.text(&text)?)
+    }
+
+    /// A cell's source as it was at `heads`: what a run request refers to.
+    pub fn source_at(&self, id: &CellId, heads: &[ChangeHash]) -> Result<String> {
+        let cells = self.cells_obj()?;
+        let cell = match self.doc.get_at(&cells, id.as_str(), heads)? {
+            Some((automerge::Value::Object(ObjType::Map), obj)) => obj,
+            _ => return Err(SchemaError::NoSuchCell(id.to_string())),
+        };
+        match self.doc.get_at(&cell, "source", heads)? {
+            Some((automerge::Value::Object(ObjType::Text), text)) => {
+                Ok(self.doc.text_at(&text, heads)?)
+            }
+            _ => Err(SchemaError::Malformed { field: "source" }),
+        }
+    }
+
+    fn position_for(&self, placement: &Placement, moving: Option<&CellId>) -> Result<String> {
+        let order: Vec<(CellId, String)> = self
+            .cell_order()?
+            .into_iter()
+            .filter(|(id, _)| Some(id) != moving)
+            .collect();
+        let index_of = |target: &CellId| {
+            order
+                .iter()
+                .position(|(id, _)| id == target)
+                .ok_or_else(|| SchemaError::NoSuchCell(target.to_string()))
+        };
+        let (before, after) = match placement {
+            Placement::Start => (None, order.first().map(|c| c.1.as_str())),
+            Placement::End => (order.last().map(|c| c.1.as_str()), None),
+            Placement::After(target) => {
+                let i = index_of(target)?;
+                (
+                    Some(order[i].1.as_str()),
+                    order.get(i + 1).map(|c| c.1.as_str()),
+                )
+            }
+            Placement::Before(target) => {
+                let i = index_of(target)?;
+                let before = if i == 0 {
+                    None
+                } else {
+                    Some(order[i - 1].1.as_str())
+                };
+                (before, Some(order[i].1.as_str()))
+            }
+        };
+        Ok(key_between(before, after))
+    }
+
+    pub fn create_cell(
+        &mut self,
+        cell_type: CellType,
+        placement: Placement,
+        source: &str,
+    ) -> Result<CellId> {
+        let id = CellId::random();
+        let position = self.position_for(&placement, None)?;
+        let cells = self.cells_obj()?;
+        let event = DocumentEvent::CellCreated {
+            cell_id: id.clone(),
+            cell_type,
+        };
+        commit(&mut self.doc, &event, |tx| {
+            let cell = tx.put_object(&cells, id.as_str(), ObjType::Map)?;
+            tx.put(&cell, "cell_type", cell_type.as_str())?;
+            tx.put(&cell, "position", position.as_str())?;
+            let text = tx.put_object(&cell, "source", ObjType::Text)?;
+            if !source.is_empty() {
+                tx.splice_text(&text, 0, 0, source)?;
+            }
+            tx.put_object(&cell, "metadata", ObjType::Map)?;
+            Ok(())
+        })?;
+        Ok(id)
+    }
+
+    pub fn move_cell(&mut self, id: &CellId, placement: Placement) -> Result<()> {
+        let obj = self.cell_obj(id)?;
+        if matches!(&placement, Placement::After(t) | Placement::Before(t) if t == id) {
+            return Ok(());
+        }
+        let position = self.position_for(&placement, Some(id))?;
+        let event = DocumentEvent::CellMoved {
+            cell_id: id.clone(),
+        };
+        commit(&mut self.doc, &event, |tx| {
+            tx.put(&obj, "position", position.as_str())?;
+            Ok(())
+        })
+    }
+
+    pub fn delete_cell(&mut self, id: &CellId) -> Result<()> {
+        self.cell_obj(id)?;
+        let cells = self.cells_obj()?;
+        let event = DocumentEvent::CellDeleted {
+            cell_id: id.clone(),
+        };
+        commit(&mut self.doc, &event, |tx| {
+            tx.delete(&cells, id.as_str())?;
+            Ok(())
+        })
+    }
+
+    /// Replace `delete` characters at `pos` with `insert`; positions count
+    /// Unicode scalar values.
+    pub fn splice_source(
+        &mut self,
+        id: &CellId,
+        pos: usize,
+        delete: usize,
+        insert: &str,
+    ) -> Result<()> {
+        let obj = self.cell_obj(id)?;
+        let text = require_obj(&self.doc, &obj, "source", ObjType::Text)?;
+        let len = self.doc.length(&text);
+        if pos > len || pos + delete > len {
+            return Err(SchemaError::SpliceOutOfRange {
+                cell: id.to_string(),
+                len,
+                pos,
+                del: delete,
+            });
+        }
+        let event = DocumentEvent::SourceEdited {
+            cell_id: id.clone(),
+        };
+        commit(&mut self.doc, &event, |tx| {
+            tx.splice_text(&text, pos, delete as isize, insert)?;
+            Ok(())
+        })
+    }
+
+    /// Replace the whole source, expressed as the smallest edit so that
+    /// concurrent edits elsewhere in the cell survive.
+    pub fn set_source(&mut self, id: &CellId, source: &str) -> Result<()> {
+        let obj = self.cell_obj(id)?;
+        let text = require_obj(&self.doc, &obj, "source", ObjType::Text)?;
+        let event = DocumentEvent::SourceEdited {
+            cell_id: id.clone(),
+        };
+        commit(&mut self.doc, &event, |tx| {
+            tx.update_text(&text, source)?;
+            Ok(())
+        })
+    }
+
+    pub fn set_cell_type(&mut self, id: &CellId, cell_type: CellType) -> Result<()> {
+        let obj = self.cell_obj(id)?;
+        let event = DocumentEvent::CellTypeChanged {
+            cell_id: id.clone(),
+            cell_type,
+        };
+        commit(&mut self.doc, &event, |tx| {
+            tx.put(&obj, "cell_type", cell_type.as_str())?;
+            Ok(())
+        })
+    }
+
+    /// Set one metadata key; `None` removes it. Keys merge independently.
+    pub fn set_metadata(
+        &mut self,
+        id: &CellId,
+        key: &str,
+        value: Option<&serde_json::Value>,
+    ) -> Result<()> {
+        let obj = self.cell_obj(id)?;
+        let meta = get_obj(&self.doc, &obj, "metadata", ObjType::Map)?;
+        let event = DocumentEvent::MetadataChanged {
+            cell_id: id.clone(),
+            key: key.to_owned(),
+        };
+        commit(&mut self.doc, &event, |tx| {
+            let meta = match meta {
+                Some(m) => m,
+                None => tx.put_object(&obj, "metadata", ObjType::Map)?,
+            };
+            match value {
+                Some(v) => tx.put(&meta, key, v.to_string())?,
+                None => tx.delete(&meta, key)?,
+            }
+            Ok(())
+        })
+    }
+
+    /// Ask the runtime to run a cell as it is now in this replica.
+    pub fn request_execution(&mut self, id: &CellId, requested_by: &str) -> Result<RunRequest> {
+        let obj = self.cell_obj(id)?;
+        let request = RunRequest {
+            request_id: RequestId::random(),
+            requested_by: requested_by.to_owned(),
+            requested_at_ms: now_ms(),
+            heads: self.doc.get_heads(),
+        };
+        let raw = serde_json::to_string(&request).map_err(|_| SchemaError::Malformed {
+            field: "run_request",
+        })?;
+        let event = DocumentEvent::ExecutionRequested {
+            cell_id: id.clone(),
+            request_id: request.request_id.clone(),
+        };
+        commit(&mut self.doc, &event, |tx| {
+            tx.put(&obj, "run_request", raw)?;
+            Ok(())
+        })?;
+        Ok(request)
+    }
+
+    pub fn heads(&self) -> Vec<ChangeHash> {
+        self.doc.get_heads()
+    }
+
+    pub fn heads_string(&self) -> String {
+        heads_to_strings(&self.doc.get_heads())
+    }
+
+    pub fn parse_heads(s: &str) -> Result<Vec<ChangeHash>> {
+        heads_from_string(s)
+    }
+}

@@ -1,0 +1,516 @@
+//! The runtime document: written only by the runtime agent holding the
+//! notebook's lease (the server enforces who may write it).
+//!
+//! Layout (private): root `{schema_version, kind: "runtime", notebook_id,
+//! lease: json string, sessions: {session_id: {agent, kernel, status,
+//! started_at}}, executions: {execution_id: {cell_id, request_id,
+//! requested_by, state, execution_count, queued_at, started_at, ended_at,
+//! outputs: [json string]}}}`. The lease is a single JSON scalar so that two
+//! agents claiming at once resolve to one whole claim.
+
+use crate::access::{check_root, get_i64, get_obj, get_str, require_obj};
+use crate::error::{Result, SchemaError};
+use crate::event::DocumentEvent;
+use crate::ids::{CellId, ExecutionId, RequestId, SessionId};
+use crate::output::OutputManifest;
+use crate::txn::commit;
+use automerge::transaction::Transactable;
+use automerge::{ActorId, Automerge, ObjId, ObjType, ReadDoc, ScalarValueRef, ValueRef, ROOT};
+use serde::{Deserialize, Serialize};
+
+const KIND: &str = "runtime";
+
+/// The agent's state as the UI shows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SessionStatus {
+    Starting,
+    Idle,
+    Busy,
+    Restarting,
+    Dead,
+}
+
+impl SessionStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Starting => "starting",
+            Self::Idle => "idle",
+            Self::Busy => "busy",
+            Self::Restarting => "restarting",
+            Self::Dead => "dead",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "starting" => Self::Starting,
+            "idle" => Self::Idle,
+            "busy" => Self::Busy,
+            "restarting" => Self::Restarting,
+            "dead" => Self::Dead,
+            _ => return None,
+        })
+    }
+}
+
+/// Where an execution is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExecutionState {
+    Queued,
+    Running,
+    Done,
+    Error,
+    Cancelled,
+    /// It was running when its agent died; it is never run again.
+    Lost,
+}
+
+impl ExecutionState {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Running => "running",
+            Self::Done => "done",
+            Self::Error => "error",
+            Self::Cancelled => "cancelled",
+            Self::Lost => "lost",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "queued" => Self::Queued,
+            "running" => Self::Running,
+            "done" => Self::Done,
+            "error" => Self::Error,
+            "cancelled" => Self::Cancelled,
+            "lost" => Self::Lost,
+            _ => return None,
+        })
+    }
+
+    pub fn is_finished(self) -> bool {
+        !matches!(self, Self::Queued | Self::Running)
+    }
+}
+
+/// The current holder of the notebook's lease.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lease {
+    pub session_id: SessionId,
+    pub agent: String,
+    pub kernel: String,
+    pub claimed_at_ms: i64,
+    pub renewed_at_ms: i64,
+    pub expires_at_ms: i64,
+}
+
+impl Lease {
+    pub fn is_live(&self, now_ms: i64) -> bool {
+        now_ms < self.expires_at_ms
+    }
+}
+
+/// What a claim did: the previous holder, if any, was displaced.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LeaseClaim {
+    pub lease: Lease,
+    pub displaced: Option<Lease>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionRecord {
+    pub session_id: SessionId,
+    pub agent: String,
+    pub kernel: String,
+    pub status: SessionStatus,
+    pub started_at_ms: i64,
+}
+
+/// One execution of one cell.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExecutionRecord {
+    pub execution_id: ExecutionId,
+    pub cell_id: CellId,
+    pub request_id: RequestId,
+    pub requested_by: String,
+    pub state: ExecutionState,
+    pub execution_count: Option<i64>,
+    pub queued_at_ms: i64,
+    pub started_at_ms: Option<i64>,
+    pub ended_at_ms: Option<i64>,
+    pub outputs: Vec<OutputManifest>,
+}
+
+/// The runtime document with typed access.
+#[derive(Debug, Clone)]
+pub struct RuntimeDoc {
+    doc: Automerge,
+}
+
+impl RuntimeDoc {
+    /// The initial runtime document; like the notebook document, created once
+    /// by the server so that replicas never race to create the root objects.
+    pub fn create(notebook_id: &str) -> Result<Self> {
+        let mut doc = Automerge::new();
+        let event = DocumentEvent::RuntimeDocCreated {
+            notebook_id: notebook_id.to_owned(),
+        };
+        commit(&mut doc, &event, |tx| {
+            tx.put(ROOT, "schema_version", crate::SCHEMA_VERSION as i64)?;
+            tx.put(ROOT, "kind", KIND)?;
+            tx.put(ROOT, "notebook_id", notebook_id)?;
+            tx.put_object(ROOT, "sessions", ObjType::Map)?;
+            tx.put_object(ROOT, "executions", ObjType::Map)?;
+            Ok(())
+        })?;
+        Ok(Self { doc })
+    }
+
+    pub fn from_automerge(doc: Automerge) -> Result<Self> {
+        check_root(&doc, KIND)?;
+        Ok(Self { doc })
+    }
+
+    pub fn load(bytes: &[u8]) -> Result<Self> {
+        Self::from_automerge(Automerge::load(bytes)?)
+    }
+
+    pub fn check(doc: &Automerge) -> Result<()> {
+        check_root(doc, KIND)
+    }
+
+    /// The underlying document, for syncing and saving only.
+    pub fn automerge(&self) -> &Automerge {
+        &self.doc
+    }
+
+    /// The underlying document, for applying sync messages only.
+    pub fn automerge_mut(&mut self) -> &mut Automerge {
+        &mut self.doc
+    }
+
+    pub fn into_automerge(self) -> Automerge {
+        self.doc
+    }
+
+    pub fn set_actor(&mut self, actor: ActorId) {
+        self.doc.set_actor(actor);
+    }
+
+    // ---- lease -------------------------------------------------------------
+
+    pub fn lease(&self) -> Result<Option<Lease>> {
+        match get_str(&self.doc, &ROOT, "lease")? {
+            Some(raw) if !raw.is_empty() => serde_json::from_str(&raw)
+                .map(Some)
+                .map_err(|_| SchemaError::Malformed { field: "lease" }),
+            _ => Ok(None),
+        }
+    }
+
+    /// Take the lease. A newer agent always displaces an older one (the
+    /// older one sees it has lost the lease and stops); the displaced lease is
+    /// returned so the new holder can settle what the old one left running.
+    pub fn claim_lease(
+        &mut self,
+        session_id: &SessionId,
+        agent: &str,
+        kernel: &str,
+        now_ms: i64,
+        ttl_ms: i64,
+    ) -> Result<LeaseClaim> {
+        let displaced = self.lease()?.filter(|l| &l.session_id != session_id);
+        let lease = Lease {
+            session_id: session_id.clone(),
+            agent: agent.to_owned(),
+            kernel: kernel.to_owned(),
+            claimed_at_ms: now_ms,
+            renewed_at_ms: now_ms,
+            expires_at_ms: now_ms + ttl_ms,
+        };
+        self.write_lease(
+            &lease,
+            DocumentEvent::RuntimeClaimed {
+                session_id: session_id.clone(),
+            },
+        )?;
+        let sessions = require_obj(&self.doc, &ROOT, "sessions", ObjType::Map)?;
+        let event = DocumentEvent::SessionStatusChanged {
+            session_id: session_id.clone(),
+            status: SessionStatus::Starting,
+        };
+        commit(&mut self.doc, &event, |tx| {
+            let s = tx.put_object(&sessions, session_id.as_str(), ObjType::Map)?;
+            tx.put(&s, "agent", agent)?;
+            tx.put(&s, "kernel", kernel)?;
+            tx.put(&s, "status", SessionStatus::Starting.as_str())?;
+            tx.put(&s, "started_at", now_ms)?;
+            Ok(())
+        })?;
+        Ok(LeaseClaim { lease, displaced })
+    }
+
+    /// Extend the lease; fails if another session has taken it, which is how
+    /// a displaced agent learns it must stop.
+    pub fn renew_lease(
+        &mut self,
+        session_id: &SessionId,
+        now_ms: i64,
+        ttl_ms: i64,
+    ) -> Result<Lease> {
+        let mut lease = match self.lease()? {
+            Some(l) if &l.session_id == session_id => l,
+            _ => return Err(SchemaError::NotLeaseHolder(session_id.to_string())),
+        };
+        lease.renewed_at_ms = now_ms;
+        lease.expires_at_ms = now_ms + ttl_ms;
+        self.write_lease(
+            &lease,
+            DocumentEvent::LeaseRenewed {
+                session_id: session_id.clone(),
+            },
+        )?;
+        Ok(lease)
+    }
+
+    pub fn release_lease(&mut self, session_id: &SessionId) -> Result<()> {
+        match self.lease()? {
+            Some(l) if &l.session_id == session_id => {}
+            _ => return Err(SchemaError::NotLeaseHolder(session_id.to_string())),
+        }
+        let event = DocumentEvent::LeaseReleased {
+            session_id: session_id.clone(),
+        };
+        commit(&mut self.doc, &event, |tx| {
+            tx.put(ROOT, "lease", "")?;
+            Ok(())
+        })
+    }
+
+    fn write_lease(&mut self, lease: &Lease, event: DocumentEvent) -> Result<()> {
+        let raw =
+            serde_json::to_string(lease).map_err(|_| SchemaError::Malformed { field: "lease" })?;
+        commit(&mut self.doc, &event, |tx| {
+            tx.put(ROOT, "lease", raw)?;
+            Ok(())
+        })
+    }
+
+    // ---- sessions ----------------------------------------------------------
+
+    pub fn set_session_status(
+        &mut self,
+        session_id: &SessionId,
+        status: SessionStatus,
+    ) -> Result<()> {
+        let sessions = require_obj(&self.doc, &ROOT, "sessions", ObjType::Map)?;
+        let s = get_obj(&self.doc, &sessions, session_id.as_str(), ObjType::Map)?
+            .ok_or(SchemaError::NotInitialised("session"))?;
+        let event = DocumentEvent::SessionStatusChanged {
+            session_id: session_id.clone(),
+            status,
+        };
+        commit(&mut self.doc, &event, |tx| {
+            tx.put(&s, "status", status.as_str())?;
+            Ok(())
+        })
+    }
+
+    pub fn session(&self, session_id: &SessionId) -> Result<Option<SessionRecord>> {
+        let sessions = require_obj(&self.doc, &ROOT, "sessions", ObjType::Map)?;
+        let Some(s) = get_obj(&self.doc, &sessions, session_id.as_str(), ObjType::Map)? else {
+            return Ok(None);
+        };
+        Ok(Some(SessionRecord {
+            session_id: session_id.clone(),
+            agent: get_str(&self.doc, &s, "agent")?.unwrap_or_default(),
+            kernel: get_str(&self.doc, &s, "kernel")?.unwrap_or_default(),
+            status: get_str(&self.doc, &s, "status")?
+                .and_then(|v| SessionStatus::parse(&v))
+                .ok_or(SchemaError::Malformed { field: "status" })?,
+            started_at_ms: get_i64(&self.doc, &s, "started_at")?.unwrap_or_default(),
+        }))
+    }
+
+    // ---- executions --------------------------------------------------------
+
+    fn executions_obj(&self) -> Result<ObjId> {
+        require_obj(&self.doc, &ROOT, "executions", ObjType::Map)
+    }
+
+    fn execution_obj(&self, id: &ExecutionId) -> Result<ObjId> {
+        get_obj(
+            &self.doc,
+            &self.executions_obj()?,
+            id.as_str(),
+            ObjType::Map,
+        )?
+        .ok_or_else(|| SchemaError::NoSuchExecution(id.to_string()))
+    }
+
+    pub fn queue_execution(
+        &mut self,
+        cell_id: &CellId,
+        request_id: &RequestId,
+        requested_by: &str,
+        now_ms: i64,
+    ) -> Result<ExecutionId> {
+        let executions = self.executions_obj()?;
+        let id = ExecutionId::random();
+        let event = DocumentEvent::ExecutionQueued {
+            execution_id: id.clone(),
+            cell_id: cell_id.clone(),
+        };
+        commit(&mut self.doc, &event, |tx| {
+            let x = tx.put_object(&executions, id.as_str(), ObjType::Map)?;
+            tx.put(&x, "cell_id", cell_id.as_str())?;
+            tx.put(&x, "request_id", request_id.as_str())?;
+            tx.put(&x, "requested_by", requested_by)?;
+            tx.put(&x, "state", ExecutionState::Queued.as_str())?;
+            tx.put(&x, "queued_at", now_ms)?;
+            tx.put_object(&x, "outputs", ObjType::List)?;
+            Ok(())
+        })?;
+        Ok(id)
+    }
+
+    pub fn start_execution(
+        &mut self,
+        id: &ExecutionId,
+        execution_count: i64,
+        now_ms: i64,
+    ) -> Result<()> {
+        let x = self.execution_obj(id)?;
+        let event = DocumentEvent::ExecutionStarted {
+            execution_id: id.clone(),
+        };
+        commit(&mut self.doc, &event, |tx| {
+            tx.put(&x, "state", ExecutionState::Running.as_str())?;
+            tx.put(&x, "execution_count", execution_count)?;
+            tx.put(&x, "started_at", now_ms)?;
+            Ok(())
+        })
+    }
+
+    pub fn finish_execution(
+        &mut self,
+        id: &ExecutionId,
+        state: ExecutionState,
+        now_ms: i64,
+    ) -> Result<()> {
+        let x = self.execution_obj(id)?;
+        let event = DocumentEvent::ExecutionFinished {
+            execution_id: id.clone(),
+            state,
+        };
+        commit(&mut self.doc, &event, |tx| {
+            tx.put(&x, "state", state.as_str())?;
+            tx.put(&x, "ended_at", now_ms)?;
+            Ok(())
+        })
+    }
+
+    fn outputs_obj(&self, id: &ExecutionId) -> Result<ObjId> {
+        require_obj(
+            &self.doc,
+            &self.execution_obj(id)?,
+            "outputs",
+            ObjType::List,
+        )
+    }
+
+    pub fn append_output(&mut self, id: &ExecutionId, output: &OutputManifest) -> Result<()> {
+        let outputs = self.outputs_obj(id)?;
+        let len = self.doc.length(&outputs);
+        let event = DocumentEvent::OutputAppended {
+            execution_id: id.clone(),
+        };
+        commit(&mut self.doc, &event, |tx| {
+            tx.insert(&outputs, len, output.to_json())?;
+            Ok(())
+        })
+    }
+
+    /// Replace one output in place: a growing stream, or an
+    /// `update_display_data` for a display id.
+    pub fn replace_output(
+        &mut self,
+        id: &ExecutionId,
+        index: usize,
+        output: &OutputManifest,
+    ) -> Result<()> {
+        let outputs = self.outputs_obj(id)?;
+        if index >= self.doc.length(&outputs) {
+            return Err(SchemaError::Malformed { field: "outputs" });
+        }
+        let event = DocumentEvent::OutputReplaced {
+            execution_id: id.clone(),
+        };
+        commit(&mut self.doc, &event, |tx| {
+            tx.put(&outputs, index, output.to_json())?;
+            Ok(())
+        })
+    }
+
+    pub fn clear_outputs(&mut self, id: &ExecutionId) -> Result<()> {
+        let outputs = self.outputs_obj(id)?;
+        let len = self.doc.length(&outputs);
+        let event = DocumentEvent::OutputsCleared {
+            execution_id: id.clone(),
+        };
+        commit(&mut self.doc, &event, |tx| {
+            for i in (0..len).rev() {
+                tx.delete(&outputs, i)?;
+            }
+            Ok(())
+        })
+    }
+
+    pub fn execution(&self, id: &ExecutionId) -> Result<ExecutionRecord> {
+        let x = self.execution_obj(id)?;
+        let outputs = match get_obj(&self.doc, &x, "outputs", ObjType::List)? {
+            Some(list) => self
+                .doc
+                .list_range(&list, ..)
+                .filter_map(|item| match item.value {
+                    ValueRef::Scalar(ScalarValueRef::Str(raw)) => OutputManifest::from_json(&raw),
+                    _ => None,
+                })
+                .collect(),
+            None => Vec::new(),
+        };
+        Ok(ExecutionRecord {
+            execution_id: id.clone(),
+            cell_id: CellId(get_str(&self.doc, &x, "cell_id")?.unwrap_or_default()),
+            request_id: RequestId(get_str(&self.doc, &x, "request_id")?.unwrap_or_default()),
+            requested_by: get_str(&self.doc, &x, "requested_by")?.unwrap_or_default(),
+            state: get_str(&self.doc, &x, "state")?
+                .and_then(|s| ExecutionState::parse(&s))
+                .ok_or(SchemaError::Malformed { field: "state" })?,
+            execution_count: get_i64(&self.doc, &x, "execution_count")?,
+            queued_at_ms: get_i64(&self.doc, &x, "queued_at")?.unwrap_or_default(),
+            started_at_ms: get_i64(&self.doc, &x, "started_at")?,
+            ended_at_ms: get_i64(&self.doc, &x, "ended_at")?,
+            outputs,
+        })
+    }
+
+    /// All executions, oldest first.
+    pub fn executions(&self) -> Result<Vec<ExecutionRecord>> {
+        let executions = self.executions_obj()?;
+        let mut records = self
+            .doc
+            .keys(&executions)
+            .map(|k| self.execution(&ExecutionId(k)))
+            .collect::<Result<Vec<_>>>()?;
+        records.sort_by(|a, b| {
+            a.queued_at_ms
+                .cmp(&b.queued_at_ms)
+                .then_with(|| a.execution_id.cmp(&b.execution_id))
+        });
+        Ok(records)
+    }
+}

@@ -1,0 +1,222 @@
+//! Behaviour of the two documents through their typed functions.
+
+use schema::automerge::sync::SyncDoc;
+use schema::automerge::{sync, Automerge};
+use schema::*;
+
+fn replica_of(doc: &Automerge) -> Automerge {
+    let mut fork = doc.fork();
+    fork.set_actor(schema::automerge::ActorId::random());
+    fork
+}
+
+fn sync_pair(a: &mut Automerge, b: &mut Automerge) {
+    let (mut sa, mut sb) = (sync::State::new(), sync::State::new());
+    for _ in 0..20 {
+        let ma = a.generate_sync_message(&mut sa);
+        let mb = b.generate_sync_message(&mut sb);
+        if ma.is_none() && mb.is_none() {
+            return;
+        }
+        if let Some(m) = ma {
+            b.receive_sync_message(&mut sb, m).unwrap();
+        }
+        if let Some(m) = mb {
+            a.receive_sync_message(&mut sa, m).unwrap();
+        }
+    }
+}
+
+#[test]
+fn cells_create_move_delete_in_order() {
+    let mut nb = NotebookDoc::create("n1").unwrap();
+    let a = nb
+        .create_cell(CellType::Code, Placement::End, "a = 1")
+        .unwrap();
+    let b = nb
+        .create_cell(CellType::Markdown, Placement::End, "# b")
+        .unwrap();
+    let c = nb
+        .create_cell(CellType::Code, Placement::Start, "c")
+        .unwrap();
+    assert_eq!(
+        nb.cell_ids().unwrap(),
+        vec![c.clone(), a.clone(), b.clone()]
+    );
+    nb.move_cell(&c, Placement::After(b.clone())).unwrap();
+    assert_eq!(
+        nb.cell_ids().unwrap(),
+        vec![a.clone(), b.clone(), c.clone()]
+    );
+    nb.move_cell(&c, Placement::Before(a.clone())).unwrap();
+    assert_eq!(
+        nb.cell_ids().unwrap(),
+        vec![c.clone(), a.clone(), b.clone()]
+    );
+    nb.delete_cell(&a).unwrap();
+    assert_eq!(nb.cell_ids().unwrap(), vec![c.clone(), b.clone()]);
+    assert!(matches!(nb.source(&a), Err(SchemaError::NoSuchCell(_))));
+    nb.splice_source(&b, 3, 0, "ee").unwrap();
+    assert_eq!(nb.source(&b).unwrap(), "# bee");
+    assert!(nb.splice_source(&b, 99, 0, "x").is_err());
+    nb.set_source(&b, "# beetle").unwrap();
+    assert_eq!(nb.source(&b).unwrap(), "# beetle");
+    nb.set_cell_type(&b, CellType::Raw).unwrap();
+    nb.set_metadata(&b, "tags", Some(&serde_json::json!(["x"])))
+        .unwrap();
+    let cell = nb.cell(&b).unwrap();
+    assert_eq!(cell.cell_type, CellType::Raw);
+    assert_eq!(cell.metadata["tags"], serde_json::json!(["x"]));
+}
+
+#[test]
+fn run_request_pins_the_source_seen() {
+    let mut nb = NotebookDoc::create("n1").unwrap();
+    let a = nb
+        .create_cell(CellType::Code, Placement::End, "print(1)")
+        .unwrap();
+    let req = nb.request_execution(&a, "ada").unwrap();
+    nb.set_source(&a, "print(2)").unwrap();
+    assert_eq!(nb.source_at(&a, &req.heads).unwrap(), "print(1)");
+    let stored = nb.cell(&a).unwrap().run_request.unwrap();
+    assert_eq!(stored, req);
+}
+
+#[test]
+fn history_reads_back_typed_events_in_order() {
+    let mut nb = NotebookDoc::create("n1").unwrap();
+    let a = nb.create_cell(CellType::Code, Placement::End, "x").unwrap();
+    nb.splice_source(&a, 1, 0, "y").unwrap();
+    nb.delete_cell(&a).unwrap();
+    let events: Vec<_> = history(nb.automerge())
+        .into_iter()
+        .map(|h| h.event.unwrap().name())
+        .collect();
+    assert_eq!(
+        events,
+        vec![
+            "NotebookCreated",
+            "CellCreated",
+            "SourceEdited",
+            "CellDeleted"
+        ]
+    );
+}
+
+#[test]
+fn newer_schema_is_refused_with_a_clear_error() {
+    use schema::automerge::transaction::Transactable;
+    let nb = NotebookDoc::create("n1").unwrap();
+    let mut raw = nb.into_automerge();
+    let mut tx = raw.transaction();
+    tx.put(schema::automerge::ROOT, "schema_version", 99_i64)
+        .unwrap();
+    tx.commit();
+    let err = NotebookDoc::from_automerge(raw).unwrap_err();
+    assert!(matches!(
+        err,
+        SchemaError::NewerSchema {
+            found: 99,
+            supported: 1
+        }
+    ));
+    assert!(err.to_string().contains("newer cathode"));
+    let runtime = RuntimeDoc::create("n1").unwrap().into_automerge();
+    assert!(matches!(
+        NotebookDoc::from_automerge(runtime),
+        Err(SchemaError::WrongKind { .. })
+    ));
+    assert!(matches!(
+        NotebookDoc::from_automerge(Automerge::new()),
+        Err(SchemaError::NotInitialised(_))
+    ));
+}
+
+#[test]
+fn concurrent_moves_of_one_cell_never_duplicate_it() {
+    let mut base = NotebookDoc::create("n1").unwrap();
+    let ids: Vec<_> = (0..5)
+        .map(|i| {
+            base.create_cell(CellType::Code, Placement::End, &i.to_string())
+                .unwrap()
+        })
+        .collect();
+    let mut a = NotebookDoc::from_automerge(replica_of(base.automerge())).unwrap();
+    let mut b = NotebookDoc::from_automerge(replica_of(base.automerge())).unwrap();
+    a.move_cell(&ids[0], Placement::End).unwrap();
+    b.move_cell(&ids[0], Placement::After(ids[2].clone()))
+        .unwrap();
+    sync_pair(a.automerge_mut(), b.automerge_mut());
+    assert_eq!(a.cell_ids().unwrap(), b.cell_ids().unwrap());
+    let mut got = a.cell_ids().unwrap();
+    got.sort();
+    let mut want = ids.clone();
+    want.sort();
+    assert_eq!(got, want);
+}
+
+#[test]
+fn lease_claims_renewals_and_displacement() {
+    let mut rt = RuntimeDoc::create("n1").unwrap();
+    let s1 = SessionId::random();
+    let s2 = SessionId::random();
+    let claim = rt
+        .claim_lease(&s1, "agent-1", "wasm-python", 1_000, 10_000)
+        .unwrap();
+    assert!(claim.displaced.is_none());
+    assert_eq!(
+        rt.renew_lease(&s1, 5_000, 10_000).unwrap().expires_at_ms,
+        15_000
+    );
+    let claim2 = rt
+        .claim_lease(&s2, "agent-2", "python3", 6_000, 10_000)
+        .unwrap();
+    assert_eq!(claim2.displaced.unwrap().session_id, s1);
+    assert!(matches!(
+        rt.renew_lease(&s1, 7_000, 10_000),
+        Err(SchemaError::NotLeaseHolder(_))
+    ));
+    rt.set_session_status(&s2, SessionStatus::Idle).unwrap();
+    assert_eq!(
+        rt.session(&s2).unwrap().unwrap().status,
+        SessionStatus::Idle
+    );
+    rt.release_lease(&s2).unwrap();
+    assert!(rt.lease().unwrap().is_none());
+}
+
+#[test]
+fn executions_and_outputs() {
+    let mut rt = RuntimeDoc::create("n1").unwrap();
+    let cell = CellId::random();
+    let x = rt
+        .queue_execution(&cell, &RequestId::random(), "ada", 10)
+        .unwrap();
+    assert_eq!(rt.execution(&x).unwrap().state, ExecutionState::Queued);
+    rt.start_execution(&x, 1, 11).unwrap();
+    let out = OutputManifest::Stream {
+        name: StreamName::Stdout,
+        text: "hi\n".into(),
+        truncated: None,
+    };
+    rt.append_output(&x, &out).unwrap();
+    rt.replace_output(
+        &x,
+        0,
+        &OutputManifest::Stream {
+            name: StreamName::Stdout,
+            text: "hi\nthere\n".into(),
+            truncated: None,
+        },
+    )
+    .unwrap();
+    assert!(rt.replace_output(&x, 5, &out).is_err());
+    rt.finish_execution(&x, ExecutionState::Done, 12).unwrap();
+    let rec = rt.execution(&x).unwrap();
+    assert_eq!(rec.state, ExecutionState::Done);
+    assert_eq!(rec.execution_count, Some(1));
+    assert_eq!(rec.outputs.len(), 1);
+    rt.clear_outputs(&x).unwrap();
+    assert!(rt.execution(&x).unwrap().outputs.is_empty());
+    assert_eq!(rt.executions().unwrap().len(), 1);
+}

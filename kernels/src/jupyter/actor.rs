@@ -1,0 +1,459 @@
+//! The actor that owns a Jupyter kernel session: all mutable state lives in
+//! this one task, and everything else talks to it through channels.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use jupyter_protocol::{
+    ExecuteRequest as JExecuteRequest, Header, InputReply, InterruptRequest, JupyterMessage,
+    JupyterMessageContent, ReplyStatus as JReplyStatus, ShutdownRequest,
+};
+use nix::sys::signal::Signal;
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+
+use super::connection::Transport;
+use super::iopub::IopubCmd;
+use super::kernelspec::{InterruptMode, KernelSpec};
+use super::session::Session;
+use super::{Cmd, Incoming, JupyterOptions};
+use crate::error::{KernelError, Result};
+use crate::event::{
+    ExecuteReply, ExecuteRequest, ExitStatus, InputAnswer, KernelEvent, KernelInfo, KernelState,
+    ReplyStatus,
+};
+use crate::kernel::{Execution, ExecutionSink};
+
+/// How long a kernel gets to exit after a shutdown request before SIGKILL.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
+
+/// One execution in flight: done when both its reply and its idle arrived.
+struct Running {
+    sink: ExecutionSink,
+    reply: Option<ExecuteReply>,
+    idle: bool,
+}
+
+pub(crate) struct Actor {
+    spec: KernelSpec,
+    transport: Transport,
+    start_timeout: Duration,
+    events: broadcast::Sender<KernelEvent>,
+    cmds: mpsc::UnboundedSender<Cmd>,
+    generation: u64,
+    session: Option<Session>,
+    /// Why the kernel is not running, once it died.
+    dead: Option<ExitStatus>,
+    heartbeat_lost: bool,
+    running: HashMap<String, Running>,
+    requests: HashMap<String, oneshot::Sender<Result<JupyterMessage>>>,
+    /// The execution id and header of the input_request being waited on.
+    pending_input: Option<(String, Header)>,
+    incoming_tx: mpsc::UnboundedSender<Incoming>,
+    incoming: mpsc::UnboundedReceiver<Incoming>,
+}
+
+impl Actor {
+    pub fn new(
+        spec: KernelSpec,
+        options: JupyterOptions,
+        events: broadcast::Sender<KernelEvent>,
+        cmds: mpsc::UnboundedSender<Cmd>,
+    ) -> Actor {
+        let (incoming_tx, incoming) = mpsc::unbounded_channel();
+        Actor {
+            spec,
+            transport: options.transport,
+            start_timeout: options.start_timeout,
+            events,
+            cmds,
+            generation: 0,
+            session: None,
+            dead: None,
+            heartbeat_lost: false,
+            running: HashMap::new(),
+            requests: HashMap::new(),
+            pending_input: None,
+            incoming_tx,
+            incoming,
+        }
+    }
+
+    async fn start_session(&mut self) -> Result<KernelInfo> {
+        self.generation += 1;
+        let session = Session::start(
+            &self.spec,
+            self.transport,
+            self.generation,
+            &self.incoming_tx,
+            &mut self.incoming,
+            &self.events,
+            self.start_timeout,
+        )
+        .await?;
+        let info = session.info.clone();
+        self.session = Some(session);
+        self.dead = None;
+        self.heartbeat_lost = false;
+        let _ = self.events.send(KernelEvent::Status {
+            state: KernelState::Idle,
+        });
+        Ok(info)
+    }
+
+    pub async fn run(
+        mut self,
+        mut cmds: mpsc::UnboundedReceiver<Cmd>,
+        ready: oneshot::Sender<Result<watch::Receiver<KernelInfo>>>,
+    ) {
+        let info_tx = match self.start_session().await {
+            Ok(info) => {
+                let (tx, rx) = watch::channel(info);
+                let _ = ready.send(Ok(rx));
+                tx
+            }
+            Err(e) => {
+                let _ = ready.send(Err(e));
+                return;
+            }
+        };
+        loop {
+            tokio::select! {
+                cmd = cmds.recv() => {
+                    let Some(cmd) = cmd else { break };
+                    match cmd {
+                        Cmd::Shutdown(reply) => {
+                            self.stop(false).await;
+                            let _ = reply.send(Ok(()));
+                            break;
+                        }
+                        Cmd::Restart(reply) => {
+                            let r = self.restart().await;
+                            if let Ok(info) = &r {
+                                let _ = info_tx.send(info.clone());
+                            }
+                            let _ = reply.send(r.map(|_| ()));
+                        }
+                        other => self.command(other).await,
+                    }
+                }
+                Some(msg) = self.incoming.recv() => self.incoming(msg).await,
+            }
+        }
+        // Dropping the session kills the process group and removes its files.
+        self.fail_all("kernel shut down");
+        self.session = None;
+    }
+
+    async fn command(&mut self, cmd: Cmd) {
+        match cmd {
+            Cmd::Execute(req, reply) => {
+                let _ = reply.send(self.execute(req).await);
+            }
+            Cmd::Request(content, reply) => {
+                let result = match self.live() {
+                    Err(e) => Err(e),
+                    Ok(s) => s.send_shell(&content, None).await,
+                };
+                match result {
+                    Ok(header) => {
+                        self.requests.insert(header.msg_id, reply);
+                    }
+                    Err(e) => {
+                        let _ = reply.send(Err(e));
+                    }
+                }
+            }
+            Cmd::Input(exec_id, answer, reply) => {
+                let r = self.answer_input(exec_id, answer).await;
+                if let Some(reply) = reply {
+                    let _ = reply.send(r);
+                }
+            }
+            Cmd::Interrupt(reply) => {
+                let _ = reply.send(self.interrupt().await);
+            }
+            Cmd::Restart(_) | Cmd::Shutdown(_) => {}
+        }
+    }
+
+    fn live(&mut self) -> Result<&mut Session> {
+        if let Some(status) = &self.dead {
+            return Err(KernelError::Died(status.reason.clone()));
+        }
+        self.session.as_mut().ok_or(KernelError::ShutDown)
+    }
+
+    async fn execute(&mut self, req: ExecuteRequest) -> Result<Execution> {
+        let content = JupyterMessageContent::ExecuteRequest(JExecuteRequest {
+            code: req.code,
+            silent: req.silent,
+            store_history: req.store_history,
+            user_expressions: None,
+            allow_stdin: req.allow_stdin,
+            stop_on_error: req.stop_on_error,
+        });
+        let cmds = self.cmds.clone();
+        let session = self.live()?;
+        let (msg, header) = session.codec.encode(&content, None)?;
+        let id = header.msg_id.clone();
+        let input_id = id.clone();
+        let (execution, sink) = Execution::channel(
+            id.clone(),
+            Box::new(move |answer| {
+                cmds.send(Cmd::Input(Some(input_id.clone()), answer, None))
+                    .map_err(|_| KernelError::ShutDown)
+            }),
+        );
+        // Register the route before the kernel can possibly answer.
+        session
+            .iopub
+            .send(IopubCmd::Register(id.clone(), sink.events.clone()))
+            .map_err(|_| KernelError::Died("iopub router stopped".into()))?;
+        use zeromq::SocketSend;
+        session.shell.send(msg).await?;
+        self.running.insert(
+            id,
+            Running {
+                sink,
+                reply: None,
+                idle: false,
+            },
+        );
+        Ok(execution)
+    }
+
+    async fn answer_input(&mut self, exec_id: Option<String>, answer: InputAnswer) -> Result<()> {
+        let matches = match (&self.pending_input, &exec_id) {
+            (None, _) => false,
+            (Some(_), None) => true,
+            (Some((pending, _)), Some(id)) => pending == id,
+        };
+        if !matches {
+            return Err(KernelError::NoInputPending);
+        }
+        let Some((_, header)) = self.pending_input.take() else {
+            return Err(KernelError::NoInputPending);
+        };
+        // ipykernel raises EOFError for "\x04" (Ctrl-D): the portable way to decline.
+        let value = match answer {
+            InputAnswer::Value(v) => v,
+            InputAnswer::Decline => "\u{4}".to_string(),
+        };
+        let content = JupyterMessageContent::InputReply(InputReply {
+            value,
+            status: JReplyStatus::Ok,
+            error: None,
+        });
+        self.live()?.send_stdin(&content, &header).await?;
+        Ok(())
+    }
+
+    async fn interrupt(&mut self) -> Result<()> {
+        let mode = self.spec.interrupt_mode;
+        // Whatever input was being waited on is abandoned by the interrupt.
+        self.pending_input = None;
+        let session = self.live()?;
+        match mode {
+            InterruptMode::Signal => session.guard.signal(Signal::SIGINT),
+            InterruptMode::Message => {
+                let content = JupyterMessageContent::InterruptRequest(InterruptRequest {});
+                session.send_control(&content).await.map(|_| ())
+            }
+        }
+    }
+
+    /// Ask the kernel to exit, wait a little, then kill it.
+    async fn stop(&mut self, restart: bool) {
+        let Some(mut session) = self.session.take() else {
+            return;
+        };
+        let generation = session.generation;
+        if self.dead.is_none() {
+            let content = JupyterMessageContent::ShutdownRequest(ShutdownRequest { restart });
+            if session.send_control(&content).await.is_ok() {
+                let wait = async {
+                    while let Some(m) = self.incoming.recv().await {
+                        if matches!(m, Incoming::Exited(g, _) if g == generation) {
+                            return;
+                        }
+                    }
+                };
+                if tokio::time::timeout(SHUTDOWN_GRACE, wait).await.is_err() {
+                    tracing::debug!("kernel did not exit after shutdown_request; killing it");
+                }
+            }
+        }
+        let _ = session.guard.signal(Signal::SIGKILL);
+        session.guard.disarm();
+        drop(session);
+    }
+
+    async fn restart(&mut self) -> Result<KernelInfo> {
+        let _ = self.events.send(KernelEvent::Status {
+            state: KernelState::Restarting,
+        });
+        self.stop(true).await;
+        self.fail_all("kernel restarted; its state was lost");
+        self.pending_input = None;
+        self.start_session().await
+    }
+
+    /// End every running execution and pending request with `reason`.
+    fn fail_all(&mut self, reason: &str) {
+        self.fail_running(reason, None);
+        for (_, tx) in self.requests.drain() {
+            let _ = tx.send(Err(KernelError::Died(reason.to_string())));
+        }
+    }
+
+    fn fail_running(&mut self, reason: &str, died: Option<&ExitStatus>) {
+        for (id, mut run) in self.running.drain() {
+            let mut events = Vec::new();
+            if let Some(status) = died {
+                events.push(KernelEvent::Died {
+                    status: status.clone(),
+                });
+            }
+            events.push(KernelEvent::Error {
+                ename: "KernelDied".into(),
+                evalue: reason.to_string(),
+                traceback: vec![format!("The kernel stopped while running this cell: {reason}")],
+            });
+            let fallback = run.sink.events.clone();
+            let routed = self.session.as_ref().map(|s| {
+                s.iopub.send(IopubCmd::Fail {
+                    id: id.clone(),
+                    events: events.clone(),
+                    fallback: fallback.clone(),
+                })
+            });
+            if !matches!(routed, Some(Ok(()))) {
+                // No router any more: deliver directly, off the actor's task.
+                tokio::spawn(async move {
+                    for e in events {
+                        let _ = fallback.send(e).await;
+                    }
+                });
+            }
+            run.sink.finish(Err(KernelError::Died(reason.to_string())));
+        }
+    }
+
+    async fn incoming(&mut self, msg: Incoming) {
+        match msg {
+            Incoming::Shell(g, m) | Incoming::Control(g, m) if g == self.generation => {
+                self.reply(m)
+            }
+            Incoming::Stdin(g, m) if g == self.generation => self.input_request(m).await,
+            Incoming::Idle(g, id) if g == self.generation => {
+                if let Some(run) = self.running.get_mut(&id) {
+                    run.idle = true;
+                }
+                self.maybe_finish(&id);
+            }
+            Incoming::Exited(g, status) if g == self.generation => self.died(status),
+            Incoming::HeartbeatLost(g) if g == self.generation && self.dead.is_none() => {
+                tracing::warn!("kernel {} stopped answering heartbeats; killing it", self.spec.name);
+                self.heartbeat_lost = true;
+                if let Some(s) = &self.session {
+                    let _ = s.guard.signal(Signal::SIGKILL);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn died(&mut self, mut status: ExitStatus) {
+        if self.heartbeat_lost {
+            status.reason = format!("kernel stopped answering heartbeats and was killed ({})", status.reason);
+        }
+        tracing::info!("kernel {} died: {}", self.spec.name, status.reason);
+        let reason = status.reason.clone();
+        let _ = self.events.send(KernelEvent::Died {
+            status: status.clone(),
+        });
+        let _ = self.events.send(KernelEvent::Status {
+            state: KernelState::Dead,
+        });
+        self.fail_running(&reason, Some(&status));
+        for (_, tx) in self.requests.drain() {
+            let _ = tx.send(Err(KernelError::Died(reason.clone())));
+        }
+        self.pending_input = None;
+        self.dead = Some(status);
+    }
+
+    fn reply(&mut self, m: JupyterMessage) {
+        let Some(parent) = m.parent_header.as_ref().map(|h| h.msg_id.clone()) else {
+            return;
+        };
+        if let JupyterMessageContent::ExecuteReply(r) = &m.content {
+            if let Some(run) = self.running.get_mut(&parent) {
+                let status = match r.status {
+                    JReplyStatus::Ok => ReplyStatus::Ok,
+                    JReplyStatus::Error => ReplyStatus::Error,
+                    JReplyStatus::Aborted => ReplyStatus::Aborted,
+                };
+                run.reply = Some(ExecuteReply {
+                    status,
+                    execution_count: Some(r.execution_count.0 as u64),
+                    payloads: r
+                        .payload
+                        .iter()
+                        .filter_map(|p| serde_json::to_value(p).ok())
+                        .collect(),
+                    ename: r.error.as_ref().map(|e| e.ename.clone()),
+                    evalue: r.error.as_ref().map(|e| e.evalue.clone()),
+                });
+                self.maybe_finish(&parent);
+            }
+            return;
+        }
+        if let Some(tx) = self.requests.remove(&parent) {
+            let _ = tx.send(Ok(m));
+        }
+    }
+
+    fn maybe_finish(&mut self, id: &str) {
+        let done = matches!(self.running.get(id), Some(r) if r.idle && r.reply.is_some());
+        if !done {
+            return;
+        }
+        if let Some(mut run) = self.running.remove(id) {
+            if self.pending_input.as_ref().is_some_and(|(p, _)| p == id) {
+                self.pending_input = None;
+            }
+            if let Some(reply) = run.reply.take() {
+                run.sink.finish(Ok(reply));
+            }
+        }
+    }
+
+    async fn input_request(&mut self, m: JupyterMessage) {
+        let JupyterMessageContent::InputRequest(req) = &m.content else {
+            return;
+        };
+        let parent = m.parent_header.as_ref().map(|h| h.msg_id.clone()).unwrap_or_default();
+        self.pending_input = Some((parent.clone(), m.header.clone()));
+        let tx = self
+            .running
+            .get(&parent)
+            .map(|r| r.sink.events.clone())
+            .filter(|tx| !tx.is_closed());
+        match tx {
+            Some(tx) => {
+                let event = KernelEvent::InputRequest {
+                    prompt: req.prompt.clone(),
+                    password: req.password,
+                };
+                tokio::spawn(async move {
+                    let _ = tx.send(event).await;
+                });
+            }
+            None => {
+                // Nobody can answer: decline at once rather than hang the cell.
+                let _ = self.answer_input(None, InputAnswer::Decline).await;
+            }
+        }
+    }
+}

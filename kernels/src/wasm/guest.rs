@@ -1,0 +1,568 @@
+//! One wasm instance of CPython and the host side of its door.
+//!
+//! Lives on the kernel's dedicated thread. Everything the guest says comes
+//! through `host.call` (see harness.py for the opcodes) and becomes a
+//! [`KernelEvent`] sent to the running execution.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tokio::sync::mpsc;
+use wasmtime::{
+    Caller, Engine, Instance, Linker, Memory, Module, Store, StoreLimits, StoreLimitsBuilder,
+    TypedFunc, UpdateDeadline,
+};
+use wasmtime_wasi::p1::WasiP1Ctx;
+use wasmtime_wasi::{DirPerms, FilePerms, I32Exit, WasiCtxBuilder};
+
+use super::artifacts::{MPL_DATA_GUEST, STDLIB_GUEST_DIR};
+use super::control::Control;
+use super::poke::Poke;
+use crate::error::{KernelError, Result};
+use crate::event::{InputAnswer, KernelEvent, StreamName};
+
+/// Flush buffered stream text at least this often while a cell runs.
+const FLUSH_EVERY: Duration = Duration::from_millis(20);
+/// ... or once this much is buffered.
+const FLUSH_BYTES: usize = 64 * 1024;
+/// How long a cooperative interrupt may go undelivered before a hard stop.
+pub const HARD_STOP_GRACE: Duration = Duration::from_secs(3);
+
+const HARNESS: &str = include_str!("harness.py");
+const BOOT: &str = "import _host as _h, sys as _s, types as _t\n\
+_m = _t.ModuleType('__cathode__'); _m.__file__ = '<cathode-harness>'; _s.modules['__cathode__'] = _m\n\
+exec(compile(_h.call(b'G').decode(), '<cathode-harness>', 'exec'), _m.__dict__)\n\
+del _h, _s, _t, _m\n";
+const TURN: &str = "__import__('__cathode__')._turn()\n";
+
+/// Limits applied to every execution.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Linear memory cap; past it allocations fail and Python raises MemoryError.
+    pub memory_bytes: usize,
+    /// Stream bytes per execution; past it the cell ends with an error.
+    pub output_bytes: usize,
+    /// Wall-clock cap per execution, if any.
+    pub time: Option<Duration>,
+}
+
+/// Why a turn stopped without returning.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StopReason {
+    /// An interrupt was not delivered in time (code stuck in native code).
+    Interrupt,
+    /// The execution exceeded its time limit and did not stop cooperatively.
+    Timeout,
+    /// Restart or shutdown.
+    Requested,
+}
+
+#[derive(Debug)]
+struct HardStop(StopReason);
+
+impl std::fmt::Display for HardStop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "guest stopped by host ({:?})", self.0)
+    }
+}
+
+impl std::error::Error for HardStop {}
+
+/// How a turn ended.
+#[derive(Debug)]
+pub enum TurnOutcome {
+    Returned(i32),
+    Exited(i32),
+    Stopped(StopReason),
+    Trapped(String),
+}
+
+/// The execution a turn serves.
+pub struct ExecCtx {
+    pub events: mpsc::Sender<KernelEvent>,
+    pub count: u64,
+    pub output: usize,
+    pub limit_hit: bool,
+    pub error: Option<(String, String)>,
+    pub deadline: Option<Instant>,
+    pub timed_out: bool,
+}
+
+/// The store's data: WASI, limits, and the door's state.
+pub struct HostState {
+    wasi: WasiP1Ctx,
+    limits: StoreLimits,
+    output_limit: usize,
+    control: Arc<Control>,
+    memory: Option<Memory>,
+    alloc: Option<TypedFunc<i32, i32>>,
+    /// The JSON request the next `G` returns.
+    request: Vec<u8>,
+    /// The answer to a non-execute request (`R`).
+    pub query_reply: Option<Value>,
+    pub exec: Option<ExecCtx>,
+    pending: Option<(StreamName, String)>,
+    last_flush: Instant,
+    /// Interrupts up to this sequence number were delivered or ignored.
+    seen_seq: u64,
+    /// An interrupt requested but not yet delivered, since when.
+    undelivered: Option<Instant>,
+    poke: Option<Poke>,
+    /// Poked flags awaiting delivery.
+    poked: bool,
+}
+
+impl HostState {
+    fn flush(&mut self) {
+        if let Some((name, text)) = self.pending.take() {
+            if let Some(exec) = &self.exec {
+                // Blocking send: a slow reader slows the guest, memory stays bounded.
+                let _ = exec.events.blocking_send(KernelEvent::Stream { name, text });
+            }
+        }
+        self.last_flush = Instant::now();
+    }
+
+    fn emit(&mut self, event: KernelEvent) {
+        self.flush();
+        if let Some(exec) = &self.exec {
+            let _ = exec.events.blocking_send(event);
+        }
+    }
+
+    /// `K` if an interrupt arrived since the last one delivered.
+    fn interrupt_answer(&mut self) -> Vec<u8> {
+        let seq = self.control.lock().interrupt_seq;
+        if seq != self.seen_seq {
+            self.seen_seq = seq;
+            self.undelivered = None;
+            self.poked = false;
+            return b"K".to_vec();
+        }
+        if let Some(exec) = &mut self.exec {
+            if !exec.timed_out && exec.deadline.is_some_and(|d| Instant::now() >= d) {
+                exec.timed_out = true;
+                return b"K".to_vec();
+            }
+        }
+        Vec::new()
+    }
+
+    /// Start ignoring interrupts sent before now (they were for earlier work).
+    pub fn reset_interrupts(&mut self) {
+        self.seen_seq = self.control.lock().interrupt_seq;
+        self.undelivered = None;
+        self.poked = false;
+    }
+
+    pub fn set_request(&mut self, v: &Value) {
+        self.request = serde_json::to_vec(v).unwrap_or_default();
+    }
+
+    pub fn set_poke(&mut self, poke: Option<Poke>) {
+        self.poke = poke;
+    }
+
+    pub fn end_exec(&mut self) -> Option<ExecCtx> {
+        self.flush();
+        self.exec.take()
+    }
+
+    fn write(&mut self, name: StreamName, bytes: &[u8]) -> Vec<u8> {
+        let Some(exec) = &mut self.exec else {
+            return Vec::new();
+        };
+        if exec.limit_hit {
+            return b"L".to_vec();
+        }
+        exec.output += bytes.len();
+        if exec.output > self.output_limit {
+            exec.limit_hit = true;
+            let msg = format!(
+                "the cell printed more than the output limit of {} bytes; the rest was discarded",
+                self.output_limit
+            );
+            return [b"L".as_slice(), msg.as_bytes()].concat();
+        }
+        let text = String::from_utf8_lossy(bytes);
+        match &mut self.pending {
+            Some((n, buf)) if *n == name => buf.push_str(&text),
+            _ => {
+                self.flush();
+                self.pending = Some((name, text.into_owned()));
+            }
+        }
+        if self.pending.as_ref().is_some_and(|(_, b)| b.len() >= FLUSH_BYTES) {
+            self.flush();
+        }
+        self.interrupt_answer()
+    }
+
+    fn message(&mut self, json: &[u8]) -> Vec<u8> {
+        let Ok(v) = serde_json::from_slice::<Value>(json) else {
+            tracing::warn!("guest sent unparseable message");
+            return Vec::new();
+        };
+        let obj = |k: &str| v.get(k).and_then(Value::as_object).cloned().unwrap_or_default();
+        let s = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
+        let count = self.exec.as_ref().map(|e| e.count);
+        let event = match v.get("type").and_then(Value::as_str) {
+            Some("display_data") => KernelEvent::DisplayData {
+                data: obj("data"),
+                metadata: obj("metadata"),
+                display_id: v.get("display_id").and_then(Value::as_str).map(str::to_string),
+            },
+            Some("update_display_data") => KernelEvent::UpdateDisplayData {
+                data: obj("data"),
+                metadata: obj("metadata"),
+                display_id: s("display_id"),
+            },
+            Some("execute_result") => KernelEvent::ExecuteResult {
+                execution_count: count,
+                data: obj("data"),
+                metadata: obj("metadata"),
+            },
+            Some("clear_output") => KernelEvent::ClearOutput {
+                wait: v.get("wait").and_then(Value::as_bool).unwrap_or(false),
+            },
+            Some("error") => {
+                let mut ename = s("ename");
+                let mut evalue = s("evalue");
+                let mut traceback: Vec<String> = v
+                    .get("traceback")
+                    .and_then(Value::as_array)
+                    .map(|a| a.iter().filter_map(|l| l.as_str().map(str::to_string)).collect())
+                    .unwrap_or_default();
+                if let Some(exec) = &self.exec {
+                    if exec.timed_out && ename == "KeyboardInterrupt" {
+                        ename = "TimeoutError".into();
+                        evalue = "the cell exceeded the kernel's time limit".into();
+                        traceback.push("TimeoutError: the cell exceeded the kernel's time limit\n".into());
+                    } else if exec.limit_hit && ename == "OutputLimitExceeded" {
+                        evalue = format!("{evalue} (the kernel is still usable)");
+                    }
+                }
+                if let Some(exec) = &mut self.exec {
+                    exec.error.get_or_insert((ename.clone(), evalue.clone()));
+                }
+                KernelEvent::Error {
+                    ename,
+                    evalue,
+                    traceback,
+                }
+            }
+            other => {
+                tracing::warn!("guest sent unknown message type {other:?}");
+                return Vec::new();
+            }
+        };
+        self.emit(event);
+        self.interrupt_answer()
+    }
+
+    fn input(&mut self, json: &[u8]) -> Vec<u8> {
+        let v: Value = serde_json::from_slice(json).unwrap_or_default();
+        let prompt = v.get("prompt").and_then(Value::as_str).unwrap_or_default().to_string();
+        let password = v.get("password").and_then(Value::as_bool).unwrap_or(false);
+        if self.exec.as_ref().is_none_or(|e| e.events.is_closed()) {
+            return b"D".to_vec();
+        }
+        {
+            let mut s = self.control.lock();
+            s.input = None;
+            s.input_wanted = true;
+        }
+        self.emit(KernelEvent::InputRequest { prompt, password });
+        let seen = self.seen_seq;
+        let events = self.exec.as_ref().map(|e| e.events.clone());
+        let mut s = self.control.wait_until(None, |s| {
+            s.input.is_some()
+                || s.interrupt_seq != seen
+                || s.hard_stop
+                || events.as_ref().is_none_or(|e| e.is_closed())
+        });
+        s.input_wanted = false;
+        let answer = s.input.take();
+        drop(s);
+        match answer {
+            Some(InputAnswer::Value(v)) => [b"V".as_slice(), v.as_bytes()].concat(),
+            Some(InputAnswer::Decline) => b"D".to_vec(),
+            None => {
+                let k = self.interrupt_answer();
+                if k.is_empty() {
+                    b"D".to_vec()
+                } else {
+                    k
+                }
+            }
+        }
+    }
+
+    fn sleep(&mut self, arg: &[u8]) -> Vec<u8> {
+        self.flush();
+        let secs: f64 = std::str::from_utf8(arg)
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(0.0);
+        let mut until = Instant::now() + Duration::from_secs_f64(secs.clamp(0.0, 1e9));
+        if let Some(d) = self.exec.as_ref().and_then(|e| e.deadline) {
+            until = until.min(d);
+        }
+        let seen = self.seen_seq;
+        drop(self.control.wait_until(Some(until), |s| s.interrupt_seq != seen || s.hard_stop));
+        self.interrupt_answer()
+    }
+
+    fn door(&mut self, req: &[u8]) -> Vec<u8> {
+        let (op, rest) = match req.split_first() {
+            Some((op, rest)) => (*op, rest),
+            None => return Vec::new(),
+        };
+        match op {
+            b'O' => self.write(StreamName::Stdout, rest),
+            b'E' => self.write(StreamName::Stderr, rest),
+            b'M' => self.message(rest),
+            b'I' => self.input(rest),
+            b'S' => self.sleep(rest),
+            b'G' => self.request.clone(),
+            b'R' => {
+                self.query_reply = serde_json::from_slice(rest).ok();
+                Vec::new()
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// Called every epoch tick while wasm runs.
+    fn tick(&mut self) -> std::result::Result<Option<Poke>, HardStop> {
+        if self.pending.is_some() && self.last_flush.elapsed() >= FLUSH_EVERY {
+            self.flush();
+        }
+        let (seq, hard) = {
+            let s = self.control.lock();
+            (s.interrupt_seq, s.hard_stop)
+        };
+        if hard {
+            return Err(HardStop(StopReason::Requested));
+        }
+        let mut poke = None;
+        if seq != self.seen_seq {
+            self.seen_seq = seq;
+            self.undelivered = Some(Instant::now());
+            if self.poke.is_some() {
+                poke = self.poke.clone();
+                self.poked = true;
+            }
+        }
+        if let Some(exec) = &mut self.exec {
+            if !exec.timed_out && exec.deadline.is_some_and(|d| Instant::now() >= d) {
+                exec.timed_out = true;
+                self.undelivered = Some(Instant::now());
+                if self.poke.is_some() {
+                    poke = self.poke.clone();
+                    self.poked = true;
+                }
+            }
+        }
+        if let Some(since) = self.undelivered {
+            if since.elapsed() >= HARD_STOP_GRACE {
+                let timed_out = self.exec.as_ref().is_some_and(|e| e.timed_out);
+                return Err(HardStop(if timed_out {
+                    StopReason::Timeout
+                } else {
+                    StopReason::Interrupt
+                }));
+            }
+        }
+        Ok(poke)
+    }
+}
+
+/// Everything needed to make guests: built once per kernel.
+pub struct Setup {
+    pub engine: Engine,
+    pub module: Module,
+    pub linker: Arc<Linker<HostState>>,
+    pub lib_dir: PathBuf,
+    pub mpl_dir: PathBuf,
+    pub limits: Limits,
+}
+
+pub fn linker(engine: &Engine) -> Result<Linker<HostState>> {
+    let mut linker: Linker<HostState> = Linker::new(engine);
+    wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |s: &mut HostState| &mut s.wasi)
+        .map_err(|e| KernelError::Wasm(e.to_string()))?;
+    linker
+        .func_wrap("host", "call", door)
+        .map_err(|e| KernelError::Wasm(e.to_string()))?;
+    Ok(linker)
+}
+
+/// `host.call(ptr, len, out_ptr_ptr, out_len_ptr) -> 0 | -2`.
+fn door(
+    mut caller: Caller<'_, HostState>,
+    ptr: i32,
+    len: i32,
+    out_ptr_ptr: i32,
+    out_len_ptr: i32,
+) -> wasmtime::Result<i32> {
+    const FAULT: i32 = -2;
+    let (Some(memory), Some(alloc)) = (caller.data().memory, caller.data().alloc.clone()) else {
+        return Ok(FAULT);
+    };
+    let (ptr, len) = (ptr as u32 as usize, len as u32 as usize);
+    let request = {
+        let data = memory.data(&caller);
+        match data.get(ptr..ptr.saturating_add(len)) {
+            Some(r) => r.to_vec(),
+            None => return Ok(FAULT),
+        }
+    };
+    let answer = caller.data_mut().door(&request);
+    let p = alloc.call(&mut caller, answer.len() as i32)? as u32 as usize;
+    if p == 0 {
+        return Ok(FAULT);
+    }
+    let data = memory.data_mut(&mut caller);
+    let (op, ol) = (out_ptr_ptr as u32 as usize, out_len_ptr as u32 as usize);
+    if p.saturating_add(answer.len()) > data.len()
+        || op.saturating_add(4) > data.len()
+        || ol.saturating_add(4) > data.len()
+    {
+        return Ok(FAULT);
+    }
+    data[p..p + answer.len()].copy_from_slice(&answer);
+    data[op..op + 4].copy_from_slice(&(p as u32).to_le_bytes());
+    data[ol..ol + 4].copy_from_slice(&(answer.len() as u32).to_le_bytes());
+    Ok(0)
+}
+
+/// A live CPython instance.
+pub struct Guest {
+    pub store: Store<HostState>,
+    turn: TypedFunc<(i32, i32), i32>,
+    alloc: TypedFunc<i32, i32>,
+    pub memory: Memory,
+    scratch: PathBuf,
+}
+
+impl Drop for Guest {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.scratch);
+    }
+}
+
+fn wasm_err(e: impl std::fmt::Display) -> KernelError {
+    KernelError::Wasm(e.to_string())
+}
+
+impl Guest {
+    /// Instantiate the module and install the harness.
+    pub fn new(setup: &Setup, control: Arc<Control>) -> Result<Guest> {
+        let scratch = std::env::temp_dir().join(format!("cathode-wasm-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&scratch)?;
+        let mut wasi = WasiCtxBuilder::new();
+        wasi.args(&["python"])
+            .env("TMPDIR", "/tmp")
+            .env("HOME", "/tmp")
+            .env("PYTHONTZPATH", "")
+            .preopened_dir(&setup.lib_dir, STDLIB_GUEST_DIR, DirPerms::READ, FilePerms::READ)
+            .map_err(wasm_err)?
+            .preopened_dir(&setup.mpl_dir, MPL_DATA_GUEST, DirPerms::READ, FilePerms::READ)
+            .map_err(wasm_err)?
+            .preopened_dir(&scratch, "/tmp", DirPerms::all(), FilePerms::all())
+            .map_err(wasm_err)?;
+        let state = HostState {
+            wasi: wasi.build_p1(),
+            limits: StoreLimitsBuilder::new()
+                .memory_size(setup.limits.memory_bytes)
+                .build(),
+            output_limit: setup.limits.output_bytes,
+            control,
+            memory: None,
+            alloc: None,
+            request: Vec::new(),
+            query_reply: None,
+            exec: None,
+            pending: None,
+            last_flush: Instant::now(),
+            seen_seq: 0,
+            undelivered: None,
+            poke: None,
+            poked: false,
+        };
+        let mut store = Store::new(&setup.engine, state);
+        store.limiter(|s| &mut s.limits);
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(|mut ctx| {
+            let poke = ctx.data_mut().tick().map_err(wasmtime::Error::new)?;
+            if let (Some(p), Some(mem)) = (poke, ctx.data().memory) {
+                p.apply(mem.data_mut(&mut ctx));
+            }
+            Ok(UpdateDeadline::Continue(1))
+        });
+        let instance: Instance = setup
+            .linker
+            .instantiate(&mut store, &setup.module)
+            .map_err(wasm_err)?;
+        let memory = instance
+            .get_memory(&mut store, "memory")
+            .ok_or_else(|| KernelError::Wasm("module exports no memory".into()))?;
+        let alloc = instance
+            .get_typed_func::<i32, i32>(&mut store, "host_alloc")
+            .map_err(wasm_err)?;
+        let turn = instance
+            .get_typed_func::<(i32, i32), i32>(&mut store, "turn")
+            .map_err(wasm_err)?;
+        if let Ok(init) = instance.get_typed_func::<(), ()>(&mut store, "_initialize") {
+            init.call(&mut store, ()).map_err(wasm_err)?;
+        }
+        store.data_mut().memory = Some(memory);
+        store.data_mut().alloc = Some(alloc.clone());
+        let mut guest = Guest {
+            store,
+            turn,
+            alloc,
+            memory,
+            scratch,
+        };
+        guest.store.data_mut().request = HARNESS.as_bytes().to_vec();
+        match guest.run(BOOT) {
+            TurnOutcome::Returned(0) => Ok(guest),
+            other => Err(KernelError::Wasm(format!("harness failed to start: {other:?}"))),
+        }
+    }
+
+    /// Run the standard turn (`__cathode__._turn()`).
+    pub fn turn(&mut self) -> TurnOutcome {
+        self.run(TURN)
+    }
+
+    /// Run `code` as one turn of the interpreter.
+    pub fn run(&mut self, code: &str) -> TurnOutcome {
+        let bytes = code.as_bytes();
+        let outcome = (|| -> wasmtime::Result<i32> {
+            let p = self.alloc.call(&mut self.store, bytes.len() as i32)? as u32 as usize;
+            let data = self.memory.data_mut(&mut self.store);
+            let Some(dst) = data.get_mut(p..p + bytes.len()) else {
+                wasmtime::bail!("host_alloc returned an out-of-bounds pointer");
+            };
+            dst.copy_from_slice(bytes);
+            self.turn.call(&mut self.store, (p as i32, bytes.len() as i32))
+        })();
+        match outcome {
+            Ok(status) => TurnOutcome::Returned(status),
+            Err(e) => {
+                if let Some(exit) = e.downcast_ref::<I32Exit>() {
+                    TurnOutcome::Exited(exit.0)
+                } else if let Some(stop) = e.downcast_ref::<HardStop>() {
+                    TurnOutcome::Stopped(stop.0.clone())
+                } else {
+                    TurnOutcome::Trapped(format!("{e:#}"))
+                }
+            }
+        }
+    }
+}

@@ -11,7 +11,7 @@ pub mod error;
 pub mod event;
 pub mod jupyter;
 pub mod kernel;
-// pub mod wasm;
+pub mod wasm;
 
 pub use error::{KernelError, Result};
 pub use event::*;

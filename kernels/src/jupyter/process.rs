@@ -25,10 +25,6 @@ pub struct ProcessGuard {
 }
 
 impl ProcessGuard {
-    pub fn pgid(&self) -> i32 {
-        self.pgid
-    }
-
     /// Send `sig` to the kernel's process group.
     pub fn signal(&self, sig: Signal) -> Result<()> {
         killpg(Pid::from_raw(self.pgid), sig)

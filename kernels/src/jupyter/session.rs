@@ -5,8 +5,10 @@ use std::time::{Duration, Instant};
 use jupyter_protocol::{Header, JupyterMessage, JupyterMessageContent, KernelInfoRequest};
 use tokio::sync::{broadcast, mpsc};
 use tokio::task::JoinHandle;
+use zeromq::util::PeerIdentity;
 use zeromq::{
-    DealerSendHalf, DealerSocket, ReqSocket, Socket, SocketRecv, SocketSend, SubSocket,
+    DealerSendHalf, DealerSocket, ReqSocket, Socket, SocketOptions, SocketRecv, SocketSend,
+    SubSocket,
 };
 
 use super::connection::{Channel, ConnectionDir, Transport};
@@ -73,12 +75,23 @@ impl Session {
         iopub_sock.subscribe("").await?;
         let endpoint = conn.info.endpoint(Channel::IoPub);
         connect_retry(&mut iopub_sock, &endpoint, &mut child, deadline).await?;
-        let mut shell = DealerSocket::new();
+        // ipykernel sends input_request to the identity that sent the
+        // execute_request on shell, through its stdin ROUTER: shell and stdin
+        // must share one identity or input requests go nowhere.
+        let identity = codec.session().as_bytes().to_vec();
+        let with_identity = || -> Result<SocketOptions> {
+            let mut o = SocketOptions::default();
+            let id = PeerIdentity::try_from(identity.clone())
+                .map_err(|e| KernelError::Transport(format!("identity: {e}")))?;
+            o.peer_identity(id);
+            Ok(o)
+        };
+        let mut shell = DealerSocket::with_options(with_identity()?);
         connect_retry(&mut shell, &conn.info.endpoint(Channel::Shell), &mut child, deadline).await?;
         let mut control = DealerSocket::new();
         connect_retry(&mut control, &conn.info.endpoint(Channel::Control), &mut child, deadline)
             .await?;
-        let mut stdin = DealerSocket::new();
+        let mut stdin = DealerSocket::with_options(with_identity()?);
         connect_retry(&mut stdin, &conn.info.endpoint(Channel::Stdin), &mut child, deadline).await?;
 
         let tx = incoming_tx.clone();

@@ -15,7 +15,7 @@ use wasmtime::{
     TypedFunc, UpdateDeadline,
 };
 use wasmtime_wasi::p1::WasiP1Ctx;
-use wasmtime_wasi::{DirPerms, FilePerms, I32Exit, WasiCtxBuilder};
+use wasmtime_wasi::{FsPerms, I32Exit, WasiCtxBuilder};
 
 use super::artifacts::{MPL_DATA_GUEST, STDLIB_GUEST_DIR};
 use super::control::Control;
@@ -112,6 +112,8 @@ pub struct HostState {
     poke: Option<Poke>,
     /// Poked flags awaiting delivery.
     poked: bool,
+    /// Memory snapshots taken for interrupt-flag discovery.
+    pub snapshots: Vec<Vec<u8>>,
 }
 
 impl HostState {
@@ -331,6 +333,8 @@ impl HostState {
                 self.query_reply = serde_json::from_slice(rest).ok();
                 Vec::new()
             }
+            // P and Q are handled in `door()`, which has the memory.
+            b'P' | b'Q' => Vec::new(),
             _ => Vec::new(),
         }
     }
@@ -420,7 +424,22 @@ fn door(
             None => return Ok(FAULT),
         }
     };
-    let answer = caller.data_mut().door(&request);
+    let answer = match request.first() {
+        // Snapshot memory for interrupt-flag discovery (see poke.rs).
+        Some(b'P') => {
+            let snap = memory.data(&caller).to_vec();
+            caller.data_mut().snapshots.push(snap);
+            Vec::new()
+        }
+        // Apply the discovered interrupt flags now (to verify them).
+        Some(b'Q') => {
+            if let Some(p) = caller.data().poke.clone() {
+                p.apply(memory.data_mut(&mut caller));
+            }
+            Vec::new()
+        }
+        _ => caller.data_mut().door(&request),
+    };
     let p = alloc.call(&mut caller, answer.len() as i32)? as u32 as usize;
     if p == 0 {
         return Ok(FAULT);
@@ -468,11 +487,11 @@ impl Guest {
             .env("TMPDIR", "/tmp")
             .env("HOME", "/tmp")
             .env("PYTHONTZPATH", "")
-            .preopened_dir(&setup.lib_dir, STDLIB_GUEST_DIR, DirPerms::READ, FilePerms::READ)
+            .preopened_dir(&setup.lib_dir, STDLIB_GUEST_DIR, FsPerms::ReadOnly)
             .map_err(wasm_err)?
-            .preopened_dir(&setup.mpl_dir, MPL_DATA_GUEST, DirPerms::READ, FilePerms::READ)
+            .preopened_dir(&setup.mpl_dir, MPL_DATA_GUEST, FsPerms::ReadOnly)
             .map_err(wasm_err)?
-            .preopened_dir(&scratch, "/tmp", DirPerms::all(), FilePerms::all())
+            .preopened_dir(&scratch, "/tmp", FsPerms::ReadWrite)
             .map_err(wasm_err)?;
         let state = HostState {
             wasi: wasi.build_p1(),
@@ -492,11 +511,22 @@ impl Guest {
             undelivered: None,
             poke: None,
             poked: false,
+            snapshots: Vec::new(),
         };
         let mut store = Store::new(&setup.engine, state);
         store.limiter(|s| &mut s.limits);
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(|mut ctx| {
+            // Poked flags that CPython has since cleared were delivered.
+            if ctx.data().poked {
+                if let (Some(p), Some(mem)) = (ctx.data().poke.clone(), ctx.data().memory) {
+                    if !p.pending(mem.data(&ctx)) {
+                        let d = ctx.data_mut();
+                        d.poked = false;
+                        d.undelivered = None;
+                    }
+                }
+            }
             let poke = ctx.data_mut().tick().map_err(wasmtime::Error::new)?;
             if let (Some(p), Some(mem)) = (poke, ctx.data().memory) {
                 p.apply(mem.data_mut(&mut ctx));

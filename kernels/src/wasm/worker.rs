@@ -1,0 +1,309 @@
+//! The kernel's dedicated thread: owns the guest and runs one command at a time.
+//!
+//! wasmtime calls block, so they never run on a tokio thread. The thread has a
+//! large stack because wasm frames (up to the 8 MiB wasm stack) run on it.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+use serde_json::{json, Value};
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+use super::control::Control;
+use super::guest::{ExecCtx, Guest, Setup, StopReason, TurnOutcome};
+use super::poke::Poke;
+use crate::error::{KernelError, Result};
+use crate::event::{
+    ExecuteReply, ExitStatus, KernelEvent, KernelState, ReplyStatus,
+};
+use crate::kernel::ExecutionSink;
+
+pub enum WorkerCmd {
+    Execute(String, ExecutionSink),
+    Query(Value, oneshot::Sender<Result<Value>>),
+    Restart(oneshot::Sender<Result<()>>),
+    Shutdown(oneshot::Sender<()>),
+}
+
+pub struct Worker {
+    /// Shared with the handle so `execute` on a dead kernel fails at once.
+    pub dead_flag: Arc<AtomicBool>,
+    setup: Arc<Setup>,
+    control: Arc<Control>,
+    events: broadcast::Sender<KernelEvent>,
+    guest: Option<Guest>,
+    dead: Option<ExitStatus>,
+    count: u64,
+}
+
+/// Interrupt flags found in this process, per module (see poke.rs).
+fn discovered() -> &'static OnceLock<Option<Poke>> {
+    static POKE: OnceLock<Option<Poke>> = OnceLock::new();
+    &POKE
+}
+
+const DISCOVER: &str = "import _thread as _t, operator as _o, functools as _f, _host as _h\n\
+try:\n    list(map(_o.call, [_f.partial(_h.call, b'P'), _t.interrupt_main, _f.partial(_h.call, b'P')]))\n    for _i in range(100): pass\n    _h.call(b'P')\nexcept KeyboardInterrupt:\n    _h.call(b'P')\n\
+del _t, _o, _f, _h\n";
+const VERIFY: &str = "import _host as _h\n\
+try:\n    _h.call(b'Q')\n    for _i in range(100): pass\n    _h.call(b'R{\"ok\": false}')\nexcept KeyboardInterrupt:\n    _h.call(b'R{\"ok\": true}')\n\
+del _h, _i\n";
+
+impl Worker {
+    pub fn new(
+        setup: Arc<Setup>,
+        control: Arc<Control>,
+        events: broadcast::Sender<KernelEvent>,
+        dead_flag: Arc<AtomicBool>,
+    ) -> Result<Worker> {
+        let mut w = Worker {
+            dead_flag,
+            setup,
+            control,
+            events,
+            guest: None,
+            dead: None,
+            count: 0,
+        };
+        w.guest = Some(w.new_guest()?);
+        Ok(w)
+    }
+
+    fn new_guest(&self) -> Result<Guest> {
+        let started = Instant::now();
+        let mut guest = Guest::new(&self.setup, self.control.clone())?;
+        let poke = discovered().get_or_init(|| discover(&mut guest)).clone();
+        if let Some(p) = poke {
+            guest.store.data_mut().set_poke(Some(p));
+            guest.store.data_mut().query_reply = None;
+            // Verify the way cells run (through the harness), not as a bare turn.
+            guest
+                .store
+                .data_mut()
+                .set_request(&json!({"op": "execute", "code": VERIFY, "count": 0}));
+            let ran = matches!(guest.turn(), TurnOutcome::Returned(0));
+            let reply = guest.store.data_mut().query_reply.take();
+            tracing::debug!("poke verification: ran={ran} reply={reply:?}");
+            let ok = ran && reply.is_some_and(|v| v["ok"] == Value::Bool(true));
+            if !ok {
+                tracing::warn!("interrupt flags did not verify; using the door only");
+                guest.store.data_mut().set_poke(None);
+            }
+        }
+        guest.store.data_mut().reset_interrupts();
+        tracing::debug!("wasm guest ready in {:?}", started.elapsed());
+        Ok(guest)
+    }
+
+    pub fn run(mut self, mut cmds: mpsc::UnboundedReceiver<WorkerCmd>) {
+        while let Some(cmd) = cmds.blocking_recv() {
+            match cmd {
+                WorkerCmd::Execute(code, sink) => self.execute(code, sink),
+                WorkerCmd::Query(req, reply) => {
+                    let _ = reply.send(self.query(req));
+                }
+                WorkerCmd::Restart(reply) => {
+                    self.control.hard_stop(false);
+                    self.guest = None;
+                    let r = self.new_guest().map(|g| {
+                        self.guest = Some(g);
+                        self.dead = None;
+                        self.dead_flag.store(false, Ordering::SeqCst);
+                        self.count = 0;
+                    });
+                    let _ = self.events.send(KernelEvent::Status { state: KernelState::Idle });
+                    let _ = reply.send(r);
+                }
+                WorkerCmd::Shutdown(reply) => {
+                    self.guest = None;
+                    let _ = reply.send(());
+                    return;
+                }
+            }
+        }
+    }
+
+    fn query(&mut self, req: Value) -> Result<Value> {
+        let Some(guest) = self.guest.as_mut() else {
+            return Err(self.dead_error());
+        };
+        let st = guest.store.data_mut();
+        st.set_request(&req);
+        st.query_reply = None;
+        st.reset_interrupts();
+        match guest.turn() {
+            TurnOutcome::Returned(_) => {}
+            other => {
+                self.lost(other);
+                return Err(self.dead_error());
+            }
+        }
+        let reply = guest_reply(self.guest.as_mut());
+        match reply {
+            Some(v) if v.get("error").is_some() => Err(KernelError::Protocol(v["error"].to_string())),
+            Some(v) => Ok(v),
+            None => Err(KernelError::Protocol("guest gave no reply".into())),
+        }
+    }
+
+    fn dead_error(&self) -> KernelError {
+        match &self.dead {
+            Some(s) => KernelError::Died(s.reason.clone()),
+            None => KernelError::ShutDown,
+        }
+    }
+
+    fn execute(&mut self, code: String, mut sink: ExecutionSink) {
+        if self.guest.is_none() {
+            sink.finish(Err(self.dead_error()));
+            return;
+        }
+        self.count += 1;
+        let count = self.count;
+        let deadline = self.setup.limits.time.map(|t| Instant::now() + t);
+        let events = sink.events.clone();
+        let _ = events.blocking_send(KernelEvent::Status { state: KernelState::Busy });
+        let _ = self.events.send(KernelEvent::Status { state: KernelState::Busy });
+        let outcome = {
+            let Some(guest) = self.guest.as_mut() else { return };
+            let st = guest.store.data_mut();
+            st.set_request(&json!({"op": "execute", "code": code, "count": count}));
+            st.reset_interrupts();
+            st.exec = Some(ExecCtx {
+                events: sink.events.clone(),
+                count,
+                output: 0,
+                limit_hit: false,
+                error: None,
+                deadline,
+                timed_out: false,
+            });
+            guest.turn()
+        };
+        let exec = self.guest.as_mut().and_then(|g| g.store.data_mut().end_exec());
+        let error = exec.as_ref().and_then(|e| e.error.clone());
+        let reply = match outcome {
+            TurnOutcome::Returned(_) => Ok(ExecuteReply {
+                status: if error.is_some() { ReplyStatus::Error } else { ReplyStatus::Ok },
+                execution_count: Some(count),
+                payloads: Vec::new(),
+                ename: error.as_ref().map(|e| e.0.clone()),
+                evalue: error.as_ref().map(|e| e.1.clone()),
+            }),
+            TurnOutcome::Stopped(reason @ (StopReason::Interrupt | StopReason::Timeout)) => {
+                let (ename, what) = match reason {
+                    StopReason::Timeout => ("TimeoutError", "the cell exceeded the kernel's time limit"),
+                    _ => ("KeyboardInterrupt", "the cell did not respond to the interrupt"),
+                };
+                let evalue = format!(
+                    "{what} (it was stuck in native code), so the interpreter was stopped and \
+                     restarted: all variables and imports were lost"
+                );
+                let _ = events.blocking_send(KernelEvent::Error {
+                    ename: ename.into(),
+                    evalue: evalue.clone(),
+                    traceback: vec![format!("{ename}: {evalue}\n")],
+                });
+                self.guest = None;
+                match self.new_guest() {
+                    Ok(g) => {
+                        self.guest = Some(g);
+                        self.count = 0;
+                        Ok(ExecuteReply {
+                            status: ReplyStatus::Error,
+                            execution_count: Some(count),
+                            payloads: Vec::new(),
+                            ename: Some(ename.into()),
+                            evalue: Some(evalue),
+                        })
+                    }
+                    Err(e) => {
+                        self.mark_dead(ExitStatus { code: None, signal: None, reason: format!("restart failed: {e}") });
+                        Err(e)
+                    }
+                }
+            }
+            TurnOutcome::Stopped(StopReason::Requested) => {
+                self.guest = None;
+                Err(KernelError::Died("kernel restarted; its state was lost".into()))
+            }
+            other => {
+                let status = self.lost(other);
+                let _ = events.blocking_send(KernelEvent::Died { status: status.clone() });
+                let _ = events.blocking_send(KernelEvent::Error {
+                    ename: "KernelDied".into(),
+                    evalue: status.reason.clone(),
+                    traceback: vec![format!("The kernel stopped while running this cell: {}", status.reason)],
+                });
+                Err(KernelError::Died(status.reason))
+            }
+        };
+        let _ = events.blocking_send(KernelEvent::Status { state: KernelState::Idle });
+        if self.guest.is_some() {
+            let _ = self.events.send(KernelEvent::Status { state: KernelState::Idle });
+        }
+        drop(exec);
+        drop(events);
+        sink.finish(reply);
+    }
+
+    /// The guest ended (exit or trap): it is dead until restarted.
+    fn lost(&mut self, outcome: TurnOutcome) -> ExitStatus {
+        let status = match outcome {
+            TurnOutcome::Exited(code) => ExitStatus {
+                code: Some(code),
+                signal: None,
+                reason: format!("the Python interpreter exited with status {code}; restart the kernel"),
+            },
+            TurnOutcome::Trapped(msg) => ExitStatus {
+                code: None,
+                signal: None,
+                reason: format!("the Python interpreter crashed ({msg}); restart the kernel"),
+            },
+            TurnOutcome::Stopped(r) => ExitStatus {
+                code: None,
+                signal: None,
+                reason: format!("the Python interpreter was stopped ({r:?})"),
+            },
+            TurnOutcome::Returned(s) => ExitStatus {
+                code: Some(s),
+                signal: None,
+                reason: "the Python interpreter returned unexpectedly".into(),
+            },
+        };
+        self.mark_dead(status.clone());
+        status
+    }
+
+    fn mark_dead(&mut self, status: ExitStatus) {
+        self.guest = None;
+        self.dead_flag.store(true, Ordering::SeqCst);
+        let _ = self.events.send(KernelEvent::Died { status: status.clone() });
+        let _ = self.events.send(KernelEvent::Status { state: KernelState::Dead });
+        self.dead = Some(status);
+    }
+}
+
+fn guest_reply(guest: Option<&mut Guest>) -> Option<Value> {
+    guest.and_then(|g| g.store.data_mut().query_reply.take())
+}
+
+/// Find CPython's interrupt flags in this guest (see poke.rs).
+fn discover(guest: &mut Guest) -> Option<Poke> {
+    let started = Instant::now();
+    guest.store.data_mut().snapshots.clear();
+    guest
+        .store
+        .data_mut()
+        .set_request(&json!({"op": "execute", "code": DISCOVER, "count": 0}));
+    let outcome = guest.turn();
+    let snaps = std::mem::take(&mut guest.store.data_mut().snapshots);
+    if !matches!(outcome, TurnOutcome::Returned(0)) || snaps.len() != 3 {
+        tracing::info!("interrupt flag discovery did not run ({outcome:?}, {} snapshots)", snaps.len());
+        return None;
+    }
+    let poke = Poke::discover(&snaps[0], &snaps[1], &snaps[2]);
+    tracing::debug!("interrupt flag discovery: {poke:?} in {:?}", started.elapsed());
+    poke
+}

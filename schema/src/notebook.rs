@@ -134,6 +134,19 @@ impl NotebookDoc {
         Ok(Self { doc })
     }
 
+    /// An empty replica that a peer fills by syncing with the server.
+    /// Until then every read fails with `NotInitialised`; `check_schema`
+    /// says when it is ready (and refuses a newer schema).
+    pub fn replica() -> Self {
+        Self {
+            doc: Automerge::new(),
+        }
+    }
+
+    pub fn check_schema(&self) -> Result<()> {
+        check_root(&self.doc, KIND)
+    }
+
     pub fn load(bytes: &[u8]) -> Result<Self> {
         Self::from_automerge(Automerge::load(bytes)?)
     }

@@ -1,0 +1,26 @@
+use thiserror::Error;
+
+/// Everything the server can fail at.
+#[derive(Debug, Error)]
+pub enum ServerError {
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("database migration: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    #[error("document: {0}")]
+    Schema(#[from] schema::SchemaError),
+    #[error("automerge: {0}")]
+    Automerge(#[from] schema::automerge::AutomergeError),
+    #[error("stored change is corrupt: {0}")]
+    CorruptChange(String),
+    #[error("the event log is unavailable: {0}")]
+    EventLog(String),
+    #[error("notebook {0} not found")]
+    NotebookNotFound(String),
+    #[error("io: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Config(String),
+}
+
+pub type Result<T, E = ServerError> = std::result::Result<T, E>;

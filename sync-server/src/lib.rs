@@ -1,0 +1,18 @@
+//! cathode's sync server: rooms per notebook speaking the Automerge sync
+//! protocol over WebSocket, an append-only event log with group commit,
+//! tokens and roles checked on every message, blobs and a small REST API.
+
+pub mod api;
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod connection;
+pub mod error;
+pub mod event_log;
+pub mod room;
+pub mod rooms;
+pub mod store;
+
+pub use app::Server;
+pub use config::Config;
+pub use error::{Result, ServerError};

@@ -1,0 +1,109 @@
+//! Persistence behind one trait: users and roles, the append-only event log,
+//! snapshots and blobs. [`sql::SqlStore`] implements it for both SQLite and
+//! Postgres through sqlx's `Any` driver, so the two can never drift apart in
+//! behaviour; only the migrations differ by dialect.
+
+mod sql;
+
+pub use sql::SqlStore;
+
+use crate::error::Result;
+use async_trait::async_trait;
+use schema::wire::Role;
+use schema::DocKind;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserRecord {
+    pub id: String,
+    pub name: String,
+    pub is_admin: bool,
+}
+
+/// What a token stands for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TokenScope {
+    User,
+    /// A runtime agent's token: writes the runtime document of one notebook.
+    Runtime {
+        notebook_id: String,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenRecord {
+    pub user: UserRecord,
+    pub scope: TokenScope,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct NotebookRecord {
+    pub id: String,
+    pub name: String,
+    pub created_by: String,
+    pub created_at_ms: i64,
+}
+
+/// One accepted change, as the event log stores it.
+#[derive(Clone, Debug)]
+pub struct ChangeRow {
+    pub notebook_id: String,
+    pub doc: DocKind,
+    pub seq: i64,
+    pub hash: String,
+    pub actor: String,
+    /// The authenticated user whose connection delivered the change.
+    pub author: String,
+    pub event_type: String,
+    pub bytes: Vec<u8>,
+    pub created_at_ms: i64,
+}
+
+#[derive(Clone, Debug)]
+pub struct Snapshot {
+    pub upto_seq: i64,
+    pub bytes: Vec<u8>,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    async fn user_count(&self) -> Result<i64>;
+    async fn create_user(&self, name: &str, is_admin: bool) -> Result<UserRecord>;
+    async fn user(&self, id: &str) -> Result<Option<UserRecord>>;
+    async fn insert_token(&self, token_hash: &str, user_id: &str, scope: &TokenScope)
+        -> Result<()>;
+    async fn resolve_token(&self, token_hash: &str) -> Result<Option<TokenRecord>>;
+
+    /// Create a notebook, its owner grant and the first change of each
+    /// document, in one transaction.
+    async fn create_notebook(&self, record: &NotebookRecord, initial: &[ChangeRow]) -> Result<()>;
+    async fn notebook(&self, id: &str) -> Result<Option<NotebookRecord>>;
+    async fn notebooks_for_user(
+        &self,
+        user_id: &str,
+        all: bool,
+    ) -> Result<Vec<(NotebookRecord, Option<Role>)>>;
+    async fn set_grant(&self, notebook_id: &str, user_id: &str, role: Role) -> Result<()>;
+    async fn grant(&self, notebook_id: &str, user_id: &str) -> Result<Option<Role>>;
+
+    /// Append changes in one transaction: all are durable or none are.
+    async fn append_changes(&self, rows: &[ChangeRow]) -> Result<()>;
+    async fn changes_after(
+        &self,
+        notebook_id: &str,
+        doc: DocKind,
+        after_seq: i64,
+    ) -> Result<Vec<ChangeRow>>;
+    async fn latest_snapshot(&self, notebook_id: &str, doc: DocKind) -> Result<Option<Snapshot>>;
+    async fn put_snapshot(
+        &self,
+        notebook_id: &str,
+        doc: DocKind,
+        snapshot: &Snapshot,
+    ) -> Result<()>;
+
+    async fn put_blob(&self, notebook_id: &str, sha256: &str, bytes: &[u8]) -> Result<()>;
+    async fn blob(&self, sha256: &str) -> Result<Option<Vec<u8>>>;
+    async fn blob_notebooks(&self, sha256: &str) -> Result<Vec<String>>;
+
+    async fn close(&self);
+}

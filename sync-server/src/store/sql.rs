@@ -1,0 +1,439 @@
+//! The sqlx implementation of [`Store`], for SQLite and Postgres alike.
+
+use super::{ChangeRow, NotebookRecord, Snapshot, Store, TokenRecord, TokenScope, UserRecord};
+use crate::error::{Result, ServerError};
+use async_trait::async_trait;
+use schema::clock::now_ms;
+use schema::wire::Role;
+use schema::DocKind;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Connection, Executor, Row};
+use std::str::FromStr;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+pub struct SqlStore {
+    pool: AnyPool,
+}
+
+impl SqlStore {
+    /// Open (creating if need be) the database named by `url` and migrate it.
+    /// SQLite runs in WAL mode with full fsync on commit: a change the server
+    /// acknowledged survives a crash of the process or the machine.
+    pub async fn open(url: &str) -> Result<Self> {
+        sqlx::any::install_default_drivers();
+        let dialect = if url.starts_with("postgres") {
+            Dialect::Postgres
+        } else if url.starts_with("sqlite") {
+            Dialect::Sqlite
+        } else {
+            return Err(ServerError::Config(format!(
+                "unsupported database url {url:?}: use sqlite://PATH or postgres://..."
+            )));
+        };
+        let url = if dialect == Dialect::Sqlite && !url.contains("mode=") {
+            format!("{url}{}mode=rwc", if url.contains('?') { "&" } else { "?" })
+        } else {
+            url.to_owned()
+        };
+        let options = AnyConnectOptions::from_str(&url)?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(if dialect == Dialect::Sqlite { 4 } else { 8 })
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if dialect == Dialect::Sqlite {
+                        conn.execute("PRAGMA journal_mode = WAL").await?;
+                        conn.execute("PRAGMA synchronous = FULL").await?;
+                        conn.execute("PRAGMA busy_timeout = 10000").await?;
+                        conn.execute("PRAGMA foreign_keys = ON").await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await?;
+        match dialect {
+            Dialect::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&pool).await?,
+            Dialect::Postgres => sqlx::migrate!("./migrations/postgres").run(&pool).await?,
+        }
+        Ok(Self { pool })
+    }
+}
+
+fn role_from_db(s: &str) -> Option<Role> {
+    Role::parse(s).filter(|r| *r != Role::Runtime)
+}
+
+fn user_from_row(row: &AnyRow) -> Result<UserRecord> {
+    Ok(UserRecord {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        is_admin: row.try_get::<i64, _>("is_admin")? != 0,
+    })
+}
+
+fn notebook_from_row(row: &AnyRow) -> Result<NotebookRecord> {
+    Ok(NotebookRecord {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        created_by: row.try_get("created_by")?,
+        created_at_ms: row.try_get("created_at")?,
+    })
+}
+
+fn change_from_row(row: &AnyRow) -> Result<ChangeRow> {
+    let doc: String = row.try_get("doc")?;
+    Ok(ChangeRow {
+        notebook_id: row.try_get("notebook_id")?,
+        doc: match doc.as_str() {
+            "notebook" => DocKind::Notebook,
+            "runtime" => DocKind::Runtime,
+            other => {
+                return Err(ServerError::CorruptChange(format!(
+                    "unknown document {other}"
+                )))
+            }
+        },
+        seq: row.try_get("seq")?,
+        hash: row.try_get("hash")?,
+        actor: row.try_get("actor")?,
+        author: row.try_get("author")?,
+        event_type: row.try_get("event_type")?,
+        bytes: row.try_get("bytes")?,
+        created_at_ms: row.try_get("created_at")?,
+    })
+}
+
+const INSERT_CHANGE: &str = "INSERT INTO changes \
+    (notebook_id, doc, seq, hash, actor, author, event_type, bytes, created_at) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+
+async fn insert_changes(conn: &mut sqlx::AnyConnection, rows: &[ChangeRow]) -> Result<()> {
+    for row in rows {
+        sqlx::query(INSERT_CHANGE)
+            .bind(&row.notebook_id)
+            .bind(row.doc.as_str())
+            .bind(row.seq)
+            .bind(&row.hash)
+            .bind(&row.actor)
+            .bind(&row.author)
+            .bind(&row.event_type)
+            .bind(&row.bytes)
+            .bind(row.created_at_ms)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    async fn user_count(&self) -> Result<i64> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM users")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get("n")?)
+    }
+
+    async fn create_user(&self, name: &str, is_admin: bool) -> Result<UserRecord> {
+        let id = format!("u-{}", uuid::Uuid::new_v4().simple());
+        sqlx::query("INSERT INTO users (id, name, is_admin, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(&id)
+            .bind(name)
+            .bind(i64::from(is_admin))
+            .bind(now_ms())
+            .execute(&self.pool)
+            .await?;
+        Ok(UserRecord {
+            id,
+            name: name.to_owned(),
+            is_admin,
+        })
+    }
+
+    async fn user(&self, id: &str) -> Result<Option<UserRecord>> {
+        let row = sqlx::query("SELECT id, name, is_admin FROM users WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(user_from_row).transpose()
+    }
+
+    async fn insert_token(
+        &self,
+        token_hash: &str,
+        user_id: &str,
+        scope: &TokenScope,
+    ) -> Result<()> {
+        let (kind, notebook) = match scope {
+            TokenScope::User => ("user", None),
+            TokenScope::Runtime { notebook_id } => ("runtime", Some(notebook_id.as_str())),
+        };
+        sqlx::query(
+            "INSERT INTO tokens (token_hash, kind, user_id, notebook_id, created_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(token_hash)
+        .bind(kind)
+        .bind(user_id)
+        .bind(notebook)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn resolve_token(&self, token_hash: &str) -> Result<Option<TokenRecord>> {
+        let row = sqlx::query(
+            "SELECT t.kind AS kind, t.notebook_id AS notebook_id, u.id AS id, u.name AS name, \
+             u.is_admin AS is_admin FROM tokens t JOIN users u ON u.id = t.user_id \
+             WHERE t.token_hash = $1",
+        )
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let kind: String = row.try_get("kind")?;
+        let notebook: Option<String> = row.try_get("notebook_id")?;
+        let scope = match (kind.as_str(), notebook) {
+            ("runtime", Some(notebook_id)) => TokenScope::Runtime { notebook_id },
+            ("user", _) => TokenScope::User,
+            _ => return Ok(None),
+        };
+        Ok(Some(TokenRecord {
+            user: user_from_row(&row)?,
+            scope,
+        }))
+    }
+
+    async fn create_notebook(&self, record: &NotebookRecord, initial: &[ChangeRow]) -> Result<()> {
+        let mut conn = self.pool.acquire().await?;
+        let mut tx = conn.begin().await?;
+        sqlx::query(
+            "INSERT INTO notebooks (id, name, created_by, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&record.id)
+        .bind(&record.name)
+        .bind(&record.created_by)
+        .bind(record.created_at_ms)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("INSERT INTO grants (notebook_id, user_id, role) VALUES ($1, $2, $3)")
+            .bind(&record.id)
+            .bind(&record.created_by)
+            .bind(Role::Owner.as_str())
+            .execute(&mut *tx)
+            .await?;
+        insert_changes(&mut tx, initial).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn notebook(&self, id: &str) -> Result<Option<NotebookRecord>> {
+        let row =
+            sqlx::query("SELECT id, name, created_by, created_at FROM notebooks WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+        row.as_ref().map(notebook_from_row).transpose()
+    }
+
+    async fn notebooks_for_user(
+        &self,
+        user_id: &str,
+        all: bool,
+    ) -> Result<Vec<(NotebookRecord, Option<Role>)>> {
+        let sql = if all {
+            "SELECT n.id AS id, n.name AS name, n.created_by AS created_by, n.created_at AS created_at, \
+             g.role AS role FROM notebooks n LEFT JOIN grants g ON g.notebook_id = n.id AND g.user_id = $1 \
+             ORDER BY n.created_at, n.id"
+        } else {
+            "SELECT n.id AS id, n.name AS name, n.created_by AS created_by, n.created_at AS created_at, \
+             g.role AS role FROM notebooks n JOIN grants g ON g.notebook_id = n.id AND g.user_id = $1 \
+             ORDER BY n.created_at, n.id"
+        };
+        let rows = sqlx::query(sql).bind(user_id).fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|row| {
+                let role: Option<String> = row.try_get("role")?;
+                Ok((
+                    notebook_from_row(row)?,
+                    role.as_deref().and_then(role_from_db),
+                ))
+            })
+            .collect()
+    }
+
+    async fn set_grant(&self, notebook_id: &str, user_id: &str, role: Role) -> Result<()> {
+        let mut conn = self.pool.acquire().await?;
+        let mut tx = conn.begin().await?;
+        sqlx::query("DELETE FROM grants WHERE notebook_id = $1 AND user_id = $2")
+            .bind(notebook_id)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO grants (notebook_id, user_id, role) VALUES ($1, $2, $3)")
+            .bind(notebook_id)
+            .bind(user_id)
+            .bind(role.as_str())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn grant(&self, notebook_id: &str, user_id: &str) -> Result<Option<Role>> {
+        let row = sqlx::query("SELECT role FROM grants WHERE notebook_id = $1 AND user_id = $2")
+            .bind(notebook_id)
+            .bind(user_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(match row {
+            Some(row) => role_from_db(&row.try_get::<String, _>("role")?),
+            None => None,
+        })
+    }
+
+    async fn append_changes(&self, rows: &[ChangeRow]) -> Result<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let mut conn = self.pool.acquire().await?;
+        let mut tx = conn.begin().await?;
+        insert_changes(&mut tx, rows).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn changes_after(
+        &self,
+        notebook_id: &str,
+        doc: DocKind,
+        after_seq: i64,
+    ) -> Result<Vec<ChangeRow>> {
+        let rows = sqlx::query(
+            "SELECT notebook_id, doc, seq, hash, actor, author, event_type, bytes, created_at \
+             FROM changes WHERE notebook_id = $1 AND doc = $2 AND seq > $3 ORDER BY seq",
+        )
+        .bind(notebook_id)
+        .bind(doc.as_str())
+        .bind(after_seq)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(change_from_row).collect()
+    }
+
+    async fn latest_snapshot(&self, notebook_id: &str, doc: DocKind) -> Result<Option<Snapshot>> {
+        let row = sqlx::query(
+            "SELECT upto_seq, bytes FROM snapshots WHERE notebook_id = $1 AND doc = $2 \
+             ORDER BY upto_seq DESC LIMIT 1",
+        )
+        .bind(notebook_id)
+        .bind(doc.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(match row {
+            Some(row) => Some(Snapshot {
+                upto_seq: row.try_get("upto_seq")?,
+                bytes: row.try_get("bytes")?,
+            }),
+            None => None,
+        })
+    }
+
+    async fn put_snapshot(
+        &self,
+        notebook_id: &str,
+        doc: DocKind,
+        snapshot: &Snapshot,
+    ) -> Result<()> {
+        let mut conn = self.pool.acquire().await?;
+        let mut tx = conn.begin().await?;
+        sqlx::query(
+            "INSERT INTO snapshots (notebook_id, doc, upto_seq, bytes, created_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(notebook_id)
+        .bind(doc.as_str())
+        .bind(snapshot.upto_seq)
+        .bind(&snapshot.bytes)
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await?;
+        // Older snapshots are redundant (the event log itself is never pruned).
+        sqlx::query("DELETE FROM snapshots WHERE notebook_id = $1 AND doc = $2 AND upto_seq < $3")
+            .bind(notebook_id)
+            .bind(doc.as_str())
+            .bind(snapshot.upto_seq)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn put_blob(&self, notebook_id: &str, sha256: &str, bytes: &[u8]) -> Result<()> {
+        let mut conn = self.pool.acquire().await?;
+        let mut tx = conn.begin().await?;
+        let exists = sqlx::query("SELECT 1 AS one FROM blobs WHERE sha256 = $1")
+            .bind(sha256)
+            .fetch_optional(&mut *tx)
+            .await?
+            .is_some();
+        if !exists {
+            sqlx::query(
+                "INSERT INTO blobs (sha256, bytes, size, created_at) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(sha256)
+            .bind(bytes)
+            .bind(bytes.len() as i64)
+            .bind(now_ms())
+            .execute(&mut *tx)
+            .await?;
+        }
+        let referenced =
+            sqlx::query("SELECT 1 AS one FROM blob_refs WHERE notebook_id = $1 AND sha256 = $2")
+                .bind(notebook_id)
+                .bind(sha256)
+                .fetch_optional(&mut *tx)
+                .await?
+                .is_some();
+        if !referenced {
+            sqlx::query("INSERT INTO blob_refs (notebook_id, sha256) VALUES ($1, $2)")
+                .bind(notebook_id)
+                .bind(sha256)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn blob(&self, sha256: &str) -> Result<Option<Vec<u8>>> {
+        let row = sqlx::query("SELECT bytes FROM blobs WHERE sha256 = $1")
+            .bind(sha256)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(match row {
+            Some(row) => Some(row.try_get("bytes")?),
+            None => None,
+        })
+    }
+
+    async fn blob_notebooks(&self, sha256: &str) -> Result<Vec<String>> {
+        let rows = sqlx::query("SELECT notebook_id FROM blob_refs WHERE sha256 = $1")
+            .bind(sha256)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok(r.try_get::<String, _>("notebook_id")?))
+            .collect()
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+}

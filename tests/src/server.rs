@@ -1,0 +1,248 @@
+//! A real `sync-server` process for tests and benchmarks.
+
+use anyhow::{anyhow, bail, Context, Result};
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The directory holding the workspace's binaries: `CATHODE_BIN_DIR`, or
+/// the profile directory this test or benchmark binary was built into.
+pub fn bin_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("CATHODE_BIN_DIR") {
+        return PathBuf::from(dir);
+    }
+    let exe = std::env::current_exe().unwrap_or_default();
+    let mut dir = exe.parent().map(Path::to_path_buf).unwrap_or_default();
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    dir
+}
+
+pub struct TestServer {
+    child: Option<Child>,
+    pub data_dir: tempfile::TempDir,
+    pub addr: String,
+    pub owner_token: String,
+    extra_args: Vec<String>,
+}
+
+impl TestServer {
+    pub fn start() -> Result<Self> {
+        Self::start_with(&[])
+    }
+
+    /// Start a fresh server (new database) with extra command-line flags.
+    pub fn start_with(extra: &[&str]) -> Result<Self> {
+        let data_dir = tempfile::tempdir()?;
+        let mut server = Self {
+            child: None,
+            data_dir,
+            addr: String::new(),
+            owner_token: String::new(),
+            extra_args: extra.iter().map(|s| s.to_string()).collect(),
+        };
+        server.spawn(None)?;
+        Ok(server)
+    }
+
+    fn spawn(&mut self, port: Option<u16>) -> Result<()> {
+        let binary = bin_dir().join("sync-server");
+        if !binary.exists() {
+            bail!(
+                "{} not found: build the workspace binaries first (cargo build --bins)",
+                binary.display()
+            );
+        }
+        let bind = format!("127.0.0.1:{}", port.unwrap_or(0));
+        let mut child = Command::new(&binary)
+            .arg("--bind")
+            .arg(&bind)
+            .arg("--data-dir")
+            .arg(self.data_dir.path())
+            .args(&self.extra_args)
+            .env_remove("DATABASE_URL")
+            .env(
+                "CATHODE_LOG",
+                std::env::var("CATHODE_LOG").unwrap_or_else(|_| "warn".into()),
+            )
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .with_context(|| format!("spawning {}", binary.display()))?;
+        let stdout = child.stdout.take().ok_or_else(|| anyhow!("no stdout"))?;
+        let mut lines = BufReader::new(stdout).lines();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut addr = None;
+        while addr.is_none() {
+            if Instant::now() > deadline {
+                bail!("server did not report its address");
+            }
+            let line = lines
+                .next()
+                .ok_or_else(|| anyhow!("server exited before listening"))??;
+            if let Some(rest) = line.split("?token=").nth(1) {
+                self.owner_token = rest.trim().to_owned();
+            }
+            if let Some(rest) = line.strip_prefix("cathode sync-server: listening on ") {
+                addr = Some(rest.trim().to_owned());
+            }
+        }
+        // Keep draining stdout so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines.by_ref() {});
+        self.addr = addr.unwrap_or_default();
+        self.child = Some(child);
+        Ok(())
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(0)
+    }
+
+    pub fn http_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}/ws", self.addr)
+    }
+
+    pub fn database_path(&self) -> PathBuf {
+        self.data_dir.path().join("cathode.sqlite")
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
+    }
+
+    /// SIGKILL: no flushing, no goodbyes.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// SIGTERM and wait for a clean exit; returns the exit status code.
+    pub fn terminate(&mut self) -> Option<i32> {
+        let mut child = self.child.take()?;
+        let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        child.wait().ok().and_then(|s| s.code())
+    }
+
+    /// Start again on the same port and database.
+    pub fn restart(&mut self) -> Result<()> {
+        let port = self.port();
+        self.kill();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            match self.spawn(Some(port)) {
+                Ok(()) => return Ok(()),
+                Err(e) if Instant::now() < deadline => {
+                    let _ = e;
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    pub async fn api(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> Result<(u16, Value)> {
+        let client = reqwest::Client::new();
+        let mut req = client
+            .request(method, format!("{}{path}", self.http_url()))
+            .bearer_auth(token);
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let resp = req.send().await?;
+        let status = resp.status().as_u16();
+        let text = resp.text().await?;
+        let value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        Ok((status, value))
+    }
+
+    pub async fn create_notebook(&self, token: &str, name: &str) -> Result<String> {
+        let (status, body) = self
+            .api(
+                reqwest::Method::POST,
+                "/api/notebooks",
+                token,
+                Some(json!({"name": name})),
+            )
+            .await?;
+        if status != 201 {
+            bail!("create notebook: {status} {body}");
+        }
+        Ok(body["id"].as_str().unwrap_or_default().to_owned())
+    }
+
+    /// A new user with a role on a notebook; returns the user's token.
+    pub async fn user_with_role(&self, notebook: &str, name: &str, role: &str) -> Result<String> {
+        let (status, user) = self
+            .api(
+                reqwest::Method::POST,
+                "/api/users",
+                &self.owner_token,
+                Some(json!({"name": name})),
+            )
+            .await?;
+        if status != 201 {
+            bail!("create user: {status} {user}");
+        }
+        let (status, body) = self
+            .api(
+                reqwest::Method::POST,
+                &format!("/api/notebooks/{notebook}/grants"),
+                &self.owner_token,
+                Some(json!({"user_id": user["user_id"], "role": role})),
+            )
+            .await?;
+        if status != 204 {
+            bail!("grant: {status} {body}");
+        }
+        Ok(user["token"].as_str().unwrap_or_default().to_owned())
+    }
+
+    pub async fn runtime_token(&self, notebook: &str) -> Result<String> {
+        let (status, body) = self
+            .api(
+                reqwest::Method::POST,
+                &format!("/api/notebooks/{notebook}/runtime-tokens"),
+                &self.owner_token,
+                None,
+            )
+            .await?;
+        if status != 201 {
+            bail!("runtime token: {status} {body}");
+        }
+        Ok(body["token"].as_str().unwrap_or_default().to_owned())
+    }
+
+    pub fn client_config(&self, token: &str, notebook: &str) -> cathode_client::ClientConfig {
+        cathode_client::ClientConfig::new(&self.ws_url(), token, notebook)
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}

@@ -1,0 +1,123 @@
+//! The event log replays to the same documents, and reads back as typed
+//! events in order.
+
+use cathode_client::NotebookClient;
+use cathode_tests::TestServer;
+use schema::automerge::{Automerge, Change};
+use schema::{CellType, DocumentEvent, Placement};
+use sqlx::Row;
+use std::time::Duration;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replaying_the_event_log_rebuilds_the_documents() {
+    let mut server = TestServer::start().unwrap();
+    let notebook = server
+        .create_notebook(&server.owner_token, "history")
+        .await
+        .unwrap();
+    let client = NotebookClient::connect(server.client_config(&server.owner_token, &notebook))
+        .await
+        .unwrap();
+    let a = client
+        .edit_notebook(|nb| nb.create_cell(CellType::Code, Placement::End, "a = 1"))
+        .await
+        .unwrap()
+        .unwrap();
+    let a2 = a.clone();
+    client
+        .edit_notebook(move |nb| nb.splice_source(&a2, 5, 0, "0"))
+        .await
+        .unwrap()
+        .unwrap();
+    let b = client
+        .edit_notebook(|nb| nb.create_cell(CellType::Markdown, Placement::Start, "# hi"))
+        .await
+        .unwrap()
+        .unwrap();
+    let (a3, b2) = (a.clone(), b.clone());
+    client
+        .edit_notebook(move |nb| nb.move_cell(&b2, Placement::After(a3)))
+        .await
+        .unwrap()
+        .unwrap();
+    let a4 = a.clone();
+    client
+        .edit_notebook(move |nb| nb.request_execution(&a4, "owner"))
+        .await
+        .unwrap()
+        .unwrap();
+    client
+        .edit_notebook(move |nb| nb.delete_cell(&b))
+        .await
+        .unwrap()
+        .unwrap();
+    client
+        .wait_acknowledged(Duration::from_secs(10))
+        .await
+        .unwrap();
+    let live = client.notebook(|nb| nb.automerge().save()).await.unwrap();
+    client.close().await;
+    assert_eq!(server.terminate(), Some(0));
+
+    // Read the log straight from the SQLite file.
+    let url = format!("sqlite://{}?mode=ro", server.database_path().display());
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    let rows = sqlx::query("SELECT seq, event_type, author, bytes FROM changes WHERE notebook_id = ? AND doc = 'notebook' ORDER BY seq")
+        .bind(&notebook)
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    let seqs: Vec<i64> = rows.iter().map(|r| r.get("seq")).collect();
+    assert_eq!(
+        seqs,
+        (1..=rows.len() as i64).collect::<Vec<_>>(),
+        "gaps in the log"
+    );
+    let stored_events: Vec<String> = rows.iter().map(|r| r.get("event_type")).collect();
+    assert_eq!(
+        stored_events,
+        vec![
+            "NotebookCreated",
+            "CellCreated",
+            "SourceEdited",
+            "CellCreated",
+            "CellMoved",
+            "ExecutionRequested",
+            "CellDeleted"
+        ]
+    );
+    assert!(rows.iter().all(|r| r.get::<String, _>("author") == "owner"));
+    let mut replayed = Automerge::new();
+    let changes: Vec<Change> = rows
+        .iter()
+        .map(|r| Change::from_bytes(r.get::<Vec<u8>, _>("bytes")).unwrap())
+        .collect();
+    replayed.apply_changes(changes).unwrap();
+    let live = Automerge::load(&live).unwrap();
+    assert_eq!(replayed.get_heads(), live.get_heads());
+    assert_eq!(replayed.hydrate(None), live.hydrate(None));
+
+    // Typed events, in order, from the document's own history.
+    let events: Vec<DocumentEvent> = schema::history(&replayed)
+        .into_iter()
+        .map(|h| h.event.unwrap())
+        .collect();
+    assert!(
+        matches!(&events[1], DocumentEvent::CellCreated { cell_id, cell_type: CellType::Code } if *cell_id == a)
+    );
+    assert!(
+        matches!(&events[5], DocumentEvent::ExecutionRequested { cell_id, .. } if *cell_id == a)
+    );
+
+    // The log refuses rewrites.
+    drop(pool);
+    let rw = sqlx::SqlitePool::connect(&format!("sqlite://{}", server.database_path().display()))
+        .await
+        .unwrap();
+    let update = sqlx::query("UPDATE changes SET author = 'mallory'")
+        .execute(&rw)
+        .await;
+    assert!(update.is_err(), "the event log accepted an update");
+    let delete = sqlx::query("DELETE FROM changes").execute(&rw).await;
+    assert!(delete.is_err(), "the event log accepted a delete");
+}

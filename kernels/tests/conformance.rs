@@ -7,9 +7,7 @@
 mod common;
 
 use common::*;
-use kernels::{
-    ExecuteRequest, InputAnswer, Kernel, KernelEvent, ReplyStatus, StreamName,
-};
+use kernels::{ExecuteRequest, InputAnswer, Kernel, KernelEvent, ReplyStatus, StreamName};
 
 macro_rules! conformance_suite {
     ($suite:ident, $make:expr) => {

@@ -317,7 +317,9 @@ impl Actor {
             events.push(KernelEvent::Error {
                 ename: "KernelDied".into(),
                 evalue: reason.to_string(),
-                traceback: vec![format!("The kernel stopped while running this cell: {reason}")],
+                traceback: vec![format!(
+                    "The kernel stopped while running this cell: {reason}"
+                )],
             });
             let fallback = run.sink.events.clone();
             let routed = self.session.as_ref().map(|s| {
@@ -353,7 +355,10 @@ impl Actor {
             }
             Incoming::Exited(g, status) if g == self.generation => self.died(status),
             Incoming::HeartbeatLost(g) if g == self.generation && self.dead.is_none() => {
-                tracing::warn!("kernel {} stopped answering heartbeats; killing it", self.spec.name);
+                tracing::warn!(
+                    "kernel {} stopped answering heartbeats; killing it",
+                    self.spec.name
+                );
                 self.heartbeat_lost = true;
                 if let Some(s) = &self.session {
                     let _ = s.guard.signal(Signal::SIGKILL);
@@ -365,7 +370,10 @@ impl Actor {
 
     fn died(&mut self, mut status: ExitStatus) {
         if self.heartbeat_lost {
-            status.reason = format!("kernel stopped answering heartbeats and was killed ({})", status.reason);
+            status.reason = format!(
+                "kernel stopped answering heartbeats and was killed ({})",
+                status.reason
+            );
         }
         tracing::info!("kernel {} died: {}", self.spec.name, status.reason);
         let reason = status.reason.clone();
@@ -387,24 +395,9 @@ impl Actor {
         let Some(parent) = m.parent_header.as_ref().map(|h| h.msg_id.clone()) else {
             return;
         };
-        if let JupyterMessageContent::ExecuteReply(r) = &m.content {
+        if m.header.msg_type == "execute_reply" {
             if let Some(run) = self.running.get_mut(&parent) {
-                let status = match r.status {
-                    JReplyStatus::Ok => ReplyStatus::Ok,
-                    JReplyStatus::Error => ReplyStatus::Error,
-                    JReplyStatus::Aborted => ReplyStatus::Aborted,
-                };
-                run.reply = Some(ExecuteReply {
-                    status,
-                    execution_count: Some(r.execution_count.0 as u64),
-                    payloads: r
-                        .payload
-                        .iter()
-                        .filter_map(|p| serde_json::to_value(p).ok())
-                        .collect(),
-                    ename: r.error.as_ref().map(|e| e.ename.clone()),
-                    evalue: r.error.as_ref().map(|e| e.evalue.clone()),
-                });
+                run.reply = Some(execute_reply(&m.content));
                 self.maybe_finish(&parent);
             }
             return;
@@ -433,7 +426,11 @@ impl Actor {
         let JupyterMessageContent::InputRequest(req) = &m.content else {
             return;
         };
-        let parent = m.parent_header.as_ref().map(|h| h.msg_id.clone()).unwrap_or_default();
+        let parent = m
+            .parent_header
+            .as_ref()
+            .map(|h| h.msg_id.clone())
+            .unwrap_or_default();
         self.pending_input = Some((parent.clone(), m.header.clone()));
         let tx = self
             .running
@@ -455,5 +452,32 @@ impl Actor {
                 let _ = self.answer_input(None, InputAnswer::Decline).await;
             }
         }
+    }
+}
+
+/// An execute_reply read leniently: bash_kernel says `"abort"` where the
+/// spec says `"aborted"`, and other kernels omit fields.
+fn execute_reply(content: &JupyterMessageContent) -> ExecuteReply {
+    let v = serde_json::to_value(content).unwrap_or_default();
+    let status = match v["status"].as_str() {
+        Some("ok") => ReplyStatus::Ok,
+        Some("abort") | Some("aborted") => ReplyStatus::Aborted,
+        _ => ReplyStatus::Error,
+    };
+    let text = |k: &str| v[k].as_str().map(str::to_string);
+    ExecuteReply {
+        status,
+        execution_count: v["execution_count"].as_u64(),
+        payloads: v["payload"].as_array().cloned().unwrap_or_default(),
+        ename: if status == ReplyStatus::Error {
+            text("ename")
+        } else {
+            None
+        },
+        evalue: if status == ReplyStatus::Error {
+            text("evalue")
+        } else {
+            None
+        },
     }
 }

@@ -174,10 +174,19 @@ mod tests {
     fn tcp_ports_are_distinct() {
         let c = ConnectionDir::create("t", Transport::Tcp).expect("create");
         let i = &c.info;
-        let mut ports = vec![i.shell_port, i.iopub_port, i.stdin_port, i.control_port, i.hb_port];
+        let mut ports = vec![
+            i.shell_port,
+            i.iopub_port,
+            i.stdin_port,
+            i.control_port,
+            i.hb_port,
+        ];
         ports.sort();
         ports.dedup();
         assert_eq!(ports.len(), 5);
-        assert_eq!(c.info.endpoint(Channel::Heartbeat), format!("tcp://127.0.0.1:{}", i.hb_port));
+        assert_eq!(
+            c.info.endpoint(Channel::Heartbeat),
+            format!("tcp://127.0.0.1:{}", i.hb_port)
+        );
     }
 }

@@ -209,9 +209,21 @@ mod tests {
         let base = std::env::temp_dir().join(format!("cathode-ks-{}", uuid::Uuid::new_v4()));
         let a = base.join("a");
         let b = base.join("b");
-        write_spec(&a, "py", r#"{"argv":["python","-f","{connection_file}"],"display_name":"A","language":"python","interrupt_mode":"message"}"#);
-        write_spec(&b, "py", r#"{"argv":["other"],"display_name":"B","language":"python"}"#);
-        write_spec(&b, "Bash", r#"{"argv":["bash-kernel","{connection_file}"],"display_name":"Bash","language":"bash"}"#);
+        write_spec(
+            &a,
+            "py",
+            r#"{"argv":["python","-f","{connection_file}"],"display_name":"A","language":"python","interrupt_mode":"message"}"#,
+        );
+        write_spec(
+            &b,
+            "py",
+            r#"{"argv":["other"],"display_name":"B","language":"python"}"#,
+        );
+        write_spec(
+            &b,
+            "Bash",
+            r#"{"argv":["bash-kernel","{connection_file}"],"display_name":"Bash","language":"bash"}"#,
+        );
         write_spec(&b, "broken", r#"{"argv":[]}"#);
         let finder = KernelSpecFinder::with_dirs(vec![(a, None), (b.clone(), Some(b))]);
         let all = finder.list();

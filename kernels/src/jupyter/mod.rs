@@ -60,8 +60,15 @@ impl Default for JupyterOptions {
 /// Commands from the handle to the actor.
 pub(crate) enum Cmd {
     Execute(ExecuteRequest, oneshot::Sender<Result<Execution>>),
-    Request(JupyterMessageContent, oneshot::Sender<Result<JupyterMessage>>),
-    Input(Option<String>, InputAnswer, Option<oneshot::Sender<Result<()>>>),
+    Request(
+        JupyterMessageContent,
+        oneshot::Sender<Result<JupyterMessage>>,
+    ),
+    Input(
+        Option<String>,
+        InputAnswer,
+        Option<oneshot::Sender<Result<()>>>,
+    ),
     Interrupt(oneshot::Sender<Result<()>>),
     Restart(oneshot::Sender<Result<()>>),
     Shutdown(oneshot::Sender<Result<()>>),
@@ -99,7 +106,11 @@ impl JupyterKernel {
         let info = match ready_rx.await {
             Ok(Ok(info)) => info,
             Ok(Err(e)) => return Err(e),
-            Err(_) => return Err(KernelError::Died("kernel actor stopped during start".into())),
+            Err(_) => {
+                return Err(KernelError::Died(
+                    "kernel actor stopped during start".into(),
+                ))
+            }
         };
         Ok(JupyterKernel {
             cmds,
@@ -125,7 +136,9 @@ impl JupyterKernel {
 
     async fn call<T>(&self, make: impl FnOnce(oneshot::Sender<Result<T>>) -> Cmd) -> Result<T> {
         let (tx, rx) = oneshot::channel();
-        self.cmds.send(make(tx)).map_err(|_| KernelError::ShutDown)?;
+        self.cmds
+            .send(make(tx))
+            .map_err(|_| KernelError::ShutDown)?;
         rx.await.map_err(|_| KernelError::ShutDown)?
     }
 
@@ -212,9 +225,11 @@ impl Kernel for JupyterKernel {
 
     async fn is_complete(&self, code: &str) -> Result<IsComplete> {
         let reply = self
-            .request(JupyterMessageContent::IsCompleteRequest(IsCompleteRequest {
-                code: code.to_string(),
-            }))
+            .request(JupyterMessageContent::IsCompleteRequest(
+                IsCompleteRequest {
+                    code: code.to_string(),
+                },
+            ))
             .await?;
         match reply.content {
             JupyterMessageContent::IsCompleteReply(r) => Ok(match r.status {

@@ -46,12 +46,17 @@ impl Drop for ProcessGuard {
 }
 
 /// Start `spec` with `connection_file`; returns the child and its group guard.
-pub fn launch(spec: &KernelSpec, connection_file: &std::path::Path) -> Result<(Child, ProcessGuard)> {
+pub fn launch(
+    spec: &KernelSpec,
+    connection_file: &std::path::Path,
+) -> Result<(Child, ProcessGuard)> {
     let argv = spec.command(connection_file);
-    let (program, args) = argv.split_first().ok_or_else(|| KernelError::InvalidKernelSpec {
-        path: spec.resource_dir.clone(),
-        reason: "argv is empty".into(),
-    })?;
+    let (program, args) = argv
+        .split_first()
+        .ok_or_else(|| KernelError::InvalidKernelSpec {
+            path: spec.resource_dir.clone(),
+            reason: "argv is empty".into(),
+        })?;
     let mut cmd = Command::new(program);
     cmd.args(args)
         .envs(&spec.env)

@@ -87,12 +87,29 @@ impl Session {
             Ok(o)
         };
         let mut shell = DealerSocket::with_options(with_identity()?);
-        connect_retry(&mut shell, &conn.info.endpoint(Channel::Shell), &mut child, deadline).await?;
+        connect_retry(
+            &mut shell,
+            &conn.info.endpoint(Channel::Shell),
+            &mut child,
+            deadline,
+        )
+        .await?;
         let mut control = DealerSocket::new();
-        connect_retry(&mut control, &conn.info.endpoint(Channel::Control), &mut child, deadline)
-            .await?;
+        connect_retry(
+            &mut control,
+            &conn.info.endpoint(Channel::Control),
+            &mut child,
+            deadline,
+        )
+        .await?;
         let mut stdin = DealerSocket::with_options(with_identity()?);
-        connect_retry(&mut stdin, &conn.info.endpoint(Channel::Stdin), &mut child, deadline).await?;
+        connect_retry(
+            &mut stdin,
+            &conn.info.endpoint(Channel::Stdin),
+            &mut child,
+            deadline,
+        )
+        .await?;
 
         let tx = incoming_tx.clone();
         tasks.push(tokio::spawn(async move {
@@ -174,7 +191,9 @@ impl Session {
                 pending = Some(header.msg_id);
                 next_probe = now + Duration::from_millis(500);
             }
-            let wait = next_probe.min(deadline).saturating_duration_since(Instant::now());
+            let wait = next_probe
+                .min(deadline)
+                .saturating_duration_since(Instant::now());
             let msg = match tokio::time::timeout(wait, incoming.recv()).await {
                 Err(_) => continue,
                 Ok(None) => return Err(KernelError::ShutDown),
@@ -186,17 +205,24 @@ impl Session {
                     return Err(KernelError::Died(status.reason))
                 }
                 Incoming::Shell(g, m) if g == self.generation => {
-                    if let JupyterMessageContent::KernelInfoReply(reply) = &m.content {
-                        let ours = m.parent_header.as_ref().map(|h| &h.msg_id) == pending.as_ref();
-                        if ours || !info_ok {
-                            self.info = KernelInfo {
-                                implementation: reply.implementation.clone(),
-                                language: reply.language_info.name.clone(),
-                                language_version: reply.language_info.version.clone(),
-                                banner: reply.banner.clone(),
-                            };
-                            info_ok = true;
-                        }
+                    if m.header.msg_type != "kernel_info_reply" {
+                        continue;
+                    }
+                    let ours = m.parent_header.as_ref().map(|h| &h.msg_id) == pending.as_ref();
+                    if ours || !info_ok {
+                        // Read it leniently: kernels omit fields the spec requires.
+                        let v = serde_json::to_value(&m.content).unwrap_or_default();
+                        let s = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
+                        self.info = KernelInfo {
+                            implementation: s(&v["implementation"]),
+                            language: match s(&v["language_info"]["name"]) {
+                                l if l.is_empty() => self.info.language.clone(),
+                                l => l,
+                            },
+                            language_version: s(&v["language_info"]["version"]),
+                            banner: s(&v["banner"]),
+                        };
+                        info_ok = true;
                     }
                 }
                 _ => {}

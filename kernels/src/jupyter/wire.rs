@@ -7,7 +7,7 @@
 
 use bytes::Bytes;
 use hmac::{Hmac, Mac};
-use jupyter_protocol::{Header, JupyterMessage, JupyterMessageContent};
+use jupyter_protocol::{Header, JupyterMessage, JupyterMessageContent, UnknownMessage};
 use serde_json::Value;
 use sha2::Sha256;
 use zeromq::ZmqMessage;
@@ -135,10 +135,22 @@ impl Codec {
         };
         let metadata: Value = serde_json::from_slice(metadata)?;
         let content_value: Value = serde_json::from_slice(content)?;
-        let content = JupyterMessageContent::from_type_and_content(&header.msg_type, content_value)
-            .map_err(|e| {
-                KernelError::Protocol(format!("unparseable {} content: {e}", header.msg_type))
-            })?;
+        // A known type whose content does not match the spec (bash_kernel's
+        // kernel_info_reply lacks language_info.version, for one) is kept as
+        // raw JSON, so callers can still read what they need from it.
+        let content = match JupyterMessageContent::from_type_and_content(
+            &header.msg_type,
+            content_value.clone(),
+        ) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::debug!("{} content does not match the spec: {e}", header.msg_type);
+                JupyterMessageContent::UnknownMessage(UnknownMessage {
+                    msg_type: header.msg_type.clone(),
+                    content: content_value,
+                })
+            }
+        };
         Ok(JupyterMessage {
             zmq_identities: frames[..pos].to_vec(),
             header,

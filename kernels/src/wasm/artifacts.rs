@@ -171,7 +171,9 @@ fn extract_mpl_data(stdlib: &Path, dest: &Path) -> Result<()> {
     for i in 0..inner.len() {
         let mut f = inner.by_index(i).map_err(zip_err)?;
         // enclosed_name refuses absolute paths and `..`.
-        let Some(rel) = f.enclosed_name() else { continue };
+        let Some(rel) = f.enclosed_name() else {
+            continue;
+        };
         let rel = rel
             .strip_prefix("mpl-data")
             .map(Path::to_path_buf)

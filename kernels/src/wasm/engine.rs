@@ -91,10 +91,7 @@ pub fn module(engine: &Engine, artifacts: &Artifacts, cache_dir: &Path) -> Resul
     let path = dir.join(&key);
     let module = match load(engine, &path) {
         Some(m) => m,
-        None => {
-            let m = compile(engine, artifacts, &dir, &path)?;
-            m
-        }
+        None => compile(engine, artifacts, &dir, &path)?,
     };
     map.insert(key, module.clone());
     Ok(module)
@@ -110,7 +107,11 @@ fn load(engine: &Engine, path: &PathBuf) -> Option<Module> {
     // the header and refuses mismatches. The cache dir is the user's own.
     match unsafe { Module::deserialize_file(engine, path) } {
         Ok(m) => {
-            tracing::debug!("loaded compiled module {} in {:?}", path.display(), started.elapsed());
+            tracing::debug!(
+                "loaded compiled module {} in {:?}",
+                path.display(),
+                started.elapsed()
+            );
             Some(m)
         }
         Err(e) => {

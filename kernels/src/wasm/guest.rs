@@ -121,7 +121,9 @@ impl HostState {
         if let Some((name, text)) = self.pending.take() {
             if let Some(exec) = &self.exec {
                 // Blocking send: a slow reader slows the guest, memory stays bounded.
-                let _ = exec.events.blocking_send(KernelEvent::Stream { name, text });
+                let _ = exec
+                    .events
+                    .blocking_send(KernelEvent::Stream { name, text });
             }
         }
         self.last_flush = Instant::now();
@@ -196,7 +198,11 @@ impl HostState {
                 self.pending = Some((name, text.into_owned()));
             }
         }
-        if self.pending.as_ref().is_some_and(|(_, b)| b.len() >= FLUSH_BYTES) {
+        if self
+            .pending
+            .as_ref()
+            .is_some_and(|(_, b)| b.len() >= FLUSH_BYTES)
+        {
             self.flush();
         }
         self.interrupt_answer()
@@ -207,14 +213,27 @@ impl HostState {
             tracing::warn!("guest sent unparseable message");
             return Vec::new();
         };
-        let obj = |k: &str| v.get(k).and_then(Value::as_object).cloned().unwrap_or_default();
-        let s = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
+        let obj = |k: &str| {
+            v.get(k)
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default()
+        };
+        let s = |k: &str| {
+            v.get(k)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string()
+        };
         let count = self.exec.as_ref().map(|e| e.count);
         let event = match v.get("type").and_then(Value::as_str) {
             Some("display_data") => KernelEvent::DisplayData {
                 data: obj("data"),
                 metadata: obj("metadata"),
-                display_id: v.get("display_id").and_then(Value::as_str).map(str::to_string),
+                display_id: v
+                    .get("display_id")
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
             },
             Some("update_display_data") => KernelEvent::UpdateDisplayData {
                 data: obj("data"),
@@ -235,13 +254,19 @@ impl HostState {
                 let mut traceback: Vec<String> = v
                     .get("traceback")
                     .and_then(Value::as_array)
-                    .map(|a| a.iter().filter_map(|l| l.as_str().map(str::to_string)).collect())
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|l| l.as_str().map(str::to_string))
+                            .collect()
+                    })
                     .unwrap_or_default();
                 if let Some(exec) = &self.exec {
                     if exec.timed_out && ename == "KeyboardInterrupt" {
                         ename = "TimeoutError".into();
                         evalue = "the cell exceeded the kernel's time limit".into();
-                        traceback.push("TimeoutError: the cell exceeded the kernel's time limit\n".into());
+                        traceback.push(
+                            "TimeoutError: the cell exceeded the kernel's time limit\n".into(),
+                        );
                     } else if exec.limit_hit && ename == "OutputLimitExceeded" {
                         evalue = format!("{evalue} (the kernel is still usable)");
                     }
@@ -266,7 +291,11 @@ impl HostState {
 
     fn input(&mut self, json: &[u8]) -> Vec<u8> {
         let v: Value = serde_json::from_slice(json).unwrap_or_default();
-        let prompt = v.get("prompt").and_then(Value::as_str).unwrap_or_default().to_string();
+        let prompt = v
+            .get("prompt")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
         let password = v.get("password").and_then(Value::as_bool).unwrap_or(false);
         if self.exec.as_ref().is_none_or(|e| e.events.is_closed()) {
             return b"D".to_vec();
@@ -313,7 +342,10 @@ impl HostState {
             until = until.min(d);
         }
         let seen = self.seen_seq;
-        drop(self.control.wait_until(Some(until), |s| s.interrupt_seq != seen || s.hard_stop));
+        drop(
+            self.control
+                .wait_until(Some(until), |s| s.interrupt_seq != seen || s.hard_stop),
+        );
         self.interrupt_answer()
     }
 
@@ -480,7 +512,8 @@ fn wasm_err(e: impl std::fmt::Display) -> KernelError {
 impl Guest {
     /// Instantiate the module and install the harness.
     pub fn new(setup: &Setup, control: Arc<Control>) -> Result<Guest> {
-        let scratch = std::env::temp_dir().join(format!("cathode-wasm-{}", uuid::Uuid::new_v4().simple()));
+        let scratch =
+            std::env::temp_dir().join(format!("cathode-wasm-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&scratch)?;
         let mut wasi = WasiCtxBuilder::new();
         wasi.args(&["python"])
@@ -561,7 +594,9 @@ impl Guest {
         guest.store.data_mut().request = HARNESS.as_bytes().to_vec();
         match guest.run(BOOT) {
             TurnOutcome::Returned(0) => Ok(guest),
-            other => Err(KernelError::Wasm(format!("harness failed to start: {other:?}"))),
+            other => Err(KernelError::Wasm(format!(
+                "harness failed to start: {other:?}"
+            ))),
         }
     }
 
@@ -580,7 +615,8 @@ impl Guest {
                 wasmtime::bail!("host_alloc returned an out-of-bounds pointer");
             };
             dst.copy_from_slice(bytes);
-            self.turn.call(&mut self.store, (p as i32, bytes.len() as i32))
+            self.turn
+                .call(&mut self.store, (p as i32, bytes.len() as i32))
         })();
         match outcome {
             Ok(status) => TurnOutcome::Returned(status),

@@ -117,7 +117,8 @@ impl WasmKernel {
             .name("cathode-wasm-kernel".into())
             .stack_size(THREAD_STACK)
             .spawn(move || {
-                let worker = prepare(&options).and_then(|setup| Worker::new(Arc::new(setup), ctl, ev, flag));
+                let worker =
+                    prepare(&options).and_then(|setup| Worker::new(Arc::new(setup), ctl, ev, flag));
                 match worker {
                     Ok(w) => {
                         let _ = ready_tx.send(Ok(()));
@@ -237,7 +238,11 @@ impl Kernel for WasmKernel {
         Ok(Completion {
             matches: v["matches"]
                 .as_array()
-                .map(|a| a.iter().filter_map(|m| m.as_str().map(str::to_string)).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|m| m.as_str().map(str::to_string))
+                        .collect()
+                })
                 .unwrap_or_default(),
             cursor_start: v["cursor_start"].as_u64().unwrap_or(0) as usize,
             cursor_end: v["cursor_end"].as_u64().unwrap_or(cursor_pos as u64) as usize,
@@ -257,7 +262,9 @@ impl Kernel for WasmKernel {
     }
 
     async fn is_complete(&self, code: &str) -> Result<IsComplete> {
-        let v = self.query(json!({"op": "is_complete", "code": code})).await?;
+        let v = self
+            .query(json!({"op": "is_complete", "code": code}))
+            .await?;
         Ok(match v["status"].as_str() {
             Some("complete") => IsComplete::Complete,
             Some("incomplete") => IsComplete::Incomplete {

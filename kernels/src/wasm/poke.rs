@@ -60,7 +60,12 @@ impl Poke {
             let gained = wb & !wa;
             // A flag: bits that appear while pending and are gone after delivery,
             // in a word that is otherwise unchanged.
-            if gained != 0 && gained.count_ones() == 1 && wc & gained == 0 && (wb & !gained) == (wa & !gained) && wc == wa {
+            if gained != 0
+                && gained.count_ones() == 1
+                && wc & gained == 0
+                && (wb & !gained) == (wa & !gained)
+                && wc == wa
+            {
                 words.push((i, gained));
             }
             i += 4;
@@ -71,7 +76,10 @@ impl Poke {
         if (2..=4).contains(&words.len()) {
             Some(Poke { words })
         } else {
-            tracing::info!("interrupt flag discovery found {} candidates; using the door only", words.len());
+            tracing::info!(
+                "interrupt flag discovery found {} candidates; using the door only",
+                words.len()
+            );
             None
         }
     }

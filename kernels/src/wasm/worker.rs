@@ -14,9 +14,7 @@ use super::control::Control;
 use super::guest::{ExecCtx, Guest, Setup, StopReason, TurnOutcome};
 use super::poke::Poke;
 use crate::error::{KernelError, Result};
-use crate::event::{
-    ExecuteReply, ExitStatus, KernelEvent, KernelState, ReplyStatus,
-};
+use crate::event::{ExecuteReply, ExitStatus, KernelEvent, KernelState, ReplyStatus};
 use crate::kernel::ExecutionSink;
 
 pub enum WorkerCmd {
@@ -112,7 +110,9 @@ impl Worker {
                         self.dead_flag.store(false, Ordering::SeqCst);
                         self.count = 0;
                     });
-                    let _ = self.events.send(KernelEvent::Status { state: KernelState::Idle });
+                    let _ = self.events.send(KernelEvent::Status {
+                        state: KernelState::Idle,
+                    });
                     let _ = reply.send(r);
                 }
                 WorkerCmd::Shutdown(reply) => {
@@ -141,7 +141,9 @@ impl Worker {
         }
         let reply = guest_reply(self.guest.as_mut());
         match reply {
-            Some(v) if v.get("error").is_some() => Err(KernelError::Protocol(v["error"].to_string())),
+            Some(v) if v.get("error").is_some() => {
+                Err(KernelError::Protocol(v["error"].to_string()))
+            }
             Some(v) => Ok(v),
             None => Err(KernelError::Protocol("guest gave no reply".into())),
         }
@@ -163,10 +165,16 @@ impl Worker {
         let count = self.count;
         let deadline = self.setup.limits.time.map(|t| Instant::now() + t);
         let events = sink.events.clone();
-        let _ = events.blocking_send(KernelEvent::Status { state: KernelState::Busy });
-        let _ = self.events.send(KernelEvent::Status { state: KernelState::Busy });
+        let _ = events.blocking_send(KernelEvent::Status {
+            state: KernelState::Busy,
+        });
+        let _ = self.events.send(KernelEvent::Status {
+            state: KernelState::Busy,
+        });
         let outcome = {
-            let Some(guest) = self.guest.as_mut() else { return };
+            let Some(guest) = self.guest.as_mut() else {
+                return;
+            };
             let st = guest.store.data_mut();
             st.set_request(&json!({"op": "execute", "code": code, "count": count}));
             st.reset_interrupts();
@@ -181,11 +189,18 @@ impl Worker {
             });
             guest.turn()
         };
-        let exec = self.guest.as_mut().and_then(|g| g.store.data_mut().end_exec());
+        let exec = self
+            .guest
+            .as_mut()
+            .and_then(|g| g.store.data_mut().end_exec());
         let error = exec.as_ref().and_then(|e| e.error.clone());
         let reply = match outcome {
             TurnOutcome::Returned(_) => Ok(ExecuteReply {
-                status: if error.is_some() { ReplyStatus::Error } else { ReplyStatus::Ok },
+                status: if error.is_some() {
+                    ReplyStatus::Error
+                } else {
+                    ReplyStatus::Ok
+                },
                 execution_count: Some(count),
                 payloads: Vec::new(),
                 ename: error.as_ref().map(|e| e.0.clone()),
@@ -193,8 +208,13 @@ impl Worker {
             }),
             TurnOutcome::Stopped(reason @ (StopReason::Interrupt | StopReason::Timeout)) => {
                 let (ename, what) = match reason {
-                    StopReason::Timeout => ("TimeoutError", "the cell exceeded the kernel's time limit"),
-                    _ => ("KeyboardInterrupt", "the cell did not respond to the interrupt"),
+                    StopReason::Timeout => {
+                        ("TimeoutError", "the cell exceeded the kernel's time limit")
+                    }
+                    _ => (
+                        "KeyboardInterrupt",
+                        "the cell did not respond to the interrupt",
+                    ),
                 };
                 let evalue = format!(
                     "{what} (it was stuck in native code), so the interpreter was stopped and \
@@ -219,29 +239,44 @@ impl Worker {
                         })
                     }
                     Err(e) => {
-                        self.mark_dead(ExitStatus { code: None, signal: None, reason: format!("restart failed: {e}") });
+                        self.mark_dead(ExitStatus {
+                            code: None,
+                            signal: None,
+                            reason: format!("restart failed: {e}"),
+                        });
                         Err(e)
                     }
                 }
             }
             TurnOutcome::Stopped(StopReason::Requested) => {
                 self.guest = None;
-                Err(KernelError::Died("kernel restarted; its state was lost".into()))
+                Err(KernelError::Died(
+                    "kernel restarted; its state was lost".into(),
+                ))
             }
             other => {
                 let status = self.lost(other);
-                let _ = events.blocking_send(KernelEvent::Died { status: status.clone() });
+                let _ = events.blocking_send(KernelEvent::Died {
+                    status: status.clone(),
+                });
                 let _ = events.blocking_send(KernelEvent::Error {
                     ename: "KernelDied".into(),
                     evalue: status.reason.clone(),
-                    traceback: vec![format!("The kernel stopped while running this cell: {}", status.reason)],
+                    traceback: vec![format!(
+                        "The kernel stopped while running this cell: {}",
+                        status.reason
+                    )],
                 });
                 Err(KernelError::Died(status.reason))
             }
         };
-        let _ = events.blocking_send(KernelEvent::Status { state: KernelState::Idle });
+        let _ = events.blocking_send(KernelEvent::Status {
+            state: KernelState::Idle,
+        });
         if self.guest.is_some() {
-            let _ = self.events.send(KernelEvent::Status { state: KernelState::Idle });
+            let _ = self.events.send(KernelEvent::Status {
+                state: KernelState::Idle,
+            });
         }
         drop(exec);
         drop(events);
@@ -254,7 +289,9 @@ impl Worker {
             TurnOutcome::Exited(code) => ExitStatus {
                 code: Some(code),
                 signal: None,
-                reason: format!("the Python interpreter exited with status {code}; restart the kernel"),
+                reason: format!(
+                    "the Python interpreter exited with status {code}; restart the kernel"
+                ),
             },
             TurnOutcome::Trapped(msg) => ExitStatus {
                 code: None,
@@ -279,8 +316,12 @@ impl Worker {
     fn mark_dead(&mut self, status: ExitStatus) {
         self.guest = None;
         self.dead_flag.store(true, Ordering::SeqCst);
-        let _ = self.events.send(KernelEvent::Died { status: status.clone() });
-        let _ = self.events.send(KernelEvent::Status { state: KernelState::Dead });
+        let _ = self.events.send(KernelEvent::Died {
+            status: status.clone(),
+        });
+        let _ = self.events.send(KernelEvent::Status {
+            state: KernelState::Dead,
+        });
         self.dead = Some(status);
     }
 }
@@ -300,10 +341,16 @@ fn discover(guest: &mut Guest) -> Option<Poke> {
     let outcome = guest.turn();
     let snaps = std::mem::take(&mut guest.store.data_mut().snapshots);
     if !matches!(outcome, TurnOutcome::Returned(0)) || snaps.len() != 3 {
-        tracing::info!("interrupt flag discovery did not run ({outcome:?}, {} snapshots)", snaps.len());
+        tracing::info!(
+            "interrupt flag discovery did not run ({outcome:?}, {} snapshots)",
+            snaps.len()
+        );
         return None;
     }
     let poke = Poke::discover(&snaps[0], &snaps[1], &snaps[2]);
-    tracing::debug!("interrupt flag discovery: {poke:?} in {:?}", started.elapsed());
+    tracing::debug!(
+        "interrupt flag discovery: {poke:?} in {:?}",
+        started.elapsed()
+    );
     poke
 }

@@ -56,17 +56,24 @@ pub fn init_tracing() {
 pub async fn jupyter(name: &str) -> Arc<dyn Kernel> {
     init_tracing();
     let venv = venv();
-    let finder = KernelSpecFinder::with_dirs(vec![(venv.join("share/jupyter"), Some(venv.clone()))]);
+    let finder =
+        KernelSpecFinder::with_dirs(vec![(venv.join("share/jupyter"), Some(venv.clone()))]);
     let spec = finder.find(name).expect("kernelspec in venv");
-    let k = tokio::time::timeout(HANG_GUARD, JupyterKernel::start(spec, JupyterOptions::default()))
-        .await
-        .expect("start hung")
-        .expect("kernel starts");
+    let k = tokio::time::timeout(
+        HANG_GUARD,
+        JupyterKernel::start(spec, JupyterOptions::default()),
+    )
+    .await
+    .expect("start hung")
+    .expect("kernel starts");
     Arc::new(k)
 }
 
 pub async fn run(k: &dyn Kernel, code: &str) -> (Vec<KernelEvent>, kernels::Result<ExecuteReply>) {
-    let exec = k.execute(ExecuteRequest::new(code)).await.expect("execute accepted");
+    let exec = k
+        .execute(ExecuteRequest::new(code))
+        .await
+        .expect("execute accepted");
     tokio::time::timeout(HANG_GUARD, exec.collect())
         .await
         .expect("execution hung")
@@ -148,7 +155,9 @@ pub fn base64_decode(s: &str) -> Vec<u8> {
     let mut buf = 0u32;
     let mut bits = 0;
     for c in s.bytes() {
-        let Some(v) = T.iter().position(|&t| t == c) else { continue };
+        let Some(v) = T.iter().position(|&t| t == c) else {
+            continue;
+        };
         buf = (buf << 6) | v as u32;
         bits += 6;
         if bits >= 8 {

@@ -402,14 +402,11 @@ async fn run(
                         SessionEnd::Lost => {}
                     }
                 }
-                Err(ClientError::Refused { code, message })
-                    if matches!(
-                        code,
-                        ErrorCode::Unauthorized
-                            | ErrorCode::NotFound
-                            | ErrorCode::UnsupportedProtocol
-                    ) =>
-                {
+                Err(ClientError::Refused {
+                    code:
+                        ErrorCode::Unauthorized | ErrorCode::NotFound | ErrorCode::UnsupportedProtocol,
+                    message,
+                }) => {
                     let _ = signals.state.send(ConnectionState::Failed(message));
                     return;
                 }

@@ -148,9 +148,7 @@ pub fn history(doc: &Automerge) -> Vec<HistoryEntry> {
             actor: change.actor_id().to_hex_string(),
             seq: change.seq(),
             time: change.timestamp(),
-            event: change
-                .message()
-                .and_then(|m| DocumentEvent::from_message(m)),
+            event: change.message().and_then(DocumentEvent::from_message),
         })
         .collect()
 }

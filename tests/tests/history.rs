@@ -121,3 +121,67 @@ async fn replaying_the_event_log_rebuilds_the_documents() {
     let delete = sqlx::query("DELETE FROM changes").execute(&rw).await;
     assert!(delete.is_err(), "the event log accepted a delete");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshots_bound_the_replay_and_load_the_same_document() {
+    let mut server = TestServer::start().unwrap();
+    let notebook = server
+        .create_notebook(&server.owner_token, "snapshots")
+        .await
+        .unwrap();
+    let config = server.client_config(&server.owner_token, &notebook);
+    let client = NotebookClient::connect(config.clone()).await.unwrap();
+    let cell = client
+        .edit_notebook(|nb| nb.create_cell(CellType::Code, Placement::End, ""))
+        .await
+        .unwrap()
+        .unwrap();
+    for i in 0..700 {
+        let c = cell.clone();
+        client
+            .edit_notebook(move |nb| nb.splice_source(&c, 0, 0, &(i % 10).to_string()))
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    client
+        .wait_acknowledged(Duration::from_secs(30))
+        .await
+        .unwrap();
+    let live = client.notebook(|nb| nb.automerge().save()).await.unwrap();
+    client.close().await;
+    // SIGKILL: only the periodic snapshot (not the shutdown one) exists.
+    server.kill();
+    let url = format!("sqlite://{}?mode=ro", server.database_path().display());
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    let snapshot: i64 = sqlx::query(
+        "SELECT MAX(upto_seq) AS s FROM snapshots WHERE notebook_id = ? AND doc = 'notebook'",
+    )
+    .bind(&notebook)
+    .fetch_one(&pool)
+    .await
+    .unwrap()
+    .get("s");
+    let total: i64 =
+        sqlx::query("SELECT MAX(seq) AS s FROM changes WHERE notebook_id = ? AND doc = 'notebook'")
+            .bind(&notebook)
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+            .get("s");
+    assert!(
+        snapshot >= 500 && snapshot < total,
+        "snapshot at {snapshot} of {total}"
+    );
+    pool.close().await;
+
+    server.restart().unwrap();
+    let fresh = NotebookClient::connect(config).await.unwrap();
+    let reloaded = fresh.notebook(|nb| nb.automerge().save()).await.unwrap();
+    let (a, b) = (
+        Automerge::load(&live).unwrap(),
+        Automerge::load(&reloaded).unwrap(),
+    );
+    assert_eq!(a.get_heads(), b.get_heads());
+    assert_eq!(a.hydrate(None), b.hydrate(None));
+}

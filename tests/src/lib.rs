@@ -2,7 +2,9 @@
 //! loopback port with its own SQLite file, and small REST and raw-protocol
 //! clients.
 
+pub mod agent;
 pub mod raw;
 pub mod server;
 
+pub use agent::TestAgent;
 pub use server::TestServer;

@@ -1,0 +1,173 @@
+//! The agent's life: connect, claim the lease, start the kernel, then react
+//! to every change of the documents (never polling) until displaced.
+
+use crate::config::Config;
+use crate::error::{AgentError, Result};
+use crate::{executor, kernel_host, lease, scheduler};
+use cathode_client::{ClientConfig, ClientError, NotebookClient};
+use schema::wire::{ErrorCode, Role};
+use schema::{ExecutionState, SessionId, SessionStatus};
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+use tracing::Instrument;
+
+/// Why the agent stopped.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Exit {
+    /// A newer agent took the lease.
+    Displaced,
+    /// Asked to stop (signal).
+    Stopped,
+}
+
+/// Connect, retrying with backoff while the server is unreachable; a refused
+/// token or unknown notebook is final.
+async fn connect(config: &Config) -> Result<NotebookClient> {
+    let client_config = ClientConfig::new(&config.server_url, &config.token, &config.notebook_id);
+    let mut delay = Duration::from_millis(100);
+    loop {
+        match NotebookClient::connect(client_config.clone()).await {
+            Ok(client) => return Ok(client),
+            Err(ClientError::Refused {
+                code: ErrorCode::Unauthorized,
+                message,
+            }) => return Err(AgentError::BadToken(message)),
+            Err(ClientError::Refused {
+                code: ErrorCode::NotFound,
+                ..
+            }) => return Err(AgentError::UnknownNotebook(config.notebook_id.clone())),
+            Err(e) => {
+                tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "server unreachable; retrying");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}
+
+pub async fn run(config: Config, stop: impl std::future::Future<Output = ()>) -> Result<Exit> {
+    let client = Arc::new(connect(&config).await?);
+    match client.role().await? {
+        Some(Role::Runtime) => {}
+        other => {
+            return Err(AgentError::NotARuntimeToken(
+                other.map(|r| r.as_str()).unwrap_or("unknown").to_owned(),
+            ))
+        }
+    }
+    let session = SessionId::random();
+    let span =
+        tracing::info_span!("agent", notebook_id = %config.notebook_id, session_id = %session);
+    serve(config, client, session, stop).instrument(span).await
+}
+
+enum Wake {
+    Changed,
+    ClientStopped,
+    Renew,
+    Finished(std::result::Result<Result<ExecutionState>, tokio::task::JoinError>),
+    Stop,
+}
+
+async fn serve(
+    config: Config,
+    client: Arc<NotebookClient>,
+    session: SessionId,
+    stop: impl std::future::Future<Output = ()>,
+) -> Result<Exit> {
+    lease::claim(&client, &config, &session).await?;
+    tracing::info!(kernel = %config.kernel, "lease claimed; starting the kernel");
+    let kernel = match kernel_host::start(&config.kernel).await {
+        Ok(k) => k,
+        Err(e) => {
+            let _ = lease::set_status(&client, &session, SessionStatus::Dead).await;
+            return Err(e);
+        }
+    };
+    lease::set_status(&client, &session, SessionStatus::Idle).await?;
+    tracing::info!("ready");
+
+    let mut revision = client.revision();
+    let mut renew = tokio::time::interval(config.renew_every());
+    renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut handled = HashSet::new();
+    let mut running: Option<tokio::task::JoinHandle<Result<ExecutionState>>> = None;
+    let mut execution_count = 0i64;
+    tokio::pin!(stop);
+
+    let exit = loop {
+        if !lease::still_held(&client, &session).await? {
+            break Exit::Displaced;
+        }
+        scheduler::queue_new_requests(&client, &mut handled).await?;
+        if running.is_none() {
+            if let Some(record) = executor::next_queued(&client).await? {
+                execution_count += 1;
+                lease::set_status(&client, &session, SessionStatus::Busy).await?;
+                running = Some(tokio::spawn(executor::run(
+                    client.clone(),
+                    kernel.clone(),
+                    record,
+                    execution_count,
+                    config.flush_interval,
+                )));
+            } else {
+                let idle = client
+                    .runtime({
+                        let s = session.clone();
+                        move |rt| rt.session(&s).map(|s| s.map(|s| s.status))
+                    })
+                    .await??;
+                if idle != Some(SessionStatus::Idle) {
+                    lease::set_status(&client, &session, SessionStatus::Idle).await?;
+                }
+            }
+        }
+        let wake = {
+            let finished = async {
+                match running.as_mut() {
+                    Some(task) => Wake::Finished(task.await),
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                changed = revision.changed() => if changed.is_err() { Wake::ClientStopped } else { Wake::Changed },
+                _ = renew.tick() => Wake::Renew,
+                outcome = finished => outcome,
+                _ = &mut stop => Wake::Stop,
+            }
+        };
+        match wake {
+            Wake::Changed => {}
+            Wake::ClientStopped | Wake::Stop => break Exit::Stopped,
+            Wake::Renew => {
+                if !lease::renew(&client, &config, &session).await? {
+                    break Exit::Displaced;
+                }
+            }
+            Wake::Finished(outcome) => {
+                running = None;
+                match outcome {
+                    Ok(Ok(_)) => {}
+                    Ok(Err(e)) => tracing::error!(error = %e, "execution failed"),
+                    Err(e) => tracing::error!(error = %e, "execution task panicked"),
+                }
+            }
+        }
+    };
+    if exit == Exit::Displaced {
+        tracing::warn!("another agent took the lease; stopping the kernel and exiting");
+    }
+    if let Some(task) = running.take() {
+        task.abort();
+    }
+    let _ = kernel.shutdown().await;
+    if exit == Exit::Stopped {
+        let _ = lease::set_status(&client, &session, SessionStatus::Dead).await;
+        let s = session.clone();
+        let _ = client.edit_runtime(move |rt| rt.release_lease(&s)).await;
+        let _ = client.wait_acknowledged(Duration::from_secs(5)).await;
+    }
+    Ok(exit)
+}

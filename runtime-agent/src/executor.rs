@@ -1,0 +1,120 @@
+//! Running one queued execution on the kernel and writing its outputs.
+
+use crate::error::Result;
+use crate::outputs::OutputBuffer;
+use cathode_client::NotebookClient;
+use kernels::{ExecuteRequest, Kernel, KernelEvent, ReplyStatus};
+use schema::{ExecutionId, ExecutionRecord, ExecutionState, OutputManifest};
+use std::sync::Arc;
+use std::time::Duration;
+use tracing::Instrument;
+
+/// The oldest queued execution, if any.
+pub async fn next_queued(client: &NotebookClient) -> Result<Option<ExecutionRecord>> {
+    Ok(client
+        .runtime(|rt| {
+            rt.executions()
+                .map(|xs| xs.into_iter().find(|x| x.state == ExecutionState::Queued))
+        })
+        .await??)
+}
+
+/// Run `record` to its end. Outputs are flushed at most once per
+/// `flush_interval` while the cell runs, and once more at the end.
+pub async fn run(
+    client: Arc<NotebookClient>,
+    kernel: Arc<dyn Kernel>,
+    record: ExecutionRecord,
+    execution_count: i64,
+    flush_interval: Duration,
+) -> Result<ExecutionState> {
+    let id = record.execution_id.clone();
+    let span = tracing::info_span!("execution", execution_id = %id, cell_id = %record.cell_id);
+    async move {
+        let (cell, heads) = (record.cell_id.clone(), record.source_heads.clone());
+        let source = client
+            .notebook(move |nb| nb.source_at(&cell, &heads))
+            .await?;
+        let x = id.clone();
+        client
+            .edit_runtime(move |rt| {
+                rt.start_execution(&x, execution_count, schema::clock::now_ms())
+            })
+            .await??;
+        let source = match source {
+            Ok(s) => s,
+            Err(e) => {
+                // The cell or its source at those heads is gone: say so in the output.
+                let error = OutputManifest::Error {
+                    ename: "CellUnavailable".into(),
+                    evalue: e.to_string(),
+                    traceback: vec![],
+                };
+                finish(&client, &id, ExecutionState::Error, Some(error)).await?;
+                return Ok(ExecutionState::Error);
+            }
+        };
+        let mut execution = kernel.execute(ExecuteRequest::new(source)).await?;
+        let mut buffer = OutputBuffer::new();
+        let mut tick = tokio::time::interval(flush_interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut died = None;
+        loop {
+            tokio::select! {
+                event = execution.next_event() => match event {
+                    Some(KernelEvent::Died { status }) => died = Some(status),
+                    Some(event) => { buffer.apply(&event); }
+                    None => break,
+                },
+                _ = tick.tick(), if buffer.is_dirty() => flush(&client, &id, &mut buffer).await?,
+            }
+        }
+        let state = match execution.reply().await {
+            Ok(reply) if reply.status == ReplyStatus::Ok => ExecutionState::Done,
+            Ok(_) => ExecutionState::Error,
+            Err(e) => {
+                let reason = died.map(|d| d.reason).unwrap_or_else(|| e.to_string());
+                buffer.apply(&KernelEvent::Error {
+                    ename: "KernelDied".into(),
+                    evalue: format!("the kernel died while running this cell: {reason}"),
+                    traceback: vec![],
+                });
+                ExecutionState::Error
+            }
+        };
+        flush(&client, &id, &mut buffer).await?;
+        finish(&client, &id, state, None).await?;
+        tracing::info!(state = ?state, "finished");
+        Ok(state)
+    }
+    .instrument(span)
+    .await
+}
+
+async fn flush(client: &NotebookClient, id: &ExecutionId, buffer: &mut OutputBuffer) -> Result<()> {
+    let mut taken = std::mem::take(buffer);
+    let x = id.clone();
+    let taken = client
+        .edit_runtime(move |rt| taken.flush(rt, &x).map(|()| taken))
+        .await??;
+    *buffer = taken;
+    Ok(())
+}
+
+async fn finish(
+    client: &NotebookClient,
+    id: &ExecutionId,
+    state: ExecutionState,
+    error: Option<OutputManifest>,
+) -> Result<()> {
+    let x = id.clone();
+    client
+        .edit_runtime(move |rt| {
+            if let Some(e) = &error {
+                rt.append_output(&x, e)?;
+            }
+            rt.finish_execution(&x, state, schema::clock::now_ms())
+        })
+        .await??;
+    Ok(())
+}

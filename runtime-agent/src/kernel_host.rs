@@ -1,0 +1,40 @@
+//! Starting the kernel the configuration names.
+
+use crate::error::{AgentError, Result};
+use kernels::jupyter::{JupyterKernel, JupyterOptions, KernelSpecFinder};
+use kernels::wasm::{WasmKernel, WasmOptions};
+use kernels::Kernel;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+pub const WASM_PYTHON: &str = "wasm-python";
+
+/// Extra places to look for kernelspecs: the project's virtual environment.
+fn prefixes() -> Vec<PathBuf> {
+    std::env::var_os("CATHODE_VENV")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/cathode/venv")))
+        .into_iter()
+        .collect()
+}
+
+pub async fn start(name: &str) -> Result<Arc<dyn Kernel>> {
+    if name == WASM_PYTHON {
+        return Ok(Arc::new(WasmKernel::start(WasmOptions::from_env()).await?));
+    }
+    let finder = KernelSpecFinder::new(&prefixes());
+    let spec = match finder.find(name) {
+        Ok(spec) => spec,
+        Err(_) => {
+            let mut available: Vec<String> = finder.list().into_keys().collect();
+            available.insert(0, WASM_PYTHON.to_owned());
+            return Err(AgentError::UnknownKernel {
+                name: name.to_owned(),
+                available: available.join(", "),
+            });
+        }
+    };
+    Ok(Arc::new(
+        JupyterKernel::start(spec, JupyterOptions::default()).await?,
+    ))
+}

@@ -1,0 +1,17 @@
+//! The runtime agent: one process per notebook. It joins the notebook as a
+//! peer with a runtime token, holds the lease, runs the cells people ask to
+//! run on its kernel, and writes the outputs back into the runtime document.
+
+pub mod agent;
+pub mod config;
+pub mod error;
+pub mod executor;
+pub mod kernel_host;
+pub mod lease;
+pub mod outputs;
+pub mod scheduler;
+pub mod terminal;
+
+pub use agent::{run, Exit};
+pub use config::Config;
+pub use error::{AgentError, Result};

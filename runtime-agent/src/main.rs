@@ -1,0 +1,89 @@
+use anyhow::Context;
+use clap::Parser;
+use runtime_agent::{Config, Exit};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Runs one notebook's cells: `NOTEBOOK_ID=x runtime-agent`.
+#[derive(Parser, Debug)]
+#[command(version)]
+struct Args {
+    /// The notebook to serve.
+    #[arg(long, env = "NOTEBOOK_ID")]
+    notebook_id: String,
+    /// The sync server.
+    #[arg(
+        long,
+        env = "CATHODE_SERVER_URL",
+        default_value = "http://127.0.0.1:8787"
+    )]
+    server_url: String,
+    /// A runtime token for the notebook.
+    #[arg(long, env = "CATHODE_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// A file holding the runtime token (read once; keeps it out of `ps`).
+    #[arg(long, env = "CATHODE_TOKEN_FILE")]
+    token_file: Option<PathBuf>,
+    /// `wasm-python` or the name of an installed Jupyter kernelspec.
+    #[arg(long, env = "CATHODE_KERNEL", default_value = "wasm-python")]
+    kernel: String,
+    /// Lease lifetime without renewal, in milliseconds.
+    #[arg(long, env = "CATHODE_LEASE_TTL_MS", default_value_t = 15_000)]
+    lease_ttl_ms: u64,
+    /// Output flush interval while a cell runs, in milliseconds.
+    #[arg(long, env = "CATHODE_FLUSH_MS", default_value_t = 16)]
+    flush_ms: u64,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("CATHODE_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let args = Args::parse();
+    let token = match (args.token, args.token_file) {
+        (Some(t), _) => t,
+        (None, Some(path)) => std::fs::read_to_string(&path)
+            .with_context(|| format!("reading the token file {}", path.display()))?
+            .trim()
+            .to_owned(),
+        (None, None) => {
+            anyhow::bail!("a runtime token is required: --token, CATHODE_TOKEN or --token-file")
+        }
+    };
+    let config = Config {
+        server_url: args.server_url,
+        token,
+        notebook_id: args.notebook_id,
+        kernel: args.kernel,
+        lease_ttl: Duration::from_millis(args.lease_ttl_ms.max(300)),
+        flush_interval: Duration::from_millis(args.flush_ms.max(1)),
+        agent_name: format!("runtime-agent@{}", std::process::id()),
+    };
+    match runtime_agent::run(config, shutdown_signal()).await? {
+        Exit::Displaced => {
+            eprintln!("runtime-agent: a newer agent took over this notebook; exiting")
+        }
+        Exit::Stopped => eprintln!("runtime-agent: stopped"),
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}

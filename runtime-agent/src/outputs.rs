@@ -1,0 +1,440 @@
+//! One execution's outputs, as Jupyter semantics make them, and their
+//! coalesced write into the runtime document.
+//!
+//! Kernel events arrive in bursts (a loop printing, a progress bar); the
+//! buffer absorbs them and the agent flushes it at most once per short
+//! interval, replacing only what changed. Streams follow terminal rules
+//! (see `terminal`), `clear_output(wait=True)` clears at the next output,
+//! and `update_display_data` replaces outputs by display id.
+
+use crate::terminal::TerminalText;
+use kernels::KernelEvent;
+use schema::{
+    ExecutionId, MimeBundle, MimePayload, OutputManifest, RuntimeDoc, StreamName, Truncation,
+};
+use std::collections::BTreeSet;
+
+/// Largest stream output kept inline; beyond it the output says how much
+/// was dropped. Bounds the document whatever a cell prints.
+pub const STREAM_CAP_BYTES: usize = 256 * 1024;
+
+#[derive(Clone, Debug)]
+enum Entry {
+    Stream {
+        name: StreamName,
+        text: TerminalText,
+        omitted_bytes: u64,
+    },
+    Other {
+        manifest: OutputManifest,
+        display_id: Option<String>,
+    },
+}
+
+impl Entry {
+    fn manifest(&self) -> OutputManifest {
+        match self {
+            Entry::Stream {
+                name,
+                text,
+                omitted_bytes,
+            } => OutputManifest::Stream {
+                name: *name,
+                text: text.render(),
+                truncated: (*omitted_bytes > 0).then_some(Truncation {
+                    omitted_bytes: *omitted_bytes,
+                }),
+            },
+            Entry::Other { manifest, .. } => manifest.clone(),
+        }
+    }
+}
+
+/// What the buffer holds beyond the document, for [`OutputBuffer::flush`].
+#[derive(Debug, Default)]
+pub struct OutputBuffer {
+    entries: Vec<Entry>,
+    /// A `clear_output(wait=True)` waiting for the next output.
+    pending_clear: bool,
+    /// Entries the document already has, and which of those changed since.
+    synced: usize,
+    changed: BTreeSet<usize>,
+    cleared: bool,
+}
+
+fn bundle(data: &serde_json::Map<String, serde_json::Value>) -> MimeBundle {
+    data.iter()
+        .map(|(mime, value)| {
+            (
+                mime.clone(),
+                MimePayload::Inline {
+                    value: value.clone(),
+                },
+            )
+        })
+        .collect()
+}
+
+fn stream_name(name: kernels::StreamName) -> StreamName {
+    match name {
+        kernels::StreamName::Stdout => StreamName::Stdout,
+        kernels::StreamName::Stderr => StreamName::Stderr,
+    }
+}
+
+impl OutputBuffer {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Apply one kernel event; returns whether anything visible changed.
+    /// `update_display_data` for an id this execution never displayed is
+    /// returned to the caller, which may own that display elsewhere.
+    pub fn apply(&mut self, event: &KernelEvent) -> Applied {
+        match event {
+            KernelEvent::Stream { name, text } => {
+                self.before_output();
+                let name = stream_name(*name);
+                let last = self.entries.len().checked_sub(1);
+                match last.map(|i| (i, &mut self.entries[i])) {
+                    Some((
+                        i,
+                        Entry::Stream {
+                            name: n,
+                            text: t,
+                            omitted_bytes,
+                        },
+                    )) if *n == name => {
+                        push_capped(t, omitted_bytes, text);
+                        self.mark(i);
+                    }
+                    _ => {
+                        let mut t = TerminalText::default();
+                        let mut omitted = 0;
+                        push_capped(&mut t, &mut omitted, text);
+                        self.push(Entry::Stream {
+                            name,
+                            text: t,
+                            omitted_bytes: omitted,
+                        });
+                    }
+                }
+                Applied::Changed
+            }
+            KernelEvent::DisplayData {
+                data,
+                metadata,
+                display_id,
+            } => {
+                self.before_output();
+                self.push(Entry::Other {
+                    manifest: OutputManifest::DisplayData {
+                        data: bundle(data),
+                        metadata: serde_json::Value::Object(metadata.clone()),
+                        display_id: display_id.clone(),
+                    },
+                    display_id: display_id.clone(),
+                });
+                Applied::Changed
+            }
+            KernelEvent::UpdateDisplayData {
+                data,
+                metadata,
+                display_id,
+            } => {
+                if self.update_display(display_id, data, metadata) {
+                    Applied::Changed
+                } else {
+                    Applied::ForeignDisplay
+                }
+            }
+            KernelEvent::ExecuteResult {
+                execution_count,
+                data,
+                metadata,
+            } => {
+                self.before_output();
+                self.push(Entry::Other {
+                    manifest: OutputManifest::ExecuteResult {
+                        execution_count: execution_count.map(|c| c as i64).unwrap_or_default(),
+                        data: bundle(data),
+                        metadata: serde_json::Value::Object(metadata.clone()),
+                    },
+                    display_id: None,
+                });
+                Applied::Changed
+            }
+            KernelEvent::Error {
+                ename,
+                evalue,
+                traceback,
+            } => {
+                self.before_output();
+                self.push(Entry::Other {
+                    manifest: OutputManifest::Error {
+                        ename: ename.clone(),
+                        evalue: evalue.clone(),
+                        traceback: traceback.clone(),
+                    },
+                    display_id: None,
+                });
+                Applied::Changed
+            }
+            KernelEvent::ClearOutput { wait: true } => {
+                self.pending_clear = true;
+                Applied::Unchanged
+            }
+            KernelEvent::ClearOutput { wait: false } => {
+                self.clear_now();
+                Applied::Changed
+            }
+            KernelEvent::InputRequest { .. }
+            | KernelEvent::Status { .. }
+            | KernelEvent::Died { .. } => Applied::Unchanged,
+        }
+    }
+
+    /// Replace every output of this execution showing `display_id`.
+    pub fn update_display(
+        &mut self,
+        display_id: &str,
+        data: &serde_json::Map<String, serde_json::Value>,
+        metadata: &serde_json::Map<String, serde_json::Value>,
+    ) -> bool {
+        let mut found = false;
+        for i in 0..self.entries.len() {
+            if let Entry::Other {
+                manifest,
+                display_id: Some(id),
+            } = &mut self.entries[i]
+            {
+                if id == display_id {
+                    *manifest = OutputManifest::DisplayData {
+                        data: bundle(data),
+                        metadata: serde_json::Value::Object(metadata.clone()),
+                        display_id: Some(display_id.to_owned()),
+                    };
+                    found = true;
+                    self.mark(i);
+                }
+            }
+        }
+        found
+    }
+
+    pub fn manifests(&self) -> Vec<OutputManifest> {
+        self.entries.iter().map(Entry::manifest).collect()
+    }
+
+    pub fn is_dirty(&self) -> bool {
+        self.cleared || !self.changed.is_empty() || self.synced < self.entries.len()
+    }
+
+    /// Write what changed since the last flush into the runtime document.
+    pub fn flush(&mut self, doc: &mut RuntimeDoc, execution: &ExecutionId) -> schema::Result<()> {
+        if self.cleared {
+            doc.clear_outputs(execution)?;
+            self.cleared = false;
+            self.synced = 0;
+            self.changed.clear();
+        }
+        for &i in &self.changed {
+            if i < self.synced {
+                doc.replace_output(execution, i, &self.entries[i].manifest())?;
+            }
+        }
+        self.changed.clear();
+        for entry in &self.entries[self.synced..] {
+            doc.append_output(execution, &entry.manifest())?;
+        }
+        self.synced = self.entries.len();
+        Ok(())
+    }
+
+    fn before_output(&mut self) {
+        if self.pending_clear {
+            self.pending_clear = false;
+            self.clear_now();
+        }
+    }
+
+    fn clear_now(&mut self) {
+        self.entries.clear();
+        self.changed.clear();
+        self.cleared = self.synced > 0 || self.cleared;
+        self.synced = 0;
+    }
+
+    fn push(&mut self, entry: Entry) {
+        self.entries.push(entry);
+    }
+
+    fn mark(&mut self, i: usize) {
+        if i < self.synced {
+            self.changed.insert(i);
+        }
+    }
+}
+
+/// What an event did to the buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Applied {
+    Changed,
+    Unchanged,
+    /// An update for a display this execution does not hold.
+    ForeignDisplay,
+}
+
+fn push_capped(text: &mut TerminalText, omitted: &mut u64, chunk: &str) {
+    if *omitted > 0 {
+        *omitted += chunk.len() as u64;
+        return;
+    }
+    let room = STREAM_CAP_BYTES.saturating_sub(text.len_bytes());
+    if chunk.len() <= room {
+        text.push(chunk);
+        return;
+    }
+    let mut cut = room;
+    while !chunk.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    text.push(&chunk[..cut]);
+    *omitted += (chunk.len() - cut) as u64;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{json, Map};
+
+    fn stream(text: &str) -> KernelEvent {
+        KernelEvent::Stream {
+            name: kernels::StreamName::Stdout,
+            text: text.into(),
+        }
+    }
+
+    fn display(id: Option<&str>, text: &str) -> KernelEvent {
+        let mut data = Map::new();
+        data.insert("text/plain".into(), json!(text));
+        KernelEvent::DisplayData {
+            data,
+            metadata: Map::new(),
+            display_id: id.map(str::to_owned),
+        }
+    }
+
+    fn texts(buffer: &OutputBuffer) -> Vec<String> {
+        buffer
+            .manifests()
+            .into_iter()
+            .map(|m| match m {
+                OutputManifest::Stream { text, .. } => text,
+                OutputManifest::DisplayData { data, .. } => match &data["text/plain"] {
+                    MimePayload::Inline { value } => value.as_str().unwrap_or_default().to_owned(),
+                    MimePayload::Blob { sha256, .. } => sha256.clone(),
+                },
+                other => format!("{other:?}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn consecutive_stream_chunks_merge_and_follow_terminal_rules() {
+        let mut b = OutputBuffer::new();
+        b.apply(&stream("a\n"));
+        b.apply(&stream("50%\r"));
+        b.apply(&stream("99%\r"));
+        b.apply(&display(None, "x"));
+        b.apply(&stream("b"));
+        assert_eq!(texts(&b), vec!["a\n99%", "x", "b"]);
+    }
+
+    #[test]
+    fn clear_output_wait_clears_at_the_next_output() {
+        let mut b = OutputBuffer::new();
+        b.apply(&stream("frame 1"));
+        b.apply(&KernelEvent::ClearOutput { wait: true });
+        assert_eq!(
+            texts(&b),
+            vec!["frame 1"],
+            "a waiting clear keeps the old output until the next"
+        );
+        b.apply(&stream("frame 2"));
+        assert_eq!(texts(&b), vec!["frame 2"]);
+        b.apply(&KernelEvent::ClearOutput { wait: false });
+        assert!(b.manifests().is_empty());
+    }
+
+    #[test]
+    fn update_display_data_replaces_by_id() {
+        let mut b = OutputBuffer::new();
+        b.apply(&display(Some("bar"), "0%"));
+        b.apply(&stream("log\n"));
+        let mut data = Map::new();
+        data.insert("text/plain".into(), json!("100%"));
+        let applied = b.apply(&KernelEvent::UpdateDisplayData {
+            data: data.clone(),
+            metadata: Map::new(),
+            display_id: "bar".into(),
+        });
+        assert_eq!(applied, Applied::Changed);
+        assert_eq!(texts(&b), vec!["100%", "log\n"]);
+        let foreign = b.apply(&KernelEvent::UpdateDisplayData {
+            data,
+            metadata: Map::new(),
+            display_id: "elsewhere".into(),
+        });
+        assert_eq!(foreign, Applied::ForeignDisplay);
+    }
+
+    #[test]
+    fn streams_are_capped_with_a_visible_count() {
+        let mut b = OutputBuffer::new();
+        let line = "x".repeat(1023) + "\n";
+        for _ in 0..1024 {
+            b.apply(&stream(&line));
+        }
+        match &b.manifests()[0] {
+            OutputManifest::Stream {
+                text, truncated, ..
+            } => {
+                assert_eq!(text.len(), STREAM_CAP_BYTES);
+                assert_eq!(
+                    truncated.as_ref().unwrap().omitted_bytes,
+                    (1024 * 1024 - STREAM_CAP_BYTES) as u64
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn flush_writes_only_what_changed() {
+        let mut doc = RuntimeDoc::create("n").unwrap();
+        let x = doc
+            .queue_execution(
+                &schema::CellId::random(),
+                &schema::RequestId::random(),
+                "ada",
+                &[],
+                0,
+            )
+            .unwrap();
+        let mut b = OutputBuffer::new();
+        b.apply(&stream("one\n"));
+        b.apply(&display(Some("d"), "first"));
+        b.flush(&mut doc, &x).unwrap();
+        let changes_before = doc.automerge().get_changes(&[]).len();
+        b.apply(&stream("ignored: not last"));
+        b.flush(&mut doc, &x).unwrap();
+        assert_eq!(doc.execution(&x).unwrap().outputs, b.manifests());
+        assert_eq!(doc.automerge().get_changes(&[]).len(), changes_before + 1);
+        b.apply(&KernelEvent::ClearOutput { wait: false });
+        b.apply(&stream("after clear"));
+        b.flush(&mut doc, &x).unwrap();
+        assert_eq!(doc.execution(&x).unwrap().outputs, b.manifests());
+        assert_eq!(b.manifests().len(), 1);
+    }
+}

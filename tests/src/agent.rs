@@ -1,0 +1,77 @@
+//! A real `runtime-agent` process for tests.
+
+use crate::server::{bin_dir, TestServer};
+use anyhow::{bail, Context, Result};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct TestAgent {
+    child: Option<Child>,
+}
+
+impl TestAgent {
+    pub fn start(server: &TestServer, notebook: &str, token: &str, kernel: &str) -> Result<Self> {
+        let binary = bin_dir().join("runtime-agent");
+        if !binary.exists() {
+            bail!(
+                "{} not found: build the workspace binaries first (cargo build --bins)",
+                binary.display()
+            );
+        }
+        let child = Command::new(&binary)
+            .env("NOTEBOOK_ID", notebook)
+            .env("CATHODE_SERVER_URL", server.http_url())
+            .env("CATHODE_TOKEN", token)
+            .env("CATHODE_KERNEL", kernel)
+            .env("CATHODE_LEASE_TTL_MS", "3000")
+            .env(
+                "CATHODE_LOG",
+                std::env::var("CATHODE_LOG").unwrap_or_else(|_| "warn".into()),
+            )
+            .stdin(Stdio::null())
+            .stdout(Stdio::inherit())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .with_context(|| format!("spawning {}", binary.display()))?;
+        Ok(Self { child: Some(child) })
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
+    }
+
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Wait for the process to exit on its own.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Some(child) = self.child.as_mut() {
+                if let Ok(Some(status)) = child.try_wait() {
+                    self.child = None;
+                    return Some(status);
+                }
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        match self.child.as_mut() {
+            Some(child) => matches!(child.try_wait(), Ok(None)),
+            None => false,
+        }
+    }
+}
+
+impl Drop for TestAgent {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}

@@ -1,0 +1,288 @@
+//! The runtime agent end to end: real sync-server, real runtime-agent
+//! processes, real kernels (ipykernel from the project's venv, and the WASM
+//! Python kernel).
+
+use cathode_client::NotebookClient;
+use cathode_tests::{TestAgent, TestServer};
+use schema::{
+    CellId, CellType, ExecutionRecord, ExecutionState, MimePayload, OutputManifest, Placement,
+    RequestId,
+};
+use std::time::Duration;
+
+const RUN_WAIT: Duration = Duration::from_secs(120);
+
+async fn add_cell(client: &NotebookClient, source: &str) -> CellId {
+    let source = source.to_owned();
+    client
+        .edit_notebook(move |nb| nb.create_cell(CellType::Code, Placement::End, &source))
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+async fn request_run(client: &NotebookClient, cell: &CellId) -> RequestId {
+    let c = cell.clone();
+    client
+        .edit_notebook(move |nb| nb.request_execution(&c, "tester"))
+        .await
+        .unwrap()
+        .unwrap()
+        .request_id
+}
+
+async fn executions_for(client: &NotebookClient, request: &RequestId) -> Vec<ExecutionRecord> {
+    let r = request.clone();
+    client
+        .runtime(move |rt| {
+            rt.executions()
+                .unwrap()
+                .into_iter()
+                .filter(|x| x.request_id == r)
+                .collect()
+        })
+        .await
+        .unwrap()
+}
+
+/// Wait (by notification) until the request's execution is in `state`.
+async fn wait_state(
+    client: &NotebookClient,
+    request: &RequestId,
+    states: &[ExecutionState],
+) -> ExecutionRecord {
+    let mut revision = client.revision();
+    let deadline = tokio::time::Instant::now() + RUN_WAIT;
+    loop {
+        revision.borrow_and_update();
+        if let Some(x) = executions_for(client, request)
+            .await
+            .into_iter()
+            .find(|x| states.contains(&x.state))
+        {
+            return x;
+        }
+        tokio::time::timeout_at(deadline, revision.changed())
+            .await
+            .unwrap_or_else(|_| panic!("request {request} never reached {states:?}"))
+            .unwrap();
+    }
+}
+
+fn stdout_of(x: &ExecutionRecord) -> String {
+    x.outputs
+        .iter()
+        .filter_map(|o| match o {
+            OutputManifest::Stream { text, .. } => Some(text.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn result_text(x: &ExecutionRecord) -> Option<String> {
+    x.outputs.iter().find_map(|o| match o {
+        OutputManifest::ExecuteResult { data, .. } => match data.get("text/plain") {
+            Some(MimePayload::Inline { value }) => value.as_str().map(str::to_owned),
+            _ => None,
+        },
+        _ => None,
+    })
+}
+
+async fn runs_cells_for(kernel: &str) {
+    let server = TestServer::start().unwrap();
+    let notebook = server
+        .create_notebook(&server.owner_token, "agent")
+        .await
+        .unwrap();
+    let runtime = server.runtime_token(&notebook).await.unwrap();
+    let _agent = TestAgent::start(&server, &notebook, &runtime, kernel).unwrap();
+    let alice = NotebookClient::connect(server.client_config(&server.owner_token, &notebook))
+        .await
+        .unwrap();
+    let bob = NotebookClient::connect(server.client_config(&server.owner_token, &notebook))
+        .await
+        .unwrap();
+
+    let a = add_cell(&alice, "x = 20\nprint('hello', x)").await;
+    let b = add_cell(&alice, "x * 2 + 2").await;
+    let c = add_cell(&alice, "1 / 0").await;
+    let ra = request_run(&alice, &a).await;
+    let rb = request_run(&alice, &b).await;
+    let rc = request_run(&alice, &c).await;
+
+    let xa = wait_state(&bob, &ra, &[ExecutionState::Done]).await;
+    assert_eq!(stdout_of(&xa), "hello 20\n");
+    let xb = wait_state(&bob, &rb, &[ExecutionState::Done]).await;
+    assert_eq!(result_text(&xb).as_deref(), Some("42"));
+    assert!(
+        xb.execution_count > xa.execution_count,
+        "counts {:?} {:?}",
+        xa.execution_count,
+        xb.execution_count
+    );
+    let xc = wait_state(&bob, &rc, &[ExecutionState::Error]).await;
+    assert!(
+        xc.outputs.iter().any(|o| matches!(o, OutputManifest::Error { ename, traceback, .. } if ename == "ZeroDivisionError" && !traceback.is_empty())),
+        "{:?}",
+        xc.outputs
+    );
+    // Alice (who asked) sees the same as Bob.
+    let seen_by_alice = wait_state(&alice, &rb, &[ExecutionState::Done]).await;
+    assert_eq!(seen_by_alice.outputs, xb.outputs);
+    for x in [&xa, &xb, &xc] {
+        assert!(x.started_at_ms.is_some() && x.ended_at_ms >= x.started_at_ms);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_cells_on_ipykernel() {
+    runs_cells_for("python3").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_cells_on_wasm_python() {
+    runs_cells_for("wasm-python").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_newer_agent_displaces_the_older_one() {
+    let server = TestServer::start().unwrap();
+    let notebook = server
+        .create_notebook(&server.owner_token, "two agents")
+        .await
+        .unwrap();
+    let runtime = server.runtime_token(&notebook).await.unwrap();
+    let owner = NotebookClient::connect(server.client_config(&server.owner_token, &notebook))
+        .await
+        .unwrap();
+    let mut first = TestAgent::start(&server, &notebook, &runtime, "python3").unwrap();
+    let cell = add_cell(&owner, "print('first')").await;
+    let r = request_run(&owner, &cell).await;
+    wait_state(&owner, &r, &[ExecutionState::Done]).await;
+    let first_session = owner
+        .runtime(|rt| rt.lease().unwrap().unwrap().session_id)
+        .await
+        .unwrap();
+
+    let mut second = TestAgent::start(&server, &notebook, &runtime, "python3").unwrap();
+    let status = first
+        .wait_exit(Duration::from_secs(30))
+        .expect("the displaced agent kept running");
+    assert!(status.success(), "{status:?}");
+    assert!(second.is_running());
+    let leader = owner
+        .runtime(|rt| rt.lease().unwrap().unwrap().session_id)
+        .await
+        .unwrap();
+    assert_ne!(leader, first_session);
+    // The new leader runs cells.
+    let r = request_run(&owner, &cell).await;
+    let x = wait_state(&owner, &r, &[ExecutionState::Done]).await;
+    assert_eq!(stdout_of(&x), "first\n");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_mid_execution_marks_it_lost_and_the_queue_continues() {
+    let server = TestServer::start().unwrap();
+    let notebook = server
+        .create_notebook(&server.owner_token, "lost")
+        .await
+        .unwrap();
+    let runtime = server.runtime_token(&notebook).await.unwrap();
+    let owner = NotebookClient::connect(server.client_config(&server.owner_token, &notebook))
+        .await
+        .unwrap();
+    let mut agent = TestAgent::start(&server, &notebook, &runtime, "python3").unwrap();
+    let slow = add_cell(
+        &owner,
+        "import time\nprint('started', flush=True)\ntime.sleep(600)",
+    )
+    .await;
+    let next = add_cell(&owner, "print('next')").await;
+    let r_slow = request_run(&owner, &slow).await;
+    let r_next = request_run(&owner, &next).await;
+    let running = wait_state(&owner, &r_slow, &[ExecutionState::Running]).await;
+    assert_eq!(running.state, ExecutionState::Running);
+    wait_state(&owner, &r_next, &[ExecutionState::Queued]).await;
+    agent.kill();
+
+    let _replacement = TestAgent::start(&server, &notebook, &runtime, "python3").unwrap();
+    let lost = wait_state(&owner, &r_slow, &[ExecutionState::Lost]).await;
+    assert_eq!(lost.execution_id, running.execution_id);
+    let done = wait_state(&owner, &r_next, &[ExecutionState::Done]).await;
+    assert_eq!(stdout_of(&done), "next\n");
+    // Nothing ran twice.
+    assert_eq!(executions_for(&owner, &r_slow).await.len(), 1);
+    assert_eq!(executions_for(&owner, &r_next).await.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_presses_of_run_give_one_execution_and_reruns_run_again() {
+    let server = TestServer::start().unwrap();
+    let notebook = server
+        .create_notebook(&server.owner_token, "presses")
+        .await
+        .unwrap();
+    let runtime = server.runtime_token(&notebook).await.unwrap();
+    let alice = NotebookClient::connect(server.client_config(&server.owner_token, &notebook))
+        .await
+        .unwrap();
+    let bob = NotebookClient::connect(server.client_config(&server.owner_token, &notebook))
+        .await
+        .unwrap();
+    let cell = add_cell(&alice, "print('once')").await;
+    alice
+        .wait_acknowledged(Duration::from_secs(10))
+        .await
+        .unwrap();
+    let c = cell.clone();
+    bob.wait_notebook(Duration::from_secs(10), move |nb| nb.source(&c).is_ok())
+        .await
+        .unwrap();
+    let _agent = TestAgent::start(&server, &notebook, &runtime, "python3").unwrap();
+
+    // Both press run without seeing each other's press.
+    alice.set_online(false).unwrap();
+    bob.set_online(false).unwrap();
+    let ra = request_run(&alice, &cell).await;
+    let rb = request_run(&bob, &cell).await;
+    alice.set_online(true).unwrap();
+    wait_state(&alice, &ra, &[ExecutionState::Done]).await;
+    bob.set_online(true).unwrap();
+    bob.wait_acknowledged(Duration::from_secs(10))
+        .await
+        .unwrap();
+    alice
+        .wait_acknowledged(Duration::from_secs(10))
+        .await
+        .unwrap();
+    // Once Alice has Bob's press too, she presses again: a deliberate re-run.
+    let bob_heads = bob.heads(schema::DocKind::Notebook).await.unwrap();
+    alice
+        .wait_notebook(Duration::from_secs(10), move |nb| {
+            bob_heads.iter().all(|h| {
+                schema::automerge::ReadDoc::get_change_by_hash(nb.automerge(), h).is_some()
+            })
+        })
+        .await
+        .unwrap();
+    let again = request_run(&alice, &cell).await;
+    wait_state(&alice, &again, &[ExecutionState::Done]).await;
+    let c = cell.clone();
+    let runs = alice
+        .runtime(move |rt| {
+            rt.executions()
+                .unwrap()
+                .into_iter()
+                .filter(|x| x.cell_id == c)
+                .count()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        runs, 2,
+        "the concurrent press ran again, or the re-run did not"
+    );
+    assert!(executions_for(&alice, &rb).await.is_empty());
+}

@@ -7,6 +7,10 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$here/env.sh"
 bash "$here/setup.sh"
 cd "$here/.."
-# Whole-system tests start the workspace's binaries as processes.
-cargo build --bins
+# Whole-system tests start the workspace's binaries as processes. Building
+# every target at once unifies features between binaries and tests, so the
+# test run below reuses this build instead of compiling wasmtime twice.
+cargo build --workspace --all-targets
+# Compile the WASM Python module once (cached), so no test waits on it.
+"$CARGO_TARGET_DIR/debug/runtime-agent" --prepare-wasm
 cargo test --workspace --no-fail-fast "$@"

@@ -3,10 +3,10 @@
 
 use crate::config::Config;
 use crate::error::{AgentError, Result};
-use crate::{executor, kernel_host, lease, scheduler};
+use crate::{controls, executor, kernel_host, lease, scheduler};
 use cathode_client::{ClientConfig, ClientError, NotebookClient};
 use schema::wire::{ErrorCode, Role};
-use schema::{ExecutionState, SessionId, SessionStatus};
+use schema::{ExecutionId, ExecutionState, SessionId, SessionStatus};
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
@@ -76,6 +76,7 @@ async fn serve(
     session: SessionId,
     stop: impl std::future::Future<Output = ()>,
 ) -> Result<Exit> {
+    let session_started_ms = schema::clock::now_ms();
     lease::claim(&client, &config, &session).await?;
     tracing::info!(kernel = %config.kernel, "lease claimed; starting the kernel");
     let kernel = match kernel_host::start(&config.kernel).await {
@@ -92,7 +93,8 @@ async fn serve(
     let mut renew = tokio::time::interval(config.renew_every());
     renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut handled = HashSet::new();
-    let mut running: Option<tokio::task::JoinHandle<Result<ExecutionState>>> = None;
+    let mut running: Option<(ExecutionId, tokio::task::JoinHandle<Result<ExecutionState>>)> = None;
+    let mut seen_controls = HashSet::new();
     let mut execution_count = 0i64;
     tokio::pin!(stop);
 
@@ -100,18 +102,35 @@ async fn serve(
         if !lease::still_held(&client, &session).await? {
             break Exit::Displaced;
         }
+        let handled_controls = controls::handle(
+            &client,
+            kernel.as_ref(),
+            &session,
+            running.as_ref().map(|(id, _)| id),
+            &mut seen_controls,
+            session_started_ms,
+        )
+        .await?;
+        if handled_controls.restarted {
+            execution_count = 0;
+            lease::set_status(&client, &session, SessionStatus::Idle).await?;
+        }
         scheduler::queue_new_requests(&client, &mut handled).await?;
         if running.is_none() {
             if let Some(record) = executor::next_queued(&client).await? {
                 execution_count += 1;
                 lease::set_status(&client, &session, SessionStatus::Busy).await?;
-                running = Some(tokio::spawn(executor::run(
-                    client.clone(),
-                    kernel.clone(),
-                    record,
-                    execution_count,
-                    config.flush_interval,
-                )));
+                let id = record.execution_id.clone();
+                running = Some((
+                    id,
+                    tokio::spawn(executor::run(
+                        client.clone(),
+                        kernel.clone(),
+                        record,
+                        execution_count,
+                        config.flush_interval,
+                    )),
+                ));
             } else {
                 let idle = client
                     .runtime({
@@ -127,7 +146,7 @@ async fn serve(
         let wake = {
             let finished = async {
                 match running.as_mut() {
-                    Some(task) => Wake::Finished(task.await),
+                    Some((_, task)) => Wake::Finished(task.await),
                     None => std::future::pending().await,
                 }
             };
@@ -159,7 +178,7 @@ async fn serve(
     if exit == Exit::Displaced {
         tracing::warn!("another agent took the lease; stopping the kernel and exiting");
     }
-    if let Some(task) = running.take() {
+    if let Some((_, task)) = running.take() {
         task.abort();
     }
     let _ = kernel.shutdown().await;

@@ -3,8 +3,8 @@
 use crate::error::Result;
 use crate::outputs::OutputBuffer;
 use cathode_client::NotebookClient;
-use kernels::{ExecuteRequest, Kernel, KernelEvent, ReplyStatus};
-use schema::{ExecutionId, ExecutionRecord, ExecutionState, OutputManifest};
+use kernels::{ExecuteRequest, InputAnswer, Kernel, KernelEvent, ReplyStatus};
+use schema::{ExecutionId, ExecutionRecord, ExecutionState, InputRequest, OutputManifest};
 use std::sync::Arc;
 use std::time::Duration;
 use tracing::Instrument;
@@ -59,15 +59,47 @@ pub async fn run(
         let mut tick = tokio::time::interval(flush_interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut died = None;
+        let mut revision = client.revision();
+        // The `input()` waiting for an answer, and how many were asked.
+        let mut waiting: Option<u32> = None;
+        let mut asked = 0u32;
         loop {
             tokio::select! {
                 event = execution.next_event() => match event {
                     Some(KernelEvent::Died { status }) => died = Some(status),
+                    Some(KernelEvent::InputRequest { prompt, password }) => {
+                        flush(&client, &id, &mut buffer).await?;
+                        let request = InputRequest { seq: asked, prompt, password, asked_at_ms: schema::clock::now_ms() };
+                        waiting = Some(asked);
+                        asked += 1;
+                        let x = id.clone();
+                        client.edit_runtime(move |rt| rt.set_input_request(&x, Some(&request))).await??;
+                        revision.borrow_and_update();
+                        if let Some(answer) = input_answer(&client, &id, asked - 1).await? {
+                            answer_input(&client, &execution, &id, answer).await?;
+                            waiting = None;
+                        }
+                    }
                     Some(event) => { buffer.apply(&event); }
                     None => break,
                 },
                 _ = tick.tick(), if buffer.is_dirty() => flush(&client, &id, &mut buffer).await?,
+                changed = revision.changed(), if waiting.is_some() => {
+                    if changed.is_err() {
+                        break;
+                    }
+                    if let Some(seq) = waiting {
+                        if let Some(answer) = input_answer(&client, &id, seq).await? {
+                            answer_input(&client, &execution, &id, answer).await?;
+                            waiting = None;
+                        }
+                    }
+                }
             }
+        }
+        if waiting.is_some() {
+            let x = id.clone();
+            client.edit_runtime(move |rt| rt.set_input_request(&x, None)).await??;
         }
         let state = match execution.reply().await {
             Ok(reply) if reply.status == ReplyStatus::Ok => ExecutionState::Done,
@@ -89,6 +121,31 @@ pub async fn run(
     }
     .instrument(span)
     .await
+}
+
+async fn input_answer(
+    client: &NotebookClient,
+    id: &ExecutionId,
+    seq: u32,
+) -> Result<Option<String>> {
+    let x = id.clone();
+    Ok(client
+        .notebook(move |nb| nb.input_answer(&x, seq))
+        .await??)
+}
+
+async fn answer_input(
+    client: &NotebookClient,
+    execution: &kernels::Execution,
+    id: &ExecutionId,
+    answer: String,
+) -> Result<()> {
+    execution.answer_input(InputAnswer::Value(answer))?;
+    let x = id.clone();
+    client
+        .edit_runtime(move |rt| rt.set_input_request(&x, None))
+        .await??;
+    Ok(())
 }
 
 async fn flush(client: &NotebookClient, id: &ExecutionId, buffer: &mut OutputBuffer) -> Result<()> {

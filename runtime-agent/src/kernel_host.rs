@@ -38,3 +38,10 @@ pub async fn start(name: &str) -> Result<Arc<dyn Kernel>> {
         JupyterKernel::start(spec, JupyterOptions::default()).await?,
     ))
 }
+
+/// Start and stop one WASM kernel: compiles and caches the module if needed.
+pub async fn prepare_wasm() -> Result<()> {
+    let kernel = WasmKernel::start(WasmOptions::from_env()).await?;
+    kernel.shutdown().await?;
+    Ok(())
+}

@@ -4,6 +4,7 @@
 
 pub mod agent;
 pub mod config;
+pub mod controls;
 pub mod error;
 pub mod executor;
 pub mod kernel_host;

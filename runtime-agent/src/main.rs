@@ -9,8 +9,13 @@ use std::time::Duration;
 #[command(version)]
 struct Args {
     /// The notebook to serve.
-    #[arg(long, env = "NOTEBOOK_ID")]
-    notebook_id: String,
+    #[arg(long, env = "NOTEBOOK_ID", required_unless_present = "prepare_wasm")]
+    notebook_id: Option<String>,
+    /// Compile and cache the WASM Python module (about 90 s, once per
+    /// machine and artifact), then exit. Set-up runs this so that no agent
+    /// start pays for it.
+    #[arg(long)]
+    prepare_wasm: bool,
     /// The sync server.
     #[arg(
         long,
@@ -45,6 +50,17 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let args = Args::parse();
+    if args.prepare_wasm {
+        let started = std::time::Instant::now();
+        eprintln!("runtime-agent: preparing the WASM Python kernel (compiles once, about 90 s on a fresh machine)");
+        runtime_agent::kernel_host::prepare_wasm().await?;
+        eprintln!(
+            "runtime-agent: WASM Python kernel ready in {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
+        return Ok(());
+    }
+    let notebook_id = args.notebook_id.context("NOTEBOOK_ID is required")?;
     let token = match (args.token, args.token_file) {
         (Some(t), _) => t,
         (None, Some(path)) => std::fs::read_to_string(&path)
@@ -58,7 +74,7 @@ async fn main() -> anyhow::Result<()> {
     let config = Config {
         server_url: args.server_url,
         token,
-        notebook_id: args.notebook_id,
+        notebook_id,
         kernel: args.kernel,
         lease_ttl: Duration::from_millis(args.lease_ttl_ms.max(300)),
         flush_interval: Duration::from_millis(args.flush_ms.max(1)),

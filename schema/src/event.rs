@@ -79,6 +79,21 @@ pub enum DocumentEvent {
         execution_id: ExecutionId,
         state: ExecutionState,
     },
+    ControlRequested {
+        control_id: String,
+    },
+    ControlHandled {
+        control_id: String,
+    },
+    InputRequested {
+        execution_id: ExecutionId,
+    },
+    InputAnswered {
+        execution_id: ExecutionId,
+    },
+    InputClosed {
+        execution_id: ExecutionId,
+    },
 }
 
 impl DocumentEvent {
@@ -104,6 +119,11 @@ impl DocumentEvent {
             Self::OutputReplaced { .. } => "OutputReplaced",
             Self::OutputsCleared { .. } => "OutputsCleared",
             Self::ExecutionFinished { .. } => "ExecutionFinished",
+            Self::ControlRequested { .. } => "ControlRequested",
+            Self::ControlHandled { .. } => "ControlHandled",
+            Self::InputRequested { .. } => "InputRequested",
+            Self::InputAnswered { .. } => "InputAnswered",
+            Self::InputClosed { .. } => "InputClosed",
         }
     }
 

@@ -9,6 +9,7 @@
 
 mod access;
 pub mod clock;
+pub mod control;
 pub mod error;
 pub mod event;
 pub mod ids;
@@ -23,6 +24,7 @@ pub mod wire;
 pub const SCHEMA_VERSION: u64 = 1;
 
 pub use automerge;
+pub use control::{Control, ControlKind, InputRequest};
 pub use error::{Result, SchemaError};
 pub use event::{history, DocumentEvent, HistoryEntry};
 pub use ids::{CellId, ExecutionId, RequestId, SessionId};

@@ -105,7 +105,7 @@ pub struct Cell {
 /// The notebook document with typed access.
 #[derive(Debug, Clone)]
 pub struct NotebookDoc {
-    doc: Automerge,
+    pub(crate) doc: Automerge,
 }
 
 impl NotebookDoc {
@@ -123,6 +123,8 @@ impl NotebookDoc {
             tx.put(ROOT, "kind", KIND)?;
             tx.put(ROOT, "notebook_id", notebook_id)?;
             tx.put_object(ROOT, "cells", ObjType::Map)?;
+            tx.put_object(ROOT, "controls", ObjType::Map)?;
+            tx.put_object(ROOT, "input_answers", ObjType::Map)?;
             Ok(())
         })?;
         Ok(Self { doc })

@@ -151,7 +151,7 @@ pub struct ExecutionRecord {
 /// The runtime document with typed access.
 #[derive(Debug, Clone)]
 pub struct RuntimeDoc {
-    doc: Automerge,
+    pub(crate) doc: Automerge,
 }
 
 impl RuntimeDoc {
@@ -168,6 +168,7 @@ impl RuntimeDoc {
             tx.put(ROOT, "notebook_id", notebook_id)?;
             tx.put_object(ROOT, "sessions", ObjType::Map)?;
             tx.put_object(ROOT, "executions", ObjType::Map)?;
+            tx.put_object(ROOT, "handled_controls", ObjType::Map)?;
             Ok(())
         })?;
         Ok(Self { doc })
@@ -358,7 +359,7 @@ impl RuntimeDoc {
         require_obj(&self.doc, &ROOT, "executions", ObjType::Map)
     }
 
-    fn execution_obj(&self, id: &ExecutionId) -> Result<ObjId> {
+    pub(crate) fn execution_obj(&self, id: &ExecutionId) -> Result<ObjId> {
         get_obj(
             &self.doc,
             &self.executions_obj()?,

@@ -10,7 +10,7 @@ use schema::{
 };
 use std::time::Duration;
 
-const RUN_WAIT: Duration = Duration::from_secs(120);
+const RUN_WAIT: Duration = Duration::from_secs(300);
 
 async fn add_cell(client: &NotebookClient, source: &str) -> CellId {
     let source = source.to_owned();
@@ -285,4 +285,171 @@ async fn concurrent_presses_of_run_give_one_execution_and_reruns_run_again() {
         "the concurrent press ran again, or the re-run did not"
     );
     assert!(executions_for(&alice, &rb).await.is_empty());
+}
+
+async fn control(client: &NotebookClient, kind: schema::ControlKind) {
+    client
+        .edit_notebook(move |nb| nb.request_control(kind, "tester"))
+        .await
+        .unwrap()
+        .unwrap();
+}
+
+async fn interrupt_restart_cancel_for(kernel: &str) {
+    let server = TestServer::start().unwrap();
+    let notebook = server
+        .create_notebook(&server.owner_token, "controls")
+        .await
+        .unwrap();
+    let runtime = server.runtime_token(&notebook).await.unwrap();
+    let owner = NotebookClient::connect(server.client_config(&server.owner_token, &notebook))
+        .await
+        .unwrap();
+    let _agent = TestAgent::start(&server, &notebook, &runtime, kernel).unwrap();
+
+    let set = add_cell(&owner, "state = 'kept'").await;
+    let r = request_run(&owner, &set).await;
+    wait_state(&owner, &r, &[ExecutionState::Done]).await;
+
+    // Interrupt a sleeping cell; the cell queued behind it still runs.
+    let sleeper = add_cell(
+        &owner,
+        "import time\nprint('sleeping', flush=True)\ntime.sleep(600)",
+    )
+    .await;
+    let after = add_cell(&owner, "print(state)").await;
+    let doomed = add_cell(&owner, "print('must not run')").await;
+    let r_sleep = request_run(&owner, &sleeper).await;
+    let r_after = request_run(&owner, &after).await;
+    let r_doomed = request_run(&owner, &doomed).await;
+    wait_state(&owner, &r_sleep, &[ExecutionState::Running]).await;
+    let queued = wait_state(&owner, &r_doomed, &[ExecutionState::Queued]).await;
+    control(
+        &owner,
+        schema::ControlKind::Cancel {
+            execution_id: queued.execution_id.clone(),
+        },
+    )
+    .await;
+    wait_state(&owner, &r_doomed, &[ExecutionState::Cancelled]).await;
+    control(&owner, schema::ControlKind::Interrupt).await;
+    let interrupted = wait_state(&owner, &r_sleep, &[ExecutionState::Error]).await;
+    assert!(
+        interrupted.outputs.iter().any(
+            |o| matches!(o, OutputManifest::Error { ename, .. } if ename == "KeyboardInterrupt")
+        ),
+        "{:?}",
+        interrupted.outputs
+    );
+    let x = wait_state(&owner, &r_after, &[ExecutionState::Done]).await;
+    assert_eq!(stdout_of(&x), "kept\n", "interrupt lost the kernel's state");
+    let cancelled = executions_for(&owner, &r_doomed).await;
+    assert_eq!(cancelled.len(), 1);
+    assert!(
+        cancelled[0].outputs.is_empty() && cancelled[0].started_at_ms.is_none(),
+        "a cancelled cell ran"
+    );
+
+    // Restart loses state.
+    control(&owner, schema::ControlKind::Restart).await;
+    let check = add_cell(&owner, "print('state' in globals())").await;
+    let r = request_run(&owner, &check).await;
+    let x = wait_state(&owner, &r, &[ExecutionState::Done]).await;
+    assert_eq!(stdout_of(&x), "False\n");
+    assert_eq!(
+        x.execution_count,
+        Some(1),
+        "execution count restarts with the kernel"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interrupt_restart_and_cancel_on_ipykernel() {
+    interrupt_restart_cancel_for("python3").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interrupt_restart_and_cancel_on_wasm_python() {
+    interrupt_restart_cancel_for("wasm-python").await;
+}
+
+async fn input_answered_by_another_client_for(kernel: &str) {
+    let server = TestServer::start().unwrap();
+    let notebook = server
+        .create_notebook(&server.owner_token, "input")
+        .await
+        .unwrap();
+    let runtime = server.runtime_token(&notebook).await.unwrap();
+    let owner = NotebookClient::connect(server.client_config(&server.owner_token, &notebook))
+        .await
+        .unwrap();
+    let editor_token = server
+        .user_with_role(&notebook, "eve", "editor")
+        .await
+        .unwrap();
+    let editor = NotebookClient::connect(server.client_config(&editor_token, &notebook))
+        .await
+        .unwrap();
+    let _agent = TestAgent::start(&server, &notebook, &runtime, kernel).unwrap();
+
+    let cell = add_cell(
+        &owner,
+        "a = input('first? ')\nb = input('second? ')\nprint(a + '+' + b)",
+    )
+    .await;
+    let r = request_run(&owner, &cell).await;
+    let running = wait_state(&editor, &r, &[ExecutionState::Running]).await;
+    for (seq, answer) in [(0u32, "left"), (1, "right")] {
+        // Wait (by notification) for the agent to ask, then answer as the editor.
+        let x = running.execution_id.clone();
+        let mut revision = editor.revision();
+        let asked = loop {
+            revision.borrow_and_update();
+            let x2 = x.clone();
+            if let Some(ask) = editor
+                .runtime(move |rt| rt.input_request(&x2).unwrap())
+                .await
+                .unwrap()
+            {
+                if ask.seq == seq {
+                    break ask;
+                }
+            }
+            tokio::time::timeout(RUN_WAIT, revision.changed())
+                .await
+                .unwrap()
+                .unwrap();
+        };
+        assert_eq!(asked.prompt, if seq == 0 { "first? " } else { "second? " });
+        let x2 = x.clone();
+        editor
+            .edit_notebook(move |nb| nb.answer_input(&x2, seq, answer, "eve"))
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    let done = wait_state(&owner, &r, &[ExecutionState::Done]).await;
+    assert!(
+        stdout_of(&done).ends_with("left+right\n"),
+        "{:?}",
+        done.outputs
+    );
+    let x = done.execution_id.clone();
+    assert_eq!(
+        owner
+            .runtime(move |rt| rt.input_request(&x).unwrap())
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn input_answered_by_another_client_on_ipykernel() {
+    input_answered_by_another_client_for("python3").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn input_answered_by_another_client_on_wasm_python() {
+    input_answered_by_another_client_for("wasm-python").await;
 }

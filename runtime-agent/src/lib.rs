@@ -7,6 +7,7 @@ pub mod config;
 pub mod controls;
 pub mod error;
 pub mod executor;
+pub mod headless;
 pub mod kernel_host;
 pub mod lease;
 pub mod outputs;

@@ -453,3 +453,51 @@ async fn input_answered_by_another_client_on_ipykernel() {
 async fn input_answered_by_another_client_on_wasm_python() {
     input_answered_by_another_client_for("wasm-python").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agent_rides_out_a_server_sigkill_without_losing_output() {
+    let mut server = TestServer::start().unwrap();
+    let notebook = server
+        .create_notebook(&server.owner_token, "server dies")
+        .await
+        .unwrap();
+    let runtime = server.runtime_token(&notebook).await.unwrap();
+    let owner = NotebookClient::connect(server.client_config(&server.owner_token, &notebook))
+        .await
+        .unwrap();
+    let _agent = TestAgent::start(&server, &notebook, &runtime, "python3").unwrap();
+    let cell = add_cell(
+        &owner,
+        "import time\nfor i in range(8):\n    print(i, flush=True)\n    time.sleep(0.4)",
+    )
+    .await;
+    let r = request_run(&owner, &cell).await;
+    // Wait until the first line is out, then kill the server mid-cell.
+    let mut revision = owner.revision();
+    loop {
+        revision.borrow_and_update();
+        if executions_for(&owner, &r)
+            .await
+            .first()
+            .map(|x| stdout_of(x).starts_with("0\n"))
+            .unwrap_or(false)
+        {
+            break;
+        }
+        tokio::time::timeout(RUN_WAIT, revision.changed())
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    server.kill();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    server.restart().unwrap();
+    let done = wait_state(&owner, &r, &[ExecutionState::Done]).await;
+    assert_eq!(stdout_of(&done), "0\n1\n2\n3\n4\n5\n6\n7\n");
+    // A client that connects afresh reads the same from the restarted server.
+    let late = NotebookClient::connect(server.client_config(&server.owner_token, &notebook))
+        .await
+        .unwrap();
+    let seen = wait_state(&late, &r, &[ExecutionState::Done]).await;
+    assert_eq!(seen.outputs, done.outputs);
+}

@@ -8,3 +8,19 @@ pub mod server;
 
 pub use agent::TestAgent;
 pub use server::TestServer;
+
+/// The heads every replica must reach once all have synced: those of all
+/// their documents merged.
+pub async fn merged_notebook_heads(
+    clients: &[cathode_client::NotebookClient],
+) -> Vec<schema::automerge::ChangeHash> {
+    let mut merged = schema::automerge::Automerge::new();
+    for c in clients {
+        if let Ok(mut doc) = c.notebook(|nb| nb.automerge().clone()).await {
+            let _ = merged.merge(&mut doc);
+        }
+    }
+    let mut heads = merged.get_heads();
+    heads.sort();
+    heads
+}

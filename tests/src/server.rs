@@ -236,6 +236,19 @@ impl TestServer {
         Ok(body["token"].as_str().unwrap_or_default().to_owned())
     }
 
+    /// A new notebook owned by the owner, and the owner connected to it.
+    pub async fn notebook_with_owner(
+        &self,
+        name: &str,
+    ) -> Result<(String, cathode_client::NotebookClient)> {
+        let notebook = self.create_notebook(&self.owner_token, name).await?;
+        let client = cathode_client::NotebookClient::connect(
+            self.client_config(&self.owner_token, &notebook),
+        )
+        .await?;
+        Ok((notebook, client))
+    }
+
     pub fn client_config(&self, token: &str, notebook: &str) -> cathode_client::ClientConfig {
         cathode_client::ClientConfig::new(&self.ws_url(), token, notebook)
     }

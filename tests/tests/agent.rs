@@ -12,6 +12,14 @@ use std::time::Duration;
 
 const RUN_WAIT: Duration = Duration::from_secs(300);
 
+/// A fresh server, a notebook, a runtime token for it and its owner connected.
+async fn served_notebook(name: &str) -> (TestServer, String, String, NotebookClient) {
+    let server = TestServer::start().unwrap();
+    let (notebook, owner) = server.notebook_with_owner(name).await.unwrap();
+    let runtime = server.runtime_token(&notebook).await.unwrap();
+    (server, notebook, runtime, owner)
+}
+
 async fn add_cell(client: &NotebookClient, source: &str) -> CellId {
     let source = source.to_owned();
     client
@@ -147,15 +155,7 @@ async fn runs_cells_on_wasm_python() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_newer_agent_displaces_the_older_one() {
-    let server = TestServer::start().unwrap();
-    let notebook = server
-        .create_notebook(&server.owner_token, "two agents")
-        .await
-        .unwrap();
-    let runtime = server.runtime_token(&notebook).await.unwrap();
-    let owner = NotebookClient::connect(server.client_config(&server.owner_token, &notebook))
-        .await
-        .unwrap();
+    let (server, notebook, runtime, owner) = served_notebook("two agents").await;
     let mut first = TestAgent::start(&server, &notebook, &runtime, "python3").unwrap();
     let cell = add_cell(&owner, "print('first')").await;
     let r = request_run(&owner, &cell).await;
@@ -184,15 +184,7 @@ async fn a_newer_agent_displaces_the_older_one() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_mid_execution_marks_it_lost_and_the_queue_continues() {
-    let server = TestServer::start().unwrap();
-    let notebook = server
-        .create_notebook(&server.owner_token, "lost")
-        .await
-        .unwrap();
-    let runtime = server.runtime_token(&notebook).await.unwrap();
-    let owner = NotebookClient::connect(server.client_config(&server.owner_token, &notebook))
-        .await
-        .unwrap();
+    let (server, notebook, runtime, owner) = served_notebook("lost").await;
     let mut agent = TestAgent::start(&server, &notebook, &runtime, "python3").unwrap();
     let slow = add_cell(
         &owner,
@@ -296,15 +288,7 @@ async fn control(client: &NotebookClient, kind: schema::ControlKind) {
 }
 
 async fn interrupt_restart_cancel_for(kernel: &str) {
-    let server = TestServer::start().unwrap();
-    let notebook = server
-        .create_notebook(&server.owner_token, "controls")
-        .await
-        .unwrap();
-    let runtime = server.runtime_token(&notebook).await.unwrap();
-    let owner = NotebookClient::connect(server.client_config(&server.owner_token, &notebook))
-        .await
-        .unwrap();
+    let (server, notebook, runtime, owner) = served_notebook("controls").await;
     let _agent = TestAgent::start(&server, &notebook, &runtime, kernel).unwrap();
 
     let set = add_cell(&owner, "state = 'kept'").await;
@@ -374,15 +358,7 @@ async fn interrupt_restart_and_cancel_on_wasm_python() {
 }
 
 async fn input_answered_by_another_client_for(kernel: &str) {
-    let server = TestServer::start().unwrap();
-    let notebook = server
-        .create_notebook(&server.owner_token, "input")
-        .await
-        .unwrap();
-    let runtime = server.runtime_token(&notebook).await.unwrap();
-    let owner = NotebookClient::connect(server.client_config(&server.owner_token, &notebook))
-        .await
-        .unwrap();
+    let (server, notebook, runtime, owner) = served_notebook("input").await;
     let editor_token = server
         .user_with_role(&notebook, "eve", "editor")
         .await
@@ -456,15 +432,7 @@ async fn input_answered_by_another_client_on_wasm_python() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_agent_rides_out_a_server_sigkill_without_losing_output() {
-    let mut server = TestServer::start().unwrap();
-    let notebook = server
-        .create_notebook(&server.owner_token, "server dies")
-        .await
-        .unwrap();
-    let runtime = server.runtime_token(&notebook).await.unwrap();
-    let owner = NotebookClient::connect(server.client_config(&server.owner_token, &notebook))
-        .await
-        .unwrap();
+    let (mut server, notebook, runtime, owner) = served_notebook("server dies").await;
     let _agent = TestAgent::start(&server, &notebook, &runtime, "python3").unwrap();
     let cell = add_cell(
         &owner,

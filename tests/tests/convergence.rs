@@ -9,13 +9,7 @@ use std::time::Duration;
 
 async fn concurrent_edits(clients: usize, edits_each: usize) {
     let mut server = TestServer::start().unwrap();
-    let notebook = server
-        .create_notebook(&server.owner_token, "converge")
-        .await
-        .unwrap();
-    let first = NotebookClient::connect(server.client_config(&server.owner_token, &notebook))
-        .await
-        .unwrap();
+    let (notebook, first) = server.notebook_with_owner("converge").await.unwrap();
     let cell: CellId = first
         .edit_notebook(|nb| nb.create_cell(CellType::Code, Placement::End, "seed"))
         .await
@@ -68,7 +62,7 @@ async fn concurrent_edits(clients: usize, edits_each: usize) {
     }
     // Every replica reaches the same text.
     let mut texts = Vec::new();
-    let target_heads = server_heads_after_quiet(&peers).await;
+    let target_heads = cathode_tests::merged_notebook_heads(&peers).await;
     for p in &peers {
         let heads = target_heads.clone();
         p.wait_notebook(Duration::from_secs(60), move |nb| {
@@ -103,21 +97,6 @@ async fn concurrent_edits(clients: usize, edits_each: usize) {
         .await
         .unwrap();
     assert_eq!(after, texts[0]);
-}
-
-/// The heads every replica must reach: those of all replicas merged.
-async fn server_heads_after_quiet(peers: &[NotebookClient]) -> Vec<schema::automerge::ChangeHash> {
-    let mut merged = peers[0]
-        .notebook(|nb| nb.automerge().clone())
-        .await
-        .unwrap();
-    for p in &peers[1..] {
-        let mut other = p.notebook(|nb| nb.automerge().clone()).await.unwrap();
-        merged.merge(&mut other).unwrap();
-    }
-    let mut heads = merged.get_heads();
-    heads.sort();
-    heads
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

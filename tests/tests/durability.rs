@@ -9,12 +9,8 @@ use std::time::Duration;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_acknowledged_change_survives_sigkill() {
     let mut server = TestServer::start().unwrap();
-    let notebook = server
-        .create_notebook(&server.owner_token, "durable")
-        .await
-        .unwrap();
+    let (notebook, client) = server.notebook_with_owner("durable").await.unwrap();
     let config = server.client_config(&server.owner_token, &notebook);
-    let client = NotebookClient::connect(config.clone()).await.unwrap();
     let cell = client
         .edit_notebook(|nb| nb.create_cell(CellType::Code, Placement::End, ""))
         .await
@@ -75,12 +71,8 @@ async fn every_acknowledged_change_survives_sigkill() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn edits_made_while_the_server_is_down_arrive_after_it_restarts() {
     let mut server = TestServer::start().unwrap();
-    let notebook = server
-        .create_notebook(&server.owner_token, "resume")
-        .await
-        .unwrap();
+    let (notebook, client) = server.notebook_with_owner("resume").await.unwrap();
     let config = server.client_config(&server.owner_token, &notebook);
-    let client = NotebookClient::connect(config.clone()).await.unwrap();
     server.kill();
     let cell = client
         .edit_notebook(|nb| nb.create_cell(CellType::Markdown, Placement::End, "written offline"))
@@ -103,12 +95,8 @@ async fn edits_made_while_the_server_is_down_arrive_after_it_restarts() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_shuts_down_cleanly_and_keeps_everything() {
     let mut server = TestServer::start().unwrap();
-    let notebook = server
-        .create_notebook(&server.owner_token, "graceful")
-        .await
-        .unwrap();
+    let (notebook, client) = server.notebook_with_owner("graceful").await.unwrap();
     let config = server.client_config(&server.owner_token, &notebook);
-    let client = NotebookClient::connect(config.clone()).await.unwrap();
     for i in 0..50 {
         client
             .edit_notebook(move |nb| {

@@ -1,7 +1,6 @@
 //! Malformed, truncated and oversized frames: an error frame, a closed
 //! connection, and everyone else keeps being served.
 
-use cathode_client::NotebookClient;
 use cathode_tests::raw::RawPeer;
 use cathode_tests::TestServer;
 use schema::wire::{ErrorCode, Frame, Hello};
@@ -13,13 +12,7 @@ const WAIT: Duration = Duration::from_secs(10);
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_frames_close_only_the_sender() {
     let server = TestServer::start_with(&["--max-frame-bytes", "65536"]).unwrap();
-    let notebook = server
-        .create_notebook(&server.owner_token, "frames")
-        .await
-        .unwrap();
-    let bystander = NotebookClient::connect(server.client_config(&server.owner_token, &notebook))
-        .await
-        .unwrap();
+    let (notebook, bystander) = server.notebook_with_owner("frames").await.unwrap();
 
     let good_sync = {
         // A real but truncated sync message.

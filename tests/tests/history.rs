@@ -11,13 +11,7 @@ use std::time::Duration;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replaying_the_event_log_rebuilds_the_documents() {
     let mut server = TestServer::start().unwrap();
-    let notebook = server
-        .create_notebook(&server.owner_token, "history")
-        .await
-        .unwrap();
-    let client = NotebookClient::connect(server.client_config(&server.owner_token, &notebook))
-        .await
-        .unwrap();
+    let (notebook, client) = server.notebook_with_owner("history").await.unwrap();
     let a = client
         .edit_notebook(|nb| nb.create_cell(CellType::Code, Placement::End, "a = 1"))
         .await
@@ -125,12 +119,8 @@ async fn replaying_the_event_log_rebuilds_the_documents() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn snapshots_bound_the_replay_and_load_the_same_document() {
     let mut server = TestServer::start().unwrap();
-    let notebook = server
-        .create_notebook(&server.owner_token, "snapshots")
-        .await
-        .unwrap();
+    let (notebook, client) = server.notebook_with_owner("snapshots").await.unwrap();
     let config = server.client_config(&server.owner_token, &notebook);
-    let client = NotebookClient::connect(config.clone()).await.unwrap();
     let cell = client
         .edit_notebook(|nb| nb.create_cell(CellType::Code, Placement::End, ""))
         .await

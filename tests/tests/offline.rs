@@ -8,13 +8,7 @@ use std::time::Duration;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn five_hundred_offline_edits_converge() {
     let server = TestServer::start().unwrap();
-    let notebook = server
-        .create_notebook(&server.owner_token, "offline")
-        .await
-        .unwrap();
-    let traveller = NotebookClient::connect(server.client_config(&server.owner_token, &notebook))
-        .await
-        .unwrap();
+    let (notebook, traveller) = server.notebook_with_owner("offline").await.unwrap();
     let stayer = NotebookClient::connect(server.client_config(&server.owner_token, &notebook))
         .await
         .unwrap();

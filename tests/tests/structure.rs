@@ -161,19 +161,7 @@ async fn run_seed(server: &TestServer, seed: u64) {
         orders.push(order);
     }
     // Same order everywhere once converged.
-    let target: Vec<_> = {
-        let mut merged = clients[0]
-            .notebook(|nb| nb.automerge().clone())
-            .await
-            .unwrap();
-        for c in &clients[1..] {
-            let mut other = c.notebook(|nb| nb.automerge().clone()).await.unwrap();
-            merged.merge(&mut other).unwrap();
-        }
-        let mut h = merged.get_heads();
-        h.sort();
-        h
-    };
+    let target = cathode_tests::merged_notebook_heads(&clients).await;
     let mut final_orders = Vec::new();
     for c in &clients {
         let t = target.clone();

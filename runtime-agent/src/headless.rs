@@ -136,7 +136,10 @@ pub async fn run_all(
 
 fn bar(done: usize, total: usize) -> String {
     let width = 20;
-    let filled = (done * width).checked_div(total).unwrap_or(width).min(width);
+    let filled = (done * width)
+        .checked_div(total)
+        .unwrap_or(width)
+        .min(width);
     format!("|{}{}|", "#".repeat(filled), ".".repeat(width - filled))
 }
 

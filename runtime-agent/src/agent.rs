@@ -95,6 +95,7 @@ async fn serve(
     let mut handled = HashSet::new();
     let mut running: Option<(ExecutionId, tokio::task::JoinHandle<Result<ExecutionState>>)> = None;
     let mut seen_controls = HashSet::new();
+    let blobs = Arc::new(crate::blobs::BlobStore::new(&config));
     let mut execution_count = 0i64;
     tokio::pin!(stop);
 
@@ -126,6 +127,7 @@ async fn serve(
                     tokio::spawn(executor::run(
                         client.clone(),
                         kernel.clone(),
+                        blobs.clone(),
                         record,
                         execution_count,
                         config.flush_interval,

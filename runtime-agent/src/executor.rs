@@ -1,5 +1,6 @@
 //! Running one queued execution on the kernel and writing its outputs.
 
+use crate::blobs::BlobStore;
 use crate::error::Result;
 use crate::outputs::OutputBuffer;
 use cathode_client::NotebookClient;
@@ -24,6 +25,7 @@ pub async fn next_queued(client: &NotebookClient) -> Result<Option<ExecutionReco
 pub async fn run(
     client: Arc<NotebookClient>,
     kernel: Arc<dyn Kernel>,
+    blobs: Arc<BlobStore>,
     record: ExecutionRecord,
     execution_count: i64,
     flush_interval: Duration,
@@ -80,7 +82,15 @@ pub async fn run(
                             waiting = None;
                         }
                     }
-                    Some(event) => { buffer.apply(&event); }
+                    Some(event) => {
+                        let offloaded = match &event {
+                            KernelEvent::DisplayData { data, .. }
+                            | KernelEvent::UpdateDisplayData { data, .. }
+                            | KernelEvent::ExecuteResult { data, .. } => blobs.offload(data).await,
+                            _ => Default::default(),
+                        };
+                        buffer.apply_offloaded(&event, &offloaded);
+                    }
                     None => break,
                 },
                 _ = tick.tick(), if buffer.is_dirty() => flush(&client, &id, &mut buffer).await?,

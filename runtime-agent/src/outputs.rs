@@ -62,15 +62,19 @@ pub struct OutputBuffer {
     cleared: bool,
 }
 
-fn bundle(data: &serde_json::Map<String, serde_json::Value>) -> MimeBundle {
+/// Payloads already moved to the blob store, by MIME type.
+pub type Offloaded = std::collections::HashMap<String, MimePayload>;
+
+fn bundle(data: &serde_json::Map<String, serde_json::Value>, offloaded: &Offloaded) -> MimeBundle {
     data.iter()
         .map(|(mime, value)| {
-            (
-                mime.clone(),
-                MimePayload::Inline {
+            let payload = offloaded
+                .get(mime)
+                .cloned()
+                .unwrap_or_else(|| MimePayload::Inline {
                     value: value.clone(),
-                },
-            )
+                });
+            (mime.clone(), payload)
         })
         .collect()
 }
@@ -91,6 +95,11 @@ impl OutputBuffer {
     /// `update_display_data` for an id this execution never displayed is
     /// returned to the caller, which may own that display elsewhere.
     pub fn apply(&mut self, event: &KernelEvent) -> Applied {
+        self.apply_offloaded(event, &Offloaded::new())
+    }
+
+    /// [`Self::apply`], with some payloads already in the blob store.
+    pub fn apply_offloaded(&mut self, event: &KernelEvent, offloaded: &Offloaded) -> Applied {
         match event {
             KernelEvent::Stream { name, text } => {
                 self.before_output();
@@ -129,7 +138,7 @@ impl OutputBuffer {
                 self.before_output();
                 self.push(Entry::Other {
                     manifest: OutputManifest::DisplayData {
-                        data: bundle(data),
+                        data: bundle(data, offloaded),
                         metadata: serde_json::Value::Object(metadata.clone()),
                         display_id: display_id.clone(),
                     },
@@ -142,7 +151,7 @@ impl OutputBuffer {
                 metadata,
                 display_id,
             } => {
-                if self.update_display(display_id, data, metadata) {
+                if self.update_display(display_id, bundle(data, offloaded), metadata) {
                     Applied::Changed
                 } else {
                     Applied::ForeignDisplay
@@ -157,7 +166,7 @@ impl OutputBuffer {
                 self.push(Entry::Other {
                     manifest: OutputManifest::ExecuteResult {
                         execution_count: execution_count.map(|c| c as i64).unwrap_or_default(),
-                        data: bundle(data),
+                        data: bundle(data, offloaded),
                         metadata: serde_json::Value::Object(metadata.clone()),
                     },
                     display_id: None,
@@ -198,7 +207,7 @@ impl OutputBuffer {
     pub fn update_display(
         &mut self,
         display_id: &str,
-        data: &serde_json::Map<String, serde_json::Value>,
+        data: MimeBundle,
         metadata: &serde_json::Map<String, serde_json::Value>,
     ) -> bool {
         let mut found = false;
@@ -210,7 +219,7 @@ impl OutputBuffer {
             {
                 if id == display_id {
                     *manifest = OutputManifest::DisplayData {
-                        data: bundle(data),
+                        data: data.clone(),
                         metadata: serde_json::Value::Object(metadata.clone()),
                         display_id: Some(display_id.to_owned()),
                     };

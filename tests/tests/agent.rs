@@ -135,6 +135,39 @@ async fn runs_cells_for(kernel: &str) {
         "{:?}",
         xc.outputs
     );
+    // A plot: the PNG goes to the blob store, the document keeps its hash.
+    let plot = add_cell(
+        &alice,
+        "import matplotlib.pyplot as plt\nplt.figure(figsize=(8, 6))\nplt.plot(range(100), [i * i for i in range(100)])\nplt.show()",
+    )
+    .await;
+    let rp = request_run(&alice, &plot).await;
+    let xp = wait_state(&bob, &rp, &[ExecutionState::Done]).await;
+    let (sha, size) = xp
+        .outputs
+        .iter()
+        .find_map(|o| match o {
+            OutputManifest::DisplayData { data, .. } => match data.get("image/png") {
+                Some(MimePayload::Blob { sha256, size_bytes }) => {
+                    Some((sha256.clone(), *size_bytes))
+                }
+                _ => None,
+            },
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no PNG blob in {:?}", xp.outputs));
+    let png = reqwest::Client::new()
+        .get(format!("{}/blobs/{sha}", server.http_url()))
+        .bearer_auth(&server.owner_token)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(png.len() as u64, size);
+    assert!(png.starts_with(b"\x89PNG"), "not a PNG");
+
     // Alice (who asked) sees the same as Bob.
     let seen_by_alice = wait_state(&alice, &rb, &[ExecutionState::Done]).await;
     assert_eq!(seen_by_alice.outputs, xb.outputs);

@@ -29,7 +29,7 @@ impl BlobStore {
         }
     }
 
-    async fn put(&self, bytes: Vec<u8>) -> Result<String, String> {
+    pub async fn put(&self, bytes: Vec<u8>) -> Result<String, String> {
         let resp = self
             .http
             .put(&self.url)

@@ -124,6 +124,13 @@ pub async fn run(
                 ExecutionState::Error
             }
         };
+        for (i, text) in buffer.long_streams() {
+            match blobs.put(text.into_bytes()).await {
+                Ok(sha) => buffer.set_full_text(i, sha),
+                Err(e) => tracing::warn!(error = %e, "could not store a long stream's full text"),
+            }
+        }
+        buffer.finish();
         flush(&client, &id, &mut buffer).await?;
         finish(&client, &id, state, None).await?;
         tracing::info!(state = ?state, "finished");

@@ -14,9 +14,61 @@ use schema::{
 };
 use std::collections::BTreeSet;
 
-/// Largest stream output kept inline; beyond it the output says how much
-/// was dropped. Bounds the document whatever a cell prints.
-pub const STREAM_CAP_BYTES: usize = 256 * 1024;
+/// Most stream text held in memory per output; beyond it the output says
+/// how much was dropped.
+pub const STREAM_CAP_BYTES: usize = 64 * 1024 * 1024;
+/// Stream text shown inline in the document: the whole text up to this
+/// size, otherwise its head and tail around a marker. Every inline write
+/// stays in the document's history, so this bounds growth per run.
+pub const STREAM_INLINE_BYTES: usize = 2048;
+const STREAM_HEAD_BYTES: usize = 512;
+/// How often an over-long stream's inline text is rewritten while it grows.
+const LARGE_STREAM_REWRITE: std::time::Duration = std::time::Duration::from_secs(1);
+
+fn floor_boundary(s: &str, mut i: usize) -> usize {
+    while !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+fn stream_manifest(
+    name: StreamName,
+    rendered: &str,
+    omitted: u64,
+    full_text: Option<&str>,
+) -> OutputManifest {
+    if rendered.len() <= STREAM_INLINE_BYTES && omitted == 0 {
+        return OutputManifest::Stream {
+            name,
+            text: rendered.to_owned(),
+            truncated: None,
+        };
+    }
+    let head = &rendered[..floor_boundary(rendered, STREAM_HEAD_BYTES.min(rendered.len()))];
+    let tail_start = rendered
+        .len()
+        .saturating_sub(STREAM_INLINE_BYTES - STREAM_HEAD_BYTES)
+        .max(head.len());
+    let mut tail_start_ok = tail_start;
+    while !rendered.is_char_boundary(tail_start_ok) {
+        tail_start_ok += 1;
+    }
+    let tail = &rendered[tail_start_ok..];
+    let hidden = (rendered.len() - head.len() - tail.len()) as u64 + omitted;
+    let where_full = match full_text {
+        Some(sha) => format!("; the full output is blob {sha}"),
+        None => String::new(),
+    };
+    OutputManifest::Stream {
+        name,
+        text: format!("{head}\n[... {hidden} bytes not shown{where_full} ...]\n{tail}"),
+        truncated: Some(Truncation {
+            omitted_bytes: hidden,
+            full_text_sha256: full_text.map(str::to_owned),
+        }),
+    }
+}
 
 #[derive(Clone, Debug)]
 enum Entry {
@@ -24,6 +76,10 @@ enum Entry {
         name: StreamName,
         text: TerminalText,
         omitted_bytes: u64,
+        /// The full text's blob, once stored (at the end of the run).
+        full_text: Option<String>,
+        /// When the inline text of an over-long stream was last written.
+        last_write: Option<std::time::Instant>,
     },
     Other {
         manifest: OutputManifest,
@@ -38,13 +94,9 @@ impl Entry {
                 name,
                 text,
                 omitted_bytes,
-            } => OutputManifest::Stream {
-                name: *name,
-                text: text.render(),
-                truncated: (*omitted_bytes > 0).then_some(Truncation {
-                    omitted_bytes: *omitted_bytes,
-                }),
-            },
+                full_text,
+                ..
+            } => stream_manifest(*name, &text.render(), *omitted_bytes, full_text.as_deref()),
             Entry::Other { manifest, .. } => manifest.clone(),
         }
     }
@@ -59,6 +111,8 @@ pub struct OutputBuffer {
     /// Entries the document already has, and which of those changed since.
     synced: usize,
     changed: BTreeSet<usize>,
+    /// Over-long streams whose latest text is not written yet.
+    deferred: BTreeSet<usize>,
     cleared: bool,
 }
 
@@ -112,10 +166,26 @@ impl OutputBuffer {
                             name: n,
                             text: t,
                             omitted_bytes,
+                            last_write,
+                            ..
                         },
                     )) if *n == name => {
                         push_capped(t, omitted_bytes, text);
-                        self.mark(i);
+                        // An over-long stream is rewritten at most once a
+                        // second while it grows; `finish` writes its end.
+                        let long = t.len_bytes() > STREAM_INLINE_BYTES || *omitted_bytes > 0;
+                        let now = std::time::Instant::now();
+                        if !long
+                            || last_write
+                                .is_none_or(|w| now.duration_since(w) >= LARGE_STREAM_REWRITE)
+                        {
+                            if long {
+                                *last_write = Some(now);
+                            }
+                            self.mark(i);
+                        } else {
+                            self.deferred.insert(i);
+                        }
                     }
                     _ => {
                         let mut t = TerminalText::default();
@@ -125,6 +195,8 @@ impl OutputBuffer {
                             name,
                             text: t,
                             omitted_bytes: omitted,
+                            full_text: None,
+                            last_write: None,
                         });
                     }
                 }
@@ -270,12 +342,47 @@ impl OutputBuffer {
     fn clear_now(&mut self) {
         self.entries.clear();
         self.changed.clear();
+        self.deferred.clear();
         self.cleared = self.synced > 0 || self.cleared;
         self.synced = 0;
     }
 
     fn push(&mut self, entry: Entry) {
         self.entries.push(entry);
+    }
+
+    /// Over-long streams and their full text, to store as blobs when the
+    /// execution ends.
+    pub fn long_streams(&self) -> Vec<(usize, String)> {
+        self.entries
+            .iter()
+            .enumerate()
+            .filter_map(|(i, e)| match e {
+                Entry::Stream {
+                    text,
+                    omitted_bytes,
+                    full_text: None,
+                    ..
+                } if text.len_bytes() > STREAM_INLINE_BYTES || *omitted_bytes > 0 => {
+                    Some((i, text.render()))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    pub fn set_full_text(&mut self, i: usize, sha256: String) {
+        if let Some(Entry::Stream { full_text, .. }) = self.entries.get_mut(i) {
+            *full_text = Some(sha256);
+            self.mark(i);
+        }
+    }
+
+    /// The execution is over: write what was deferred.
+    pub fn finish(&mut self) {
+        for i in std::mem::take(&mut self.deferred) {
+            self.mark(i);
+        }
     }
 
     fn mark(&mut self, i: usize) {
@@ -399,20 +506,27 @@ mod tests {
     }
 
     #[test]
-    fn streams_are_capped_with_a_visible_count() {
+    fn long_streams_show_head_and_tail_around_a_marker() {
         let mut b = OutputBuffer::new();
         let line = "x".repeat(1023) + "\n";
         for _ in 0..1024 {
             b.apply(&stream(&line));
         }
+        b.apply(&stream("the end\n"));
+        assert_eq!(b.long_streams().len(), 1);
+        b.set_full_text(0, "abc".into());
         match &b.manifests()[0] {
             OutputManifest::Stream {
                 text, truncated, ..
             } => {
-                assert_eq!(text.len(), STREAM_CAP_BYTES);
+                assert!(text.len() < STREAM_INLINE_BYTES + 200, "{}", text.len());
+                assert!(text.starts_with("xxx") && text.ends_with("the end\n"));
+                assert!(text.contains("bytes not shown; the full output is blob abc"));
+                let t = truncated.as_ref().unwrap();
+                assert_eq!(t.full_text_sha256.as_deref(), Some("abc"));
                 assert_eq!(
-                    truncated.as_ref().unwrap().omitted_bytes,
-                    (1024 * 1024 - STREAM_CAP_BYTES) as u64
+                    t.omitted_bytes as usize,
+                    1024 * 1024 + 8 - STREAM_INLINE_BYTES
                 );
             }
             other => panic!("{other:?}"),

@@ -59,6 +59,9 @@ pub enum OutputManifest {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Truncation {
     pub omitted_bytes: u64,
+    /// The whole text, when it was kept in the blob store.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub full_text_sha256: Option<String>,
 }
 
 impl OutputManifest {

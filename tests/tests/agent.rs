@@ -502,3 +502,88 @@ async fn the_agent_rides_out_a_server_sigkill_without_losing_output() {
     let seen = wait_state(&late, &r, &[ExecutionState::Done]).await;
     assert_eq!(seen.outputs, done.outputs);
 }
+
+/// Bytes of every change in both documents: what history costs.
+async fn history_bytes(client: &NotebookClient) -> usize {
+    let nb = client
+        .notebook(|nb| {
+            nb.automerge()
+                .get_changes(&[])
+                .iter()
+                .map(|c| c.raw_bytes().len())
+                .sum::<usize>()
+        })
+        .await
+        .unwrap();
+    let rt = client
+        .runtime(|rt| {
+            rt.automerge()
+                .get_changes(&[])
+                .iter()
+                .map(|c| c.raw_bytes().len())
+                .sum::<usize>()
+        })
+        .await
+        .unwrap();
+    nb + rt
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rerunning_a_megabyte_printer_keeps_the_documents_small() {
+    let (server, notebook, runtime, owner) = served_notebook("growth").await;
+    let _agent = TestAgent::start(&server, &notebook, &runtime, "python3").unwrap();
+    let cell = add_cell(
+        &owner,
+        "for i in range(1024):\n    print(str(i).rjust(1023, 'x'))",
+    )
+    .await;
+    let r = request_run(&owner, &cell).await;
+    wait_state(&owner, &r, &[ExecutionState::Done]).await;
+    let before = history_bytes(&owner).await;
+    const RUNS: usize = 10;
+    let mut last = None;
+    for _ in 0..RUNS {
+        let r = request_run(&owner, &cell).await;
+        last = Some(wait_state(&owner, &r, &[ExecutionState::Done]).await);
+    }
+    let per_run = (history_bytes(&owner).await - before) / RUNS;
+    assert!(
+        per_run < 8 * 1024,
+        "each run of a 1 MB print grew the documents by {per_run} bytes"
+    );
+
+    // The output shows its head and tail, and the whole text is a blob.
+    let last = last.unwrap();
+    let (text, truncated) = match &last.outputs[..] {
+        [OutputManifest::Stream {
+            text,
+            truncated: Some(t),
+            ..
+        }] => (text.clone(), t.clone()),
+        other => panic!("{other:?}"),
+    };
+    assert!(text.ends_with(&format!("{}\n", "1023".rjust_x())));
+    let sha = truncated.full_text_sha256.expect("full text stored");
+    let full = reqwest::Client::new()
+        .get(format!("{}/blobs/{sha}", server.http_url()))
+        .bearer_auth(&server.owner_token)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(full.len(), 1024 * 1024);
+    eprintln!("growth per run of a 1 MB print: {per_run} bytes");
+}
+
+trait RjustX {
+    fn rjust_x(&self) -> String;
+}
+
+impl RjustX for str {
+    /// Python's `str.rjust(1023, 'x')`.
+    fn rjust_x(&self) -> String {
+        format!("{}{}", "x".repeat(1023 - self.len()), self)
+    }
+}

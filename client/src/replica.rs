@@ -299,11 +299,6 @@ impl NotebookClient {
         self.revision.clone()
     }
 
-    /// Wait for the next change to either replica.
-    pub async fn changed(&self, since: &mut watch::Receiver<u64>) -> Result<()> {
-        since.changed().await.map_err(|_| ClientError::Stopped)
-    }
-
     /// Wait until `check` holds on the notebook, re-checking after every change.
     pub async fn wait_notebook(
         &self,

@@ -6,9 +6,7 @@
 //! The run request is one JSON scalar so that two concurrent presses of
 //! "run" resolve to one whole request, never a mix of two.
 
-use crate::access::{
-    check_root, get_obj, get_str, heads_from_string, heads_to_strings, require_obj,
-};
+use crate::access::{check_root, get_obj, get_str, require_obj};
 use crate::clock::now_ms;
 use crate::error::{Result, SchemaError};
 use crate::event::DocumentEvent;
@@ -16,7 +14,7 @@ use crate::ids::{CellId, RequestId};
 use crate::position::key_between;
 use crate::txn::commit;
 use automerge::transaction::Transactable;
-use automerge::{ActorId, Automerge, ChangeHash, ObjId, ObjType, ReadDoc, ROOT};
+use automerge::{Automerge, ChangeHash, ObjId, ObjType, ReadDoc, ROOT};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -153,11 +151,6 @@ impl NotebookDoc {
         Self::from_automerge(Automerge::load(bytes)?)
     }
 
-    /// Check that a replica (say, one just synced) is a notebook this binary understands.
-    pub fn check(doc: &Automerge) -> Result<()> {
-        check_root(doc, KIND)
-    }
-
     /// The underlying document, for syncing and saving only.
     pub fn automerge(&self) -> &Automerge {
         &self.doc
@@ -170,10 +163,6 @@ impl NotebookDoc {
 
     pub fn into_automerge(self) -> Automerge {
         self.doc
-    }
-
-    pub fn set_actor(&mut self, actor: ActorId) {
-        self.doc.set_actor(actor);
     }
 
     pub fn notebook_id(&self) -> Result<String> {
@@ -519,13 +508,5 @@ impl NotebookDoc {
 
     pub fn heads(&self) -> Vec<ChangeHash> {
         self.doc.get_heads()
-    }
-
-    pub fn heads_string(&self) -> String {
-        heads_to_strings(&self.doc.get_heads())
-    }
-
-    pub fn parse_heads(s: &str) -> Result<Vec<ChangeHash>> {
-        heads_from_string(s)
     }
 }

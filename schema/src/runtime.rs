@@ -15,7 +15,7 @@ use crate::ids::{CellId, ExecutionId, RequestId, SessionId};
 use crate::output::OutputManifest;
 use crate::txn::commit;
 use automerge::transaction::Transactable;
-use automerge::{ActorId, Automerge, ObjId, ObjType, ReadDoc, ScalarValueRef, ValueRef, ROOT};
+use automerge::{Automerge, ObjId, ObjType, ReadDoc, ScalarValueRef, ValueRef, ROOT};
 use serde::{Deserialize, Serialize};
 
 const KIND: &str = "runtime";
@@ -107,12 +107,6 @@ pub struct Lease {
     pub expires_at_ms: i64,
 }
 
-impl Lease {
-    pub fn is_live(&self, now_ms: i64) -> bool {
-        now_ms < self.expires_at_ms
-    }
-}
-
 /// What a claim did: the previous holder, if any, was displaced.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LeaseClaim {
@@ -196,10 +190,6 @@ impl RuntimeDoc {
         Self::from_automerge(Automerge::load(bytes)?)
     }
 
-    pub fn check(doc: &Automerge) -> Result<()> {
-        check_root(doc, KIND)
-    }
-
     /// The underlying document, for syncing and saving only.
     pub fn automerge(&self) -> &Automerge {
         &self.doc
@@ -212,10 +202,6 @@ impl RuntimeDoc {
 
     pub fn into_automerge(self) -> Automerge {
         self.doc
-    }
-
-    pub fn set_actor(&mut self, actor: ActorId) {
-        self.doc.set_actor(actor);
     }
 
     // ---- lease -------------------------------------------------------------

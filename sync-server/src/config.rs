@@ -14,15 +14,3 @@ pub struct Config {
     /// Where to write the owner token created on first start (mode 0600).
     pub owner_token_file: Option<PathBuf>,
 }
-
-impl Config {
-    pub fn for_tests(database_url: String) -> Self {
-        Self {
-            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
-            database_url,
-            max_frame_bytes: 8 * 1024 * 1024,
-            max_blob_bytes: 64 * 1024 * 1024,
-            owner_token_file: None,
-        }
-    }
-}

@@ -15,11 +15,20 @@ use schema::{CellId, RequestId, RunRequest};
 use std::collections::{HashMap, HashSet};
 
 /// Queue executions for new run requests; returns how many were queued.
+/// Called on every change of the notebook, so the common case (no new
+/// request) reads only the cells' run requests.
 pub async fn queue_new_requests(
     client: &NotebookClient,
     handled: &mut HashSet<RequestId>,
 ) -> Result<usize> {
-    // What has run or is queued, per cell, oldest first.
+    let requests = client.notebook(|nb| nb.run_requests()).await??;
+    if requests
+        .iter()
+        .all(|(_, r)| handled.contains(&r.request_id))
+    {
+        return Ok(0);
+    }
+    // What has run or is queued, per cell, in queue order.
     let known: HashMap<CellId, Vec<(RequestId, Vec<ChangeHash>)>> = client
         .runtime(|rt| {
             let mut by_cell: HashMap<CellId, Vec<(RequestId, Vec<ChangeHash>)>> = HashMap::new();
@@ -35,38 +44,39 @@ pub async fn queue_new_requests(
     for runs in known.values() {
         handled.extend(runs.iter().map(|(r, _)| r.clone()));
     }
-    let handled_now = handled.clone();
-    let (to_queue, concurrent): (Vec<(CellId, RunRequest)>, Vec<RequestId>) = client
+    let candidates: Vec<(CellId, RunRequest)> = requests
+        .into_iter()
+        .filter(|(_, r)| !handled.contains(&r.request_id))
+        .collect();
+    if candidates.is_empty() {
+        return Ok(0);
+    }
+    let (mut to_queue, concurrent): (Vec<(CellId, RunRequest)>, Vec<RequestId>) = client
         .notebook(move |nb| {
             let mut fresh = Vec::new();
             let mut concurrent = Vec::new();
-            for cell in nb.cells()? {
-                let Some(request) = cell.run_request else { continue };
-                if handled_now.contains(&request.request_id) {
-                    continue;
-                }
+            for (cell, request) in candidates {
                 // Did the requester see the request we last ran for this
                 // cell? If not, the two presses were concurrent: one intent.
-                if let Some((last_id, last_heads)) = known.get(&cell.id).and_then(|runs| runs.last()) {
+                if let Some((last_id, last_heads)) = known.get(&cell).and_then(|runs| runs.last()) {
                     if !nb.request_saw(&request, last_id, last_heads) {
-                        tracing::info!(cell_id = %cell.id, request_id = %request.request_id, "concurrent press of run; already ran");
+                        tracing::info!(cell_id = %cell, request_id = %request.request_id, "concurrent press of run; already ran");
                         concurrent.push(request.request_id);
                         continue;
                     }
                 }
-                fresh.push((cell.id, request));
+                fresh.push((cell, request));
             }
-            Ok::<_, schema::SchemaError>((fresh, concurrent))
+            (fresh, concurrent)
         })
-        .await??;
+        .await?;
     handled.extend(concurrent);
     handled.extend(to_queue.iter().map(|(_, r)| r.request_id.clone()));
-    let mut to_queue = to_queue;
     if to_queue.is_empty() {
         return Ok(0);
     }
     // Request time first; presses in the same millisecond (run all) in
-    // notebook order, which is the order `cells()` produced them in.
+    // notebook order, which is the order `run_requests()` gave them in.
     to_queue.sort_by_key(|(_, r)| r.requested_at_ms);
     let count = to_queue.len();
     client

@@ -89,6 +89,12 @@ mod heads_serde {
     }
 }
 
+fn parse_run_request(raw: &str) -> Result<RunRequest> {
+    serde_json::from_str(raw).map_err(|_| SchemaError::Malformed {
+        field: "run_request",
+    })
+}
+
 /// A cell as read from the document.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Cell {
@@ -198,6 +204,22 @@ impl NotebookDoc {
         Ok(self.cell_order()?.into_iter().map(|(id, _)| id).collect())
     }
 
+    /// Every cell's latest run request, in notebook order, without reading
+    /// sources: what the runtime scans on each change of the notebook.
+    pub fn run_requests(&self) -> Result<Vec<(CellId, RunRequest)>> {
+        let cells = self.cells_obj()?;
+        let mut requests = Vec::new();
+        for id in self.cell_ids()? {
+            let Some(obj) = get_obj(&self.doc, &cells, id.as_str(), ObjType::Map)? else {
+                continue;
+            };
+            if let Some(raw) = get_str(&self.doc, &obj, "run_request")? {
+                requests.push((id, parse_run_request(&raw)?));
+            }
+        }
+        Ok(requests)
+    }
+
     pub fn cells(&self) -> Result<Vec<Cell>> {
         self.cell_ids()?.iter().map(|id| self.cell(id)).collect()
     }
@@ -222,14 +244,9 @@ impl NotebookDoc {
                 }
             }
         }
-        let run_request = match get_str(&self.doc, &obj, "run_request")? {
-            Some(raw) => Some(
-                serde_json::from_str(&raw).map_err(|_| SchemaError::Malformed {
-                    field: "run_request",
-                })?,
-            ),
-            None => None,
-        };
+        let run_request = get_str(&self.doc, &obj, "run_request")?
+            .map(|raw| parse_run_request(&raw))
+            .transpose()?;
         Ok(Cell {
             id: id.clone(),
             cell_type,
@@ -250,16 +267,9 @@ impl NotebookDoc {
             _ => return Ok(None),
         };
         match self.doc.get_at(&cell, "run_request", heads)? {
-            Some((automerge::Value::Scalar(raw), _)) => match raw.as_str() {
-                Some(raw) => {
-                    serde_json::from_str(raw)
-                        .map(Some)
-                        .map_err(|_| SchemaError::Malformed {
-                            field: "run_request",
-                        })
-                }
-                None => Ok(None),
-            },
+            Some((automerge::Value::Scalar(raw), _)) => {
+                raw.as_str().map(parse_run_request).transpose()
+            }
             _ => Ok(None),
         }
     }

@@ -365,9 +365,9 @@ impl RuntimeDoc {
     ) -> Result<ExecutionId> {
         let executions = self.executions_obj()?;
         let queue_seq = self
-            .executions()?
+            .queue_positions()?
             .iter()
-            .map(|x| x.queue_seq)
+            .map(|(_, _, seq)| *seq)
             .max()
             .unwrap_or(0)
             + 1;
@@ -518,6 +518,32 @@ impl RuntimeDoc {
             ended_at_ms: get_i64(&self.doc, &x, "ended_at")?,
             outputs,
         })
+    }
+
+    /// Every execution's id, state and queue position, reading nothing else
+    /// (outputs can be large): what the runtime consults on each wake.
+    fn queue_positions(&self) -> Result<Vec<(ExecutionId, Option<ExecutionState>, i64)>> {
+        let executions = self.executions_obj()?;
+        let mut positions = Vec::new();
+        for key in self.doc.keys(&executions) {
+            if let Some(x) = get_obj(&self.doc, &executions, &key, ObjType::Map)? {
+                let state =
+                    get_str(&self.doc, &x, "state")?.and_then(|s| ExecutionState::parse(&s));
+                let seq = get_i64(&self.doc, &x, "queue_seq")?.unwrap_or_default();
+                positions.push((ExecutionId(key), state, seq));
+            }
+        }
+        Ok(positions)
+    }
+
+    /// The queued execution that runs next, if any.
+    pub fn next_queued(&self) -> Result<Option<ExecutionRecord>> {
+        let next = self
+            .queue_positions()?
+            .into_iter()
+            .filter(|(_, state, _)| *state == Some(ExecutionState::Queued))
+            .min_by(|a, b| a.2.cmp(&b.2).then_with(|| a.0.cmp(&b.0)));
+        next.map(|(id, _, _)| self.execution(&id)).transpose()
     }
 
     /// All executions, in queue order.

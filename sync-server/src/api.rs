@@ -24,27 +24,27 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         Self {
             status,
             code,
             message: message.into(),
         }
     }
-    fn unauthorized() -> Self {
+    pub(crate) fn unauthorized() -> Self {
         Self::new(
             StatusCode::UNAUTHORIZED,
             "unauthorized",
             "a valid token is required",
         )
     }
-    fn forbidden(message: impl Into<String>) -> Self {
+    pub(crate) fn forbidden(message: impl Into<String>) -> Self {
         Self::new(StatusCode::FORBIDDEN, "forbidden", message)
     }
-    fn not_found(message: impl Into<String>) -> Self {
+    pub(crate) fn not_found(message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", message)
     }
-    fn bad_request(message: impl Into<String>) -> Self {
+    pub(crate) fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
     }
 }
@@ -70,7 +70,7 @@ impl IntoResponse for ApiError {
     }
 }
 
-type ApiResult<T> = Result<T, ApiError>;
+pub(crate) type ApiResult<T> = Result<T, ApiError>;
 
 /// The token from `Authorization: Bearer`, or `?token=` for links and images.
 fn token_from(headers: &HeaderMap, query: &HashMap<String, String>) -> Option<String> {
@@ -82,7 +82,7 @@ fn token_from(headers: &HeaderMap, query: &HashMap<String, String>) -> Option<St
         .or_else(|| query.get("token").cloned())
 }
 
-async fn principal(
+pub(crate) async fn principal(
     state: &AppState,
     headers: &HeaderMap,
     query: &HashMap<String, String>,
@@ -94,7 +94,7 @@ async fn principal(
 }
 
 /// The caller's role in a notebook; a missing notebook and no access look alike.
-async fn role(
+pub(crate) async fn role(
     state: &AppState,
     who: &Principal,
     notebook_id: &str,

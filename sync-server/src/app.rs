@@ -6,7 +6,7 @@ use crate::error::Result;
 use crate::event_log::EventLog;
 use crate::rooms::Rooms;
 use crate::store::{SqlStore, Store, TokenScope};
-use crate::{api, auth, connection};
+use crate::{api, auth, connection, secrets};
 use axum::extract::{DefaultBodyLimit, State, WebSocketUpgrade};
 use axum::response::Response;
 use axum::routing::{get, post, put};
@@ -21,6 +21,7 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub rooms: Arc<Rooms>,
     pub config: Arc<Config>,
+    pub vault: Arc<crate::secrets::Vault>,
 }
 
 /// A server bound to its address, not yet serving.
@@ -37,6 +38,8 @@ impl Server {
     pub async fn bind(config: Config) -> Result<Self> {
         let store: Arc<dyn Store> = Arc::new(SqlStore::open(&config.database_url).await?);
         let first_owner_token = ensure_owner(store.as_ref(), &config).await?;
+        let vault =
+            crate::secrets::Vault::open(store.as_ref(), config.secrets_key.as_ref()).await?;
         let (log, log_task) = EventLog::start(store.clone());
         let rooms = Rooms::new(store.clone(), log.clone());
         let listener = tokio::net::TcpListener::bind(config.bind).await?;
@@ -46,6 +49,7 @@ impl Server {
                 store,
                 rooms,
                 config: Arc::new(config),
+                vault: Arc::new(vault),
             },
             log,
             log_task,
@@ -103,16 +107,21 @@ async fn ensure_owner(store: &dyn Store, config: &Config) -> Result<Option<Strin
     Ok(Some(token))
 }
 
-fn write_private(path: &std::path::Path, contents: &str) -> Result<()> {
+/// Write a file only its owner can read (tokens, keys).
+pub(crate) fn write_private(path: &std::path::Path, contents: &str) -> Result<()> {
     use std::io::Write;
     #[cfg(unix)]
     use std::os::unix::fs::OpenOptionsExt;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]
     options.mode(0o600);
     let mut file = options.open(path)?;
     file.write_all(contents.as_bytes())?;
+    file.sync_all()?;
     Ok(())
 }
 
@@ -135,6 +144,15 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/notebooks/{id}/blobs",
             put(api::put_blob).layer(DefaultBodyLimit::max(blob_limit)),
+        )
+        .route("/api/notebooks/{id}/secrets", get(secrets::routes::list))
+        .route(
+            "/api/notebooks/{id}/secrets/{name}",
+            put(secrets::routes::put).delete(secrets::routes::delete),
+        )
+        .route(
+            "/api/notebooks/{id}/runtime/secrets",
+            get(secrets::routes::reveal_for_runtime),
         )
         .route("/api/users", post(api::create_user))
         .route("/blobs/{sha256}", get(api::get_blob))

@@ -1,3 +1,4 @@
+use crate::secrets::MasterKeySource;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -13,4 +14,6 @@ pub struct Config {
     pub max_blob_bytes: usize,
     /// Where to write the owner token created on first start (mode 0600).
     pub owner_token_file: Option<PathBuf>,
+    /// The secrets master key's source; `None` disables secrets.
+    pub secrets_key: Option<MasterKeySource>,
 }

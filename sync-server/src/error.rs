@@ -21,6 +21,12 @@ pub enum ServerError {
     Io(#[from] std::io::Error),
     #[error("{0}")]
     Config(String),
+    #[error("secrets are disabled: start the server with --secrets-key-file or CATHODE_SECRETS_PASSPHRASE")]
+    SecretsDisabled,
+    #[error("{0}")]
+    InvalidSecret(String),
+    #[error("secret {0} cannot be opened with the master key")]
+    SecretUnreadable(String),
 }
 
 pub type Result<T, E = ServerError> = std::result::Result<T, E>;

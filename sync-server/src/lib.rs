@@ -11,6 +11,7 @@ pub mod error;
 pub mod event_log;
 pub mod room;
 pub mod rooms;
+pub mod secrets;
 pub mod store;
 
 pub use app::Server;

@@ -64,6 +64,17 @@ pub struct Snapshot {
     pub bytes: Vec<u8>,
 }
 
+/// A secret as stored: ciphertext only (see `secrets::crypto`).
+#[derive(Clone, Debug)]
+pub struct SealedSecretRow {
+    pub notebook_id: String,
+    pub name: String,
+    pub wrapped_key: Vec<u8>,
+    pub sealed_value: Vec<u8>,
+    pub updated_by: String,
+    pub updated_at_ms: i64,
+}
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     async fn user_count(&self) -> Result<i64>;
@@ -104,6 +115,16 @@ pub trait Store: Send + Sync + 'static {
     async fn put_blob(&self, notebook_id: &str, sha256: &str, bytes: &[u8]) -> Result<()>;
     async fn blob(&self, sha256: &str) -> Result<Option<Vec<u8>>>;
     async fn blob_notebooks(&self, sha256: &str) -> Result<Vec<String>>;
+
+    /// The KDF salt and the sealed check value, once secrets were first used.
+    async fn secrets_keyring(&self) -> Result<Option<(Vec<u8>, Vec<u8>)>>;
+    async fn init_secrets_keyring(&self, kdf_salt: &[u8], key_check: &[u8]) -> Result<()>;
+    /// Insert or replace one secret.
+    async fn put_secret(&self, row: &SealedSecretRow) -> Result<()>;
+    /// A notebook's secrets, by name.
+    async fn sealed_secrets(&self, notebook_id: &str) -> Result<Vec<SealedSecretRow>>;
+    /// Whether there was such a secret to delete.
+    async fn delete_secret(&self, notebook_id: &str, name: &str) -> Result<bool>;
 
     async fn close(&self);
 }

@@ -1,6 +1,9 @@
 //! The sqlx implementation of [`Store`], for SQLite and Postgres alike.
 
-use super::{ChangeRow, NotebookRecord, Snapshot, Store, TokenRecord, TokenScope, UserRecord};
+use super::{
+    ChangeRow, NotebookRecord, SealedSecretRow, Snapshot, Store, TokenRecord, TokenScope,
+    UserRecord,
+};
 use crate::error::{Result, ServerError};
 use async_trait::async_trait;
 use schema::clock::now_ms;
@@ -376,38 +379,30 @@ impl Store for SqlStore {
     }
 
     async fn put_blob(&self, notebook_id: &str, sha256: &str, bytes: &[u8]) -> Result<()> {
+        // Writes only, no read first: in SQLite's WAL mode a transaction
+        // that reads and then writes cannot wait for a concurrent writer
+        // (the event log's group commit) and fails with SQLITE_BUSY at once;
+        // one that starts by writing waits its turn under busy_timeout.
         let mut conn = self.pool.acquire().await?;
         let mut tx = conn.begin().await?;
-        let exists = sqlx::query("SELECT 1 AS one FROM blobs WHERE sha256 = $1")
-            .bind(sha256)
-            .fetch_optional(&mut *tx)
-            .await?
-            .is_some();
-        if !exists {
-            sqlx::query(
-                "INSERT INTO blobs (sha256, bytes, size, created_at) VALUES ($1, $2, $3, $4)",
-            )
-            .bind(sha256)
-            .bind(bytes)
-            .bind(bytes.len() as i64)
-            .bind(now_ms())
-            .execute(&mut *tx)
-            .await?;
-        }
-        let referenced =
-            sqlx::query("SELECT 1 AS one FROM blob_refs WHERE notebook_id = $1 AND sha256 = $2")
-                .bind(notebook_id)
-                .bind(sha256)
-                .fetch_optional(&mut *tx)
-                .await?
-                .is_some();
-        if !referenced {
-            sqlx::query("INSERT INTO blob_refs (notebook_id, sha256) VALUES ($1, $2)")
-                .bind(notebook_id)
-                .bind(sha256)
-                .execute(&mut *tx)
-                .await?;
-        }
+        sqlx::query(
+            "INSERT INTO blobs (sha256, bytes, size, created_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (sha256) DO NOTHING",
+        )
+        .bind(sha256)
+        .bind(bytes)
+        .bind(bytes.len() as i64)
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO blob_refs (notebook_id, sha256) VALUES ($1, $2)
+             ON CONFLICT (notebook_id, sha256) DO NOTHING",
+        )
+        .bind(notebook_id)
+        .bind(sha256)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -431,6 +426,73 @@ impl Store for SqlStore {
         rows.iter()
             .map(|r| Ok(r.try_get::<String, _>("notebook_id")?))
             .collect()
+    }
+
+    async fn secrets_keyring(&self) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
+        let row = sqlx::query("SELECT kdf_salt, key_check FROM secrets_keyring WHERE id = 1")
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| Ok((r.try_get("kdf_salt")?, r.try_get("key_check")?)))
+            .transpose()
+    }
+
+    async fn init_secrets_keyring(&self, kdf_salt: &[u8], key_check: &[u8]) -> Result<()> {
+        sqlx::query("INSERT INTO secrets_keyring (id, kdf_salt, key_check) VALUES (1, $1, $2)")
+            .bind(kdf_salt)
+            .bind(key_check)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn put_secret(&self, row: &SealedSecretRow) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO secrets (notebook_id, name, wrapped_key, sealed_value, updated_by, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (notebook_id, name) DO UPDATE SET
+               wrapped_key = excluded.wrapped_key, sealed_value = excluded.sealed_value,
+               updated_by = excluded.updated_by, updated_at = excluded.updated_at",
+        )
+        .bind(&row.notebook_id)
+        .bind(&row.name)
+        .bind(&row.wrapped_key)
+        .bind(&row.sealed_value)
+        .bind(&row.updated_by)
+        .bind(row.updated_at_ms)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn sealed_secrets(&self, notebook_id: &str) -> Result<Vec<SealedSecretRow>> {
+        let rows = sqlx::query(
+            "SELECT name, wrapped_key, sealed_value, updated_by, updated_at
+             FROM secrets WHERE notebook_id = $1 ORDER BY name",
+        )
+        .bind(notebook_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(SealedSecretRow {
+                    notebook_id: notebook_id.to_owned(),
+                    name: r.try_get("name")?,
+                    wrapped_key: r.try_get("wrapped_key")?,
+                    sealed_value: r.try_get("sealed_value")?,
+                    updated_by: r.try_get("updated_by")?,
+                    updated_at_ms: r.try_get("updated_at")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn delete_secret(&self, notebook_id: &str, name: &str) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM secrets WHERE notebook_id = $1 AND name = $2")
+            .bind(notebook_id)
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
     }
 
     async fn close(&self) {

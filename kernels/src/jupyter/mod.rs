@@ -42,6 +42,9 @@ pub struct JupyterOptions {
     pub transport: Transport,
     /// How long to wait for the kernel to become ready.
     pub start_timeout: Duration,
+    /// Variables added to the kernelspec's environment (a notebook's
+    /// secrets, for instance); kept across restarts.
+    pub env: Vec<(String, String)>,
 }
 
 impl Default for JupyterOptions {
@@ -53,6 +56,7 @@ impl Default for JupyterOptions {
                 Transport::Tcp
             },
             start_timeout: Duration::from_secs(60),
+            env: Vec::new(),
         }
     }
 }
@@ -97,7 +101,8 @@ pub struct JupyterKernel {
 
 impl JupyterKernel {
     /// Launch `spec` and wait until it is ready for requests.
-    pub async fn start(spec: KernelSpec, options: JupyterOptions) -> Result<JupyterKernel> {
+    pub async fn start(mut spec: KernelSpec, options: JupyterOptions) -> Result<JupyterKernel> {
+        spec.env.extend(options.env.iter().cloned());
         let (events, _) = broadcast::channel(256);
         let (cmds, cmd_rx) = mpsc::unbounded_channel();
         let (ready_tx, ready_rx) = oneshot::channel();

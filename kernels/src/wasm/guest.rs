@@ -424,6 +424,7 @@ pub struct Setup {
     pub lib_dir: PathBuf,
     pub mpl_dir: PathBuf,
     pub limits: Limits,
+    pub env: Vec<(String, String)>,
 }
 
 pub fn linker(engine: &Engine) -> Result<Linker<HostState>> {
@@ -520,6 +521,7 @@ impl Guest {
             .env("TMPDIR", "/tmp")
             .env("HOME", "/tmp")
             .env("PYTHONTZPATH", "")
+            .envs(&setup.env)
             .preopened_dir(&setup.lib_dir, STDLIB_GUEST_DIR, FsPerms::ReadOnly)
             .map_err(wasm_err)?
             .preopened_dir(&setup.mpl_dir, MPL_DATA_GUEST, FsPerms::ReadOnly)

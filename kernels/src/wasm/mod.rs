@@ -48,6 +48,8 @@ pub struct WasmOptions {
     /// Where compiled modules and the guest's read-only tree are cached.
     pub cache_dir: PathBuf,
     pub limits: Limits,
+    /// Environment variables the guest sees (`os.environ`).
+    pub env: Vec<(String, String)>,
 }
 
 impl WasmOptions {
@@ -65,6 +67,7 @@ impl WasmOptions {
                 output_bytes: 64 << 20,
                 time: None,
             },
+            env: Vec::new(),
         }
     }
 
@@ -92,6 +95,7 @@ fn prepare(options: &WasmOptions) -> Result<Setup> {
         lib_dir,
         mpl_dir,
         limits: options.limits.clone(),
+        env: options.env.clone(),
     })
 }
 

@@ -3,10 +3,11 @@
 
 use crate::config::Config;
 use crate::error::{AgentError, Result};
-use crate::{controls, executor, kernel_host, lease, scheduler};
+use crate::secrets::Secrets;
+use crate::{controls, executor, kernel_host, lease, masking, scheduler};
 use cathode_client::{ClientConfig, ClientError, NotebookClient};
 use schema::wire::{ErrorCode, Role};
-use schema::{ExecutionId, ExecutionState, SessionId, SessionStatus};
+use schema::{DocKind, ExecutionId, ExecutionState, SessionId, SessionStatus};
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
@@ -79,7 +80,17 @@ async fn serve(
     let session_started_ms = schema::clock::now_ms();
     lease::claim(&client, &config, &session).await?;
     tracing::info!(kernel = %config.kernel, "lease claimed; starting the kernel");
-    let kernel = match kernel_host::start(&config.kernel).await {
+    let secrets = match Secrets::fetch(&config).await {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = lease::set_status(&client, &session, SessionStatus::Dead).await;
+            return Err(e);
+        }
+    };
+    let masker = Arc::new(secrets.masker());
+    masking::log_writer::install(masker.clone());
+    tracing::info!(secrets = ?secrets, "secrets received");
+    let kernel = match kernel_host::start(&config.kernel, secrets.env()).await {
         Ok(k) => k,
         Err(e) => {
             let _ = lease::set_status(&client, &session, SessionStatus::Dead).await;
@@ -97,30 +108,42 @@ async fn serve(
     let mut seen_controls = HashSet::new();
     let blobs = Arc::new(crate::blobs::BlobStore::new(&config));
     let mut execution_count = 0i64;
+    // What the runtime document says of this session (only we write it).
+    let mut status = SessionStatus::Idle;
+    let mut scanned_heads = None;
     tokio::pin!(stop);
 
     let exit = loop {
         if !lease::still_held(&client, &session).await? {
             break Exit::Displaced;
         }
-        let handled_controls = controls::handle(
-            &client,
-            kernel.as_ref(),
-            &session,
-            running.as_ref().map(|(id, _)| id),
-            &mut seen_controls,
-            session_started_ms,
-        )
-        .await?;
-        if handled_controls.restarted {
-            execution_count = 0;
-            lease::set_status(&client, &session, SessionStatus::Idle).await?;
+        // Controls and run requests live in the notebook document: rescan
+        // them only when it changed, not on every output the agent writes.
+        let notebook_heads = client.heads(DocKind::Notebook).await?;
+        if scanned_heads.as_ref() != Some(&notebook_heads) {
+            let handled_controls = controls::handle(
+                &client,
+                kernel.as_ref(),
+                &session,
+                running.as_ref().map(|(id, _)| id),
+                &mut seen_controls,
+                session_started_ms,
+            )
+            .await?;
+            if handled_controls.restarted {
+                execution_count = 0;
+                status = SessionStatus::Restarting;
+            }
+            scheduler::queue_new_requests(&client, &mut handled).await?;
+            scanned_heads = Some(notebook_heads);
         }
-        scheduler::queue_new_requests(&client, &mut handled).await?;
         if running.is_none() {
             if let Some(record) = executor::next_queued(&client).await? {
                 execution_count += 1;
-                lease::set_status(&client, &session, SessionStatus::Busy).await?;
+                if status != SessionStatus::Busy {
+                    status = SessionStatus::Busy;
+                    lease::set_status(&client, &session, status).await?;
+                }
                 let id = record.execution_id.clone();
                 running = Some((
                     id,
@@ -128,21 +151,15 @@ async fn serve(
                         client.clone(),
                         kernel.clone(),
                         blobs.clone(),
+                        masker.clone(),
                         record,
                         execution_count,
                         config.flush_interval,
                     )),
                 ));
-            } else {
-                let idle = client
-                    .runtime({
-                        let s = session.clone();
-                        move |rt| rt.session(&s).map(|s| s.map(|s| s.status))
-                    })
-                    .await??;
-                if idle != Some(SessionStatus::Idle) {
-                    lease::set_status(&client, &session, SessionStatus::Idle).await?;
-                }
+            } else if status != SessionStatus::Idle {
+                status = SessionStatus::Idle;
+                lease::set_status(&client, &session, status).await?;
             }
         }
         let wake = {

@@ -29,7 +29,26 @@ impl BlobStore {
         }
     }
 
+    /// Store `bytes`, retrying a few times: a server restarting or busy
+    /// should not cost an output its payload.
     pub async fn put(&self, bytes: Vec<u8>) -> Result<String, String> {
+        let mut delay = std::time::Duration::from_millis(200);
+        let mut attempt = 1;
+        loop {
+            match self.put_once(bytes.clone()).await {
+                Ok(sha) => return Ok(sha),
+                Err(e) if attempt < 4 => {
+                    tracing::warn!(error = %e, attempt, "storing a blob failed; retrying");
+                    tokio::time::sleep(delay).await;
+                    delay *= 3;
+                    attempt += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    async fn put_once(&self, bytes: Vec<u8>) -> Result<String, String> {
         let resp = self
             .http
             .put(&self.url)

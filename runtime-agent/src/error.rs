@@ -10,6 +10,8 @@ pub enum AgentError {
     NotARuntimeToken(String),
     #[error("unknown kernel {name:?}; available: {available}")]
     UnknownKernel { name: String, available: String },
+    #[error("could not fetch the notebook's secrets: {0}")]
+    Secrets(String),
     #[error("kernel: {0}")]
     Kernel(#[from] kernels::KernelError),
     #[error("client: {0}")]

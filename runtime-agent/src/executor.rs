@@ -2,6 +2,8 @@
 
 use crate::blobs::BlobStore;
 use crate::error::Result;
+use crate::masking::events::EventMasker;
+use crate::masking::Masker;
 use crate::outputs::OutputBuffer;
 use cathode_client::NotebookClient;
 use kernels::{ExecuteRequest, InputAnswer, Kernel, KernelEvent, ReplyStatus};
@@ -12,12 +14,7 @@ use tracing::Instrument;
 
 /// The oldest queued execution, if any.
 pub async fn next_queued(client: &NotebookClient) -> Result<Option<ExecutionRecord>> {
-    Ok(client
-        .runtime(|rt| {
-            rt.executions()
-                .map(|xs| xs.into_iter().find(|x| x.state == ExecutionState::Queued))
-        })
-        .await??)
+    Ok(client.runtime(|rt| rt.next_queued()).await??)
 }
 
 /// Run `record` to its end. Outputs are flushed at most once per
@@ -26,6 +23,7 @@ pub async fn run(
     client: Arc<NotebookClient>,
     kernel: Arc<dyn Kernel>,
     blobs: Arc<BlobStore>,
+    masker: Arc<Masker>,
     record: ExecutionRecord,
     execution_count: i64,
     flush_interval: Duration,
@@ -65,33 +63,47 @@ pub async fn run(
         // The `input()` waiting for an answer, and how many were asked.
         let mut waiting: Option<u32> = None;
         let mut asked = 0u32;
-        loop {
+        // Every event is masked before the buffer, the blob store or a log
+        // line sees it; the masker may hold back the end of a stream.
+        let mut masking = EventMasker::new(masker.clone());
+        let mut ended = false;
+        while !ended {
             tokio::select! {
-                event = execution.next_event() => match event {
-                    Some(KernelEvent::Died { status }) => died = Some(status),
-                    Some(KernelEvent::InputRequest { prompt, password }) => {
-                        flush(&client, &id, &mut buffer).await?;
-                        let request = InputRequest { seq: asked, prompt, password, asked_at_ms: schema::clock::now_ms() };
-                        waiting = Some(asked);
-                        asked += 1;
-                        let x = id.clone();
-                        client.edit_runtime(move |rt| rt.set_input_request(&x, Some(&request))).await??;
-                        revision.borrow_and_update();
-                        if let Some(answer) = input_answer(&client, &id, asked - 1).await? {
-                            answer_input(&client, &execution, &id, answer).await?;
-                            waiting = None;
+                raw = execution.next_event() => {
+                    let events = match raw {
+                        Some(raw) => masking.push(raw),
+                        None => {
+                            ended = true;
+                            masking.finish().into_iter().collect()
+                        }
+                    };
+                    for event in events {
+                        match event {
+                            KernelEvent::Died { status } => died = Some(status),
+                            KernelEvent::InputRequest { prompt, password } => {
+                                flush(&client, &id, &mut buffer).await?;
+                                let request = InputRequest { seq: asked, prompt, password, asked_at_ms: schema::clock::now_ms() };
+                                waiting = Some(asked);
+                                asked += 1;
+                                let x = id.clone();
+                                client.edit_runtime(move |rt| rt.set_input_request(&x, Some(&request))).await??;
+                                revision.borrow_and_update();
+                                if let Some(answer) = input_answer(&client, &id, asked - 1).await? {
+                                    answer_input(&client, &execution, &id, answer).await?;
+                                    waiting = None;
+                                }
+                            }
+                            event => {
+                                let offloaded = match &event {
+                                    KernelEvent::DisplayData { data, .. }
+                                    | KernelEvent::UpdateDisplayData { data, .. }
+                                    | KernelEvent::ExecuteResult { data, .. } => blobs.offload(data).await,
+                                    _ => Default::default(),
+                                };
+                                buffer.apply_offloaded(&event, &offloaded);
+                            }
                         }
                     }
-                    Some(event) => {
-                        let offloaded = match &event {
-                            KernelEvent::DisplayData { data, .. }
-                            | KernelEvent::UpdateDisplayData { data, .. }
-                            | KernelEvent::ExecuteResult { data, .. } => blobs.offload(data).await,
-                            _ => Default::default(),
-                        };
-                        buffer.apply_offloaded(&event, &offloaded);
-                    }
-                    None => break,
                 },
                 _ = tick.tick(), if buffer.is_dirty() => flush(&client, &id, &mut buffer).await?,
                 changed = revision.changed(), if waiting.is_some() => {
@@ -115,7 +127,9 @@ pub async fn run(
             Ok(reply) if reply.status == ReplyStatus::Ok => ExecutionState::Done,
             Ok(_) => ExecutionState::Error,
             Err(e) => {
-                let reason = died.map(|d| d.reason).unwrap_or_else(|| e.to_string());
+                let reason = died
+                    .map(|d| d.reason)
+                    .unwrap_or_else(|| masker.mask(&e.to_string()).into_owned());
                 buffer.apply(&KernelEvent::Error {
                     ename: "KernelDied".into(),
                     evalue: format!("the kernel died while running this cell: {reason}"),

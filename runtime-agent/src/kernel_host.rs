@@ -18,9 +18,13 @@ fn prefixes() -> Vec<PathBuf> {
         .collect()
 }
 
-pub async fn start(name: &str) -> Result<Arc<dyn Kernel>> {
+/// Start kernel `name` with `env` (the notebook's secrets) added to its
+/// environment.
+pub async fn start(name: &str, env: Vec<(String, String)>) -> Result<Arc<dyn Kernel>> {
     if name == WASM_PYTHON {
-        return Ok(Arc::new(WasmKernel::start(WasmOptions::from_env()).await?));
+        let mut options = WasmOptions::from_env();
+        options.env = env;
+        return Ok(Arc::new(WasmKernel::start(options).await?));
     }
     let finder = KernelSpecFinder::new(&prefixes());
     let spec = match finder.find(name) {
@@ -34,9 +38,11 @@ pub async fn start(name: &str) -> Result<Arc<dyn Kernel>> {
             });
         }
     };
-    Ok(Arc::new(
-        JupyterKernel::start(spec, JupyterOptions::default()).await?,
-    ))
+    let options = JupyterOptions {
+        env,
+        ..JupyterOptions::default()
+    };
+    Ok(Arc::new(JupyterKernel::start(spec, options).await?))
 }
 
 /// Start and stop one WASM kernel: compiles and caches the module if needed.

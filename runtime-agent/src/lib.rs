@@ -11,8 +11,10 @@ pub mod executor;
 pub mod headless;
 pub mod kernel_host;
 pub mod lease;
+pub mod masking;
 pub mod outputs;
 pub mod scheduler;
+pub mod secrets;
 pub mod terminal;
 
 pub use agent::{run, Exit};

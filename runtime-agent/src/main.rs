@@ -47,7 +47,8 @@ async fn main() -> anyhow::Result<()> {
             tracing_subscriber::EnvFilter::try_from_env("CATHODE_LOG")
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
-        .with_writer(std::io::stderr)
+        // Log lines pass the secret masker once the agent has the secrets.
+        .with_writer(runtime_agent::masking::log_writer::MaskedStderr)
         .init();
     let args = Args::parse();
     if args.prepare_wasm {

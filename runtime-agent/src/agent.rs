@@ -63,6 +63,13 @@ pub async fn run(config: Config, stop: impl std::future::Future<Output = ()>) ->
     serve(config, client, session, stop).instrument(span).await
 }
 
+/// The execution in progress.
+struct Running {
+    id: ExecutionId,
+    batch: Option<String>,
+    task: tokio::task::JoinHandle<Result<ExecutionState>>,
+}
+
 enum Wake {
     Changed,
     ClientStopped,
@@ -104,7 +111,7 @@ async fn serve(
     let mut renew = tokio::time::interval(config.renew_every());
     renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut handled = HashSet::new();
-    let mut running: Option<(ExecutionId, tokio::task::JoinHandle<Result<ExecutionState>>)> = None;
+    let mut running: Option<Running> = None;
     let mut seen_controls = HashSet::new();
     let blobs = Arc::new(crate::blobs::BlobStore::new(&config));
     let mut execution_count = 0i64;
@@ -125,7 +132,7 @@ async fn serve(
                 &client,
                 kernel.as_ref(),
                 &session,
-                running.as_ref().map(|(id, _)| id),
+                running.as_ref().map(|r| &r.id),
                 &mut seen_controls,
                 session_started_ms,
             )
@@ -144,10 +151,10 @@ async fn serve(
                     status = SessionStatus::Busy;
                     lease::set_status(&client, &session, status).await?;
                 }
-                let id = record.execution_id.clone();
-                running = Some((
-                    id,
-                    tokio::spawn(executor::run(
+                running = Some(Running {
+                    id: record.execution_id.clone(),
+                    batch: record.batch.clone(),
+                    task: tokio::spawn(executor::run(
                         client.clone(),
                         kernel.clone(),
                         blobs.clone(),
@@ -156,7 +163,7 @@ async fn serve(
                         execution_count,
                         config.flush_interval,
                     )),
-                ));
+                });
             } else if status != SessionStatus::Idle {
                 status = SessionStatus::Idle;
                 lease::set_status(&client, &session, status).await?;
@@ -165,7 +172,7 @@ async fn serve(
         let wake = {
             let finished = async {
                 match running.as_mut() {
-                    Some((_, task)) => Wake::Finished(task.await),
+                    Some(r) => Wake::Finished((&mut r.task).await),
                     None => std::future::pending().await,
                 }
             };
@@ -185,8 +192,24 @@ async fn serve(
                 }
             }
             Wake::Finished(outcome) => {
-                running = None;
+                let batch = running.take().and_then(|r| r.batch);
                 match outcome {
+                    Ok(Ok(ExecutionState::Error)) => {
+                        if let Some(batch) = batch {
+                            // Run all stops at the first error, as in Jupyter.
+                            let cancelled = client
+                                .edit_runtime(move |rt| {
+                                    rt.cancel_queued_batch(&batch, schema::clock::now_ms())
+                                })
+                                .await??;
+                            if !cancelled.is_empty() {
+                                tracing::info!(
+                                    cancelled = cancelled.len(),
+                                    "run all stopped at an error"
+                                );
+                            }
+                        }
+                    }
                     Ok(Ok(_)) => {}
                     Ok(Err(e)) => tracing::error!(error = %e, "execution failed"),
                     Err(e) => tracing::error!(error = %e, "execution task panicked"),
@@ -197,8 +220,8 @@ async fn serve(
     if exit == Exit::Displaced {
         tracing::warn!("another agent took the lease; stopping the kernel and exiting");
     }
-    if let Some((_, task)) = running.take() {
-        task.abort();
+    if let Some(r) = running.take() {
+        r.task.abort();
     }
     let _ = kernel.shutdown().await;
     if exit == Exit::Stopped {

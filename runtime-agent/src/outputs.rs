@@ -542,6 +542,7 @@ mod tests {
                 &schema::RequestId::random(),
                 "ada",
                 &[],
+                None,
                 0,
             )
             .unwrap();

@@ -87,6 +87,7 @@ pub async fn queue_new_requests(
                     &request.request_id,
                     &request.requested_by,
                     &request.heads,
+                    request.batch.as_deref(),
                     schema::clock::now_ms(),
                 )?;
                 tracing::info!(execution_id = %id, cell_id = %cell, "queued");

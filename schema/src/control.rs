@@ -218,7 +218,7 @@ mod tests {
     fn input_requests_and_answers() {
         let mut rt = RuntimeDoc::create("n").unwrap();
         let x = rt
-            .queue_execution(&CellId::random(), &RequestId::random(), "ada", &[], 0)
+            .queue_execution(&CellId::random(), &RequestId::random(), "ada", &[], None, 0)
             .unwrap();
         let ask = InputRequest {
             seq: 0,

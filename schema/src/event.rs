@@ -46,6 +46,11 @@ pub enum DocumentEvent {
         cell_id: CellId,
         request_id: RequestId,
     },
+    /// Every code cell asked to run, in order, as one batch.
+    RunAllRequested {
+        batch: String,
+        cells: usize,
+    },
     RuntimeClaimed {
         session_id: SessionId,
     },
@@ -109,6 +114,7 @@ impl DocumentEvent {
             Self::CellTypeChanged { .. } => "CellTypeChanged",
             Self::MetadataChanged { .. } => "MetadataChanged",
             Self::ExecutionRequested { .. } => "ExecutionRequested",
+            Self::RunAllRequested { .. } => "RunAllRequested",
             Self::RuntimeClaimed { .. } => "RuntimeClaimed",
             Self::LeaseRenewed { .. } => "LeaseRenewed",
             Self::LeaseReleased { .. } => "LeaseReleased",

@@ -73,6 +73,10 @@ pub struct RunRequest {
     /// runs the source as it was here, not as it is when the agent gets to it.
     #[serde(with = "heads_serde")]
     pub heads: Vec<ChangeHash>,
+    /// Set for the requests of one "run all": when one of them fails, the
+    /// rest of the batch is cancelled, as Jupyter stops on error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch: Option<String>,
 }
 
 mod heads_serde {
@@ -501,6 +505,7 @@ impl NotebookDoc {
             requested_by: requested_by.to_owned(),
             requested_at_ms: now_ms(),
             heads: self.doc.get_heads(),
+            batch: None,
         };
         let raw = serde_json::to_string(&request).map_err(|_| SchemaError::Malformed {
             field: "run_request",
@@ -514,6 +519,46 @@ impl NotebookDoc {
             Ok(())
         })?;
         Ok(request)
+    }
+
+    /// Ask the runtime to run every code cell, in notebook order, as the
+    /// notebook is now in this replica: one change, one batch, so the
+    /// agent runs them in order and stops at the first error.
+    pub fn request_run_all(&mut self, requested_by: &str) -> Result<Vec<(CellId, RunRequest)>> {
+        let heads = self.doc.get_heads();
+        let batch = RequestId::random().as_str().to_owned();
+        let requested_at_ms = now_ms();
+        let mut planned = Vec::new();
+        for cell in self.cells()? {
+            if cell.cell_type != CellType::Code {
+                continue;
+            }
+            let request = RunRequest {
+                request_id: RequestId::random(),
+                requested_by: requested_by.to_owned(),
+                requested_at_ms,
+                heads: heads.clone(),
+                batch: Some(batch.clone()),
+            };
+            let raw = serde_json::to_string(&request).map_err(|_| SchemaError::Malformed {
+                field: "run_request",
+            })?;
+            planned.push((self.cell_obj(&cell.id)?, cell.id, request, raw));
+        }
+        let event = DocumentEvent::RunAllRequested {
+            batch,
+            cells: planned.len(),
+        };
+        commit(&mut self.doc, &event, |tx| {
+            for (obj, _, _, raw) in &planned {
+                tx.put(obj, "run_request", raw.as_str())?;
+            }
+            Ok(())
+        })?;
+        Ok(planned
+            .into_iter()
+            .map(|(_, id, request, _)| (id, request))
+            .collect())
     }
 
     pub fn heads(&self) -> Vec<ChangeHash> {

@@ -139,6 +139,8 @@ pub struct ExecutionRecord {
     pub queued_at_ms: i64,
     pub started_at_ms: Option<i64>,
     pub ended_at_ms: Option<i64>,
+    /// The "run all" this execution belongs to, if any.
+    pub batch: Option<String>,
     pub outputs: Vec<OutputManifest>,
 }
 
@@ -361,6 +363,7 @@ impl RuntimeDoc {
         request_id: &RequestId,
         requested_by: &str,
         source_heads: &[automerge::ChangeHash],
+        batch: Option<&str>,
         now_ms: i64,
     ) -> Result<ExecutionId> {
         let executions = self.executions_obj()?;
@@ -389,6 +392,9 @@ impl RuntimeDoc {
             tx.put(&x, "state", ExecutionState::Queued.as_str())?;
             tx.put(&x, "queued_at", now_ms)?;
             tx.put(&x, "queue_seq", queue_seq)?;
+            if let Some(batch) = batch {
+                tx.put(&x, "batch", batch)?;
+            }
             tx.put_object(&x, "outputs", ObjType::List)?;
             Ok(())
         })?;
@@ -516,8 +522,26 @@ impl RuntimeDoc {
             queued_at_ms: get_i64(&self.doc, &x, "queued_at")?.unwrap_or_default(),
             started_at_ms: get_i64(&self.doc, &x, "started_at")?,
             ended_at_ms: get_i64(&self.doc, &x, "ended_at")?,
+            batch: get_str(&self.doc, &x, "batch")?,
             outputs,
         })
+    }
+
+    /// Cancel the executions of a "run all" batch still in the queue: one of
+    /// its cells failed, and the later ones depend on it.
+    pub fn cancel_queued_batch(&mut self, batch: &str, now_ms: i64) -> Result<Vec<ExecutionId>> {
+        let mut cancelled = Vec::new();
+        for (id, state, _) in self.queue_positions()? {
+            if state != Some(ExecutionState::Queued) {
+                continue;
+            }
+            let x = self.execution_obj(&id)?;
+            if get_str(&self.doc, &x, "batch")?.as_deref() == Some(batch) {
+                self.finish_execution(&id, ExecutionState::Cancelled, now_ms)?;
+                cancelled.push(id);
+            }
+        }
+        Ok(cancelled)
     }
 
     /// Every execution's id, state and queue position, reading nothing else

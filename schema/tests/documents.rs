@@ -190,7 +190,7 @@ fn executions_and_outputs() {
     let mut rt = RuntimeDoc::create("n1").unwrap();
     let cell = CellId::random();
     let x = rt
-        .queue_execution(&cell, &RequestId::random(), "ada", &[], 10)
+        .queue_execution(&cell, &RequestId::random(), "ada", &[], None, 10)
         .unwrap();
     assert_eq!(rt.execution(&x).unwrap().state, ExecutionState::Queued);
     rt.start_execution(&x, 1, 11).unwrap();

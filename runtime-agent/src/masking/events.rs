@@ -72,6 +72,14 @@ impl EventMasker {
     }
 
     fn mask_other(&self, event: KernelEvent) -> KernelEvent {
+        fn mask_bundle(
+            m: &Masker,
+            data: &mut kernels::MimeBundle,
+            metadata: &mut serde_json::Map<String, serde_json::Value>,
+        ) {
+            data.values_mut().for_each(|v| m.mask_json(v));
+            metadata.values_mut().for_each(|v| m.mask_json(v));
+        }
         let m = &self.masker;
         match event {
             KernelEvent::DisplayData {
@@ -79,8 +87,7 @@ impl EventMasker {
                 mut metadata,
                 display_id,
             } => {
-                data.values_mut().for_each(|v| m.mask_json(v));
-                metadata.values_mut().for_each(|v| m.mask_json(v));
+                mask_bundle(m, &mut data, &mut metadata);
                 KernelEvent::DisplayData {
                     data,
                     metadata,
@@ -92,8 +99,7 @@ impl EventMasker {
                 mut metadata,
                 display_id,
             } => {
-                data.values_mut().for_each(|v| m.mask_json(v));
-                metadata.values_mut().for_each(|v| m.mask_json(v));
+                mask_bundle(m, &mut data, &mut metadata);
                 KernelEvent::UpdateDisplayData {
                     data,
                     metadata,
@@ -105,8 +111,7 @@ impl EventMasker {
                 mut data,
                 mut metadata,
             } => {
-                data.values_mut().for_each(|v| m.mask_json(v));
-                metadata.values_mut().for_each(|v| m.mask_json(v));
+                mask_bundle(m, &mut data, &mut metadata);
                 KernelEvent::ExecuteResult {
                     execution_count,
                     data,

@@ -110,7 +110,7 @@ async fn serve(
     let mut revision = client.revision();
     let mut renew = tokio::time::interval(config.renew_every());
     renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut handled = HashSet::new();
+    let mut scheduler = scheduler::Scheduler::new();
     let mut running: Option<Running> = None;
     let mut seen_controls = HashSet::new();
     let blobs = Arc::new(crate::blobs::BlobStore::new(&config));
@@ -141,7 +141,7 @@ async fn serve(
                 execution_count = 0;
                 status = SessionStatus::Restarting;
             }
-            scheduler::queue_new_requests(&client, &mut handled).await?;
+            scheduler.queue_new_requests(&client).await?;
             scanned_heads = Some(notebook_heads);
         }
         if running.is_none() {

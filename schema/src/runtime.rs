@@ -560,6 +560,35 @@ impl RuntimeDoc {
         Ok(positions)
     }
 
+    /// Which request each execution ran, with the heads it ran at, in queue
+    /// order; reads no outputs, so it stays cheap as executions pile up.
+    pub fn requests_in_queue_order(
+        &self,
+    ) -> Result<Vec<(CellId, RequestId, Vec<automerge::ChangeHash>)>> {
+        let executions = self.executions_obj()?;
+        let mut rows = Vec::new();
+        for key in self.doc.keys(&executions) {
+            if let Some(x) = get_obj(&self.doc, &executions, &key, ObjType::Map)? {
+                let seq = get_i64(&self.doc, &x, "queue_seq")?.unwrap_or_default();
+                let heads = crate::access::heads_from_string(
+                    &get_str(&self.doc, &x, "source_heads")?.unwrap_or_default(),
+                )?;
+                rows.push((
+                    seq,
+                    key,
+                    CellId(get_str(&self.doc, &x, "cell_id")?.unwrap_or_default()),
+                    RequestId(get_str(&self.doc, &x, "request_id")?.unwrap_or_default()),
+                    heads,
+                ));
+            }
+        }
+        rows.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+        Ok(rows
+            .into_iter()
+            .map(|(_, _, cell, request, heads)| (cell, request, heads))
+            .collect())
+    }
+
     /// The queued execution that runs next, if any.
     pub fn next_queued(&self) -> Result<Option<ExecutionRecord>> {
         let next = self

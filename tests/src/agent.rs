@@ -11,6 +11,18 @@ pub struct TestAgent {
 
 impl TestAgent {
     pub fn start(server: &TestServer, notebook: &str, token: &str, kernel: &str) -> Result<Self> {
+        Self::start_logging(server, notebook, token, kernel, None)
+    }
+
+    /// Start with the agent's log (stderr) written to `log`, at `CATHODE_LOG`
+    /// level `filter`, so a test can read what the agent logged.
+    pub fn start_logging(
+        server: &TestServer,
+        notebook: &str,
+        token: &str,
+        kernel: &str,
+        log: Option<(&std::path::Path, &str)>,
+    ) -> Result<Self> {
         let binary = bin_dir().join("runtime-agent");
         if !binary.exists() {
             bail!(
@@ -18,19 +30,29 @@ impl TestAgent {
                 binary.display()
             );
         }
+        let (stderr, filter) = match log {
+            Some((path, filter)) => (
+                Stdio::from(
+                    std::fs::File::create(path)
+                        .with_context(|| format!("creating {}", path.display()))?,
+                ),
+                filter.to_owned(),
+            ),
+            None => (
+                Stdio::inherit(),
+                std::env::var("CATHODE_LOG").unwrap_or_else(|_| "warn".into()),
+            ),
+        };
         let child = Command::new(&binary)
             .env("NOTEBOOK_ID", notebook)
             .env("CATHODE_SERVER_URL", server.http_url())
             .env("CATHODE_TOKEN", token)
             .env("CATHODE_KERNEL", kernel)
             .env("CATHODE_LEASE_TTL_MS", "3000")
-            .env(
-                "CATHODE_LOG",
-                std::env::var("CATHODE_LOG").unwrap_or_else(|_| "warn".into()),
-            )
+            .env("CATHODE_LOG", filter)
             .stdin(Stdio::null())
             .stdout(Stdio::inherit())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .spawn()
             .with_context(|| format!("spawning {}", binary.display()))?;
         Ok(Self { child: Some(child) })

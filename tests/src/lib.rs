@@ -3,6 +3,7 @@
 //! clients.
 
 pub mod agent;
+pub mod cells;
 pub mod raw;
 pub mod server;
 

@@ -236,6 +236,35 @@ impl TestServer {
         Ok(body["token"].as_str().unwrap_or_default().to_owned())
     }
 
+    /// A blob's bytes, read with the owner's token.
+    pub async fn blob(&self, sha256: &str) -> Result<Vec<u8>> {
+        let resp = reqwest::Client::new()
+            .get(format!("{}/blobs/{sha256}", self.http_url()))
+            .bearer_auth(&self.owner_token)
+            .send()
+            .await?;
+        if !resp.status().is_success() {
+            bail!("blob {sha256}: {}", resp.status());
+        }
+        Ok(resp.bytes().await?.to_vec())
+    }
+
+    /// Set a notebook secret as its owner.
+    pub async fn set_secret(&self, notebook: &str, name: &str, value: &str) -> Result<()> {
+        let (status, body) = self
+            .api(
+                reqwest::Method::PUT,
+                &format!("/api/notebooks/{notebook}/secrets/{name}"),
+                &self.owner_token,
+                Some(json!({ "value": value })),
+            )
+            .await?;
+        if status != 204 {
+            bail!("set secret {name}: {status} {body}");
+        }
+        Ok(())
+    }
+
     /// A new notebook owned by the owner, and the owner connected to it.
     pub async fn notebook_with_owner(
         &self,

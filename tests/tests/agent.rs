@@ -3,14 +3,12 @@
 //! Python kernel).
 
 use cathode_client::NotebookClient;
-use cathode_tests::{TestAgent, TestServer};
-use schema::{
-    CellId, CellType, ExecutionRecord, ExecutionState, MimePayload, OutputManifest, Placement,
-    RequestId,
+use cathode_tests::cells::{
+    add_cell, executions_for, request_run, stdout_of, wait_state, RUN_WAIT,
 };
+use cathode_tests::{TestAgent, TestServer};
+use schema::{ExecutionRecord, ExecutionState, MimePayload, OutputManifest};
 use std::time::Duration;
-
-const RUN_WAIT: Duration = Duration::from_secs(300);
 
 /// A fresh server, a notebook, a runtime token for it and its owner connected.
 async fn served_notebook(name: &str) -> (TestServer, String, String, NotebookClient) {
@@ -18,73 +16,6 @@ async fn served_notebook(name: &str) -> (TestServer, String, String, NotebookCli
     let (notebook, owner) = server.notebook_with_owner(name).await.unwrap();
     let runtime = server.runtime_token(&notebook).await.unwrap();
     (server, notebook, runtime, owner)
-}
-
-async fn add_cell(client: &NotebookClient, source: &str) -> CellId {
-    let source = source.to_owned();
-    client
-        .edit_notebook(move |nb| nb.create_cell(CellType::Code, Placement::End, &source))
-        .await
-        .unwrap()
-        .unwrap()
-}
-
-async fn request_run(client: &NotebookClient, cell: &CellId) -> RequestId {
-    let c = cell.clone();
-    client
-        .edit_notebook(move |nb| nb.request_execution(&c, "tester"))
-        .await
-        .unwrap()
-        .unwrap()
-        .request_id
-}
-
-async fn executions_for(client: &NotebookClient, request: &RequestId) -> Vec<ExecutionRecord> {
-    let r = request.clone();
-    client
-        .runtime(move |rt| {
-            rt.executions()
-                .unwrap()
-                .into_iter()
-                .filter(|x| x.request_id == r)
-                .collect()
-        })
-        .await
-        .unwrap()
-}
-
-/// Wait (by notification) until the request's execution is in `state`.
-async fn wait_state(
-    client: &NotebookClient,
-    request: &RequestId,
-    states: &[ExecutionState],
-) -> ExecutionRecord {
-    let mut revision = client.revision();
-    let deadline = tokio::time::Instant::now() + RUN_WAIT;
-    loop {
-        revision.borrow_and_update();
-        if let Some(x) = executions_for(client, request)
-            .await
-            .into_iter()
-            .find(|x| states.contains(&x.state))
-        {
-            return x;
-        }
-        tokio::time::timeout_at(deadline, revision.changed())
-            .await
-            .unwrap_or_else(|_| panic!("request {request} never reached {states:?}"))
-            .unwrap();
-    }
-}
-
-fn stdout_of(x: &ExecutionRecord) -> String {
-    x.outputs
-        .iter()
-        .filter_map(|o| match o {
-            OutputManifest::Stream { text, .. } => Some(text.as_str()),
-            _ => None,
-        })
-        .collect()
 }
 
 fn result_text(x: &ExecutionRecord) -> Option<String> {
@@ -156,15 +87,7 @@ async fn runs_cells_for(kernel: &str) {
             _ => None,
         })
         .unwrap_or_else(|| panic!("no PNG blob in {:?}", xp.outputs));
-    let png = reqwest::Client::new()
-        .get(format!("{}/blobs/{sha}", server.http_url()))
-        .bearer_auth(&server.owner_token)
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
+    let png = server.blob(&sha).await.unwrap();
     assert_eq!(png.len() as u64, size);
     assert!(png.starts_with(b"\x89PNG"), "not a PNG");
 
@@ -586,4 +509,69 @@ impl RjustX for str {
     fn rjust_x(&self) -> String {
         format!("{}{}", "x".repeat(1023 - self.len()), self)
     }
+}
+
+async fn run_all_stops_at_the_first_error_for(kernel: &str) {
+    let (server, notebook, runtime, owner) = served_notebook("run all").await;
+    let _agent = TestAgent::start(&server, &notebook, &runtime, kernel).unwrap();
+    let first = add_cell(&owner, "a = 1").await;
+    owner
+        .edit_notebook(|nb| {
+            nb.create_cell(
+                schema::CellType::Markdown,
+                schema::Placement::End,
+                "# not code",
+            )
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    let second = add_cell(&owner, "print(a + 1)").await;
+    let failing = add_cell(&owner, "1 / 0").await;
+    let after = add_cell(&owner, "print('never')").await;
+    let requests = owner
+        .edit_notebook(|nb| nb.request_run_all("tester"))
+        .await
+        .unwrap()
+        .unwrap();
+    let cells: Vec<_> = requests.iter().map(|(c, _)| c.clone()).collect();
+    assert_eq!(
+        cells,
+        vec![first, second, failing.clone(), after],
+        "code cells only, in order"
+    );
+    let r: Vec<_> = requests.into_iter().map(|(_, r)| r.request_id).collect();
+    let x1 = wait_state(&owner, &r[0], &[ExecutionState::Done]).await;
+    let x2 = wait_state(&owner, &r[1], &[ExecutionState::Done]).await;
+    assert_eq!(stdout_of(&x2), "2\n");
+    let x3 = wait_state(&owner, &r[2], &[ExecutionState::Error]).await;
+    let x4 = wait_state(&owner, &r[3], &[ExecutionState::Cancelled]).await;
+    assert!(x1.execution_count < x2.execution_count && x2.execution_count < x3.execution_count);
+    assert!(x4.outputs.is_empty() && x4.started_at_ms.is_none());
+
+    // Fixed, run all again: everything runs, the state carried over.
+    let fix = failing.clone();
+    owner
+        .edit_notebook(move |nb| nb.set_source(&fix, "b = a * 10"))
+        .await
+        .unwrap()
+        .unwrap();
+    let again = owner
+        .edit_notebook(|nb| nb.request_run_all("tester"))
+        .await
+        .unwrap()
+        .unwrap();
+    let last = &again.last().unwrap().1.request_id;
+    let x = wait_state(&owner, last, &[ExecutionState::Done]).await;
+    assert_eq!(stdout_of(&x), "never\n");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_all_stops_at_the_first_error_on_ipykernel() {
+    run_all_stops_at_the_first_error_for("python3").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_all_stops_at_the_first_error_on_wasm_python() {
+    run_all_stops_at_the_first_error_for("wasm-python").await;
 }

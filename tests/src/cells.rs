@@ -1,0 +1,79 @@
+//! Cells and runs as a test sees them: add a cell, ask for a run, wait (by
+//! notification, never by sleeping) for its execution to reach a state.
+
+use cathode_client::NotebookClient;
+use schema::{
+    CellId, CellType, ExecutionRecord, ExecutionState, OutputManifest, Placement, RequestId,
+};
+use std::time::Duration;
+
+/// Long enough for a cold kernel on a loaded machine; tests wait by
+/// notification, so a quick run returns at once.
+pub const RUN_WAIT: Duration = Duration::from_secs(300);
+
+pub async fn add_cell(client: &NotebookClient, source: &str) -> CellId {
+    let source = source.to_owned();
+    client
+        .edit_notebook(move |nb| nb.create_cell(CellType::Code, Placement::End, &source))
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+pub async fn request_run(client: &NotebookClient, cell: &CellId) -> RequestId {
+    let c = cell.clone();
+    client
+        .edit_notebook(move |nb| nb.request_execution(&c, "tester"))
+        .await
+        .unwrap()
+        .unwrap()
+        .request_id
+}
+
+pub async fn executions_for(client: &NotebookClient, request: &RequestId) -> Vec<ExecutionRecord> {
+    let r = request.clone();
+    client
+        .runtime(move |rt| {
+            rt.executions()
+                .unwrap()
+                .into_iter()
+                .filter(|x| x.request_id == r)
+                .collect()
+        })
+        .await
+        .unwrap()
+}
+
+/// Wait (by notification) until the request's execution is in `state`.
+pub async fn wait_state(
+    client: &NotebookClient,
+    request: &RequestId,
+    states: &[ExecutionState],
+) -> ExecutionRecord {
+    let mut revision = client.revision();
+    let deadline = tokio::time::Instant::now() + RUN_WAIT;
+    loop {
+        revision.borrow_and_update();
+        if let Some(x) = executions_for(client, request)
+            .await
+            .into_iter()
+            .find(|x| states.contains(&x.state))
+        {
+            return x;
+        }
+        tokio::time::timeout_at(deadline, revision.changed())
+            .await
+            .unwrap_or_else(|_| panic!("request {request} never reached {states:?}"))
+            .unwrap();
+    }
+}
+
+pub fn stdout_of(x: &ExecutionRecord) -> String {
+    x.outputs
+        .iter()
+        .filter_map(|o| match o {
+            OutputManifest::Stream { text, .. } => Some(text.as_str()),
+            _ => None,
+        })
+        .collect()
+}

@@ -145,7 +145,7 @@ async fn serve(
             scanned_heads = Some(notebook_heads);
         }
         if running.is_none() {
-            if let Some(record) = executor::next_queued(&client).await? {
+            if let Some(record) = scheduler.next_queued(&client).await? {
                 execution_count += 1;
                 if status != SessionStatus::Busy {
                     status = SessionStatus::Busy;

@@ -12,11 +12,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tracing::Instrument;
 
-/// The oldest queued execution, if any.
-pub async fn next_queued(client: &NotebookClient) -> Result<Option<ExecutionRecord>> {
-    Ok(client.runtime(|rt| rt.next_queued()).await??)
-}
-
 /// Run `record` to its end. Outputs are flushed at most once per
 /// `flush_interval` while the cell runs, and once more at the end.
 pub async fn run(

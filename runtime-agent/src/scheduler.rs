@@ -11,18 +11,24 @@
 use crate::error::Result;
 use cathode_client::NotebookClient;
 use schema::automerge::ChangeHash;
-use schema::{CellId, RequestId, RunRequest};
-use std::collections::{HashMap, HashSet};
+use schema::{CellId, ExecutionId, ExecutionRecord, ExecutionState, RequestId, RunRequest};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 /// What this agent knows of requests: those it has handled, and the last
 /// one run per cell. Read from the runtime document once, at the first
 /// scan, then kept up to date here: while it holds the lease this agent is
 /// the only one that queues executions, so rereading every execution on
 /// every request (which grows with the notebook's history) is unnecessary.
+///
+/// The queue of executions to run is kept the same way: read once, then
+/// appended to as this agent queues. Scanning every execution on each wake
+/// was most of the agent's CPU once a notebook had a few hundred runs
+/// (each Automerge map lookup is far from free).
 #[derive(Default)]
 pub struct Scheduler {
     handled: HashSet<RequestId>,
     last_run: Option<HashMap<CellId, (RequestId, Vec<ChangeHash>)>>,
+    queue: Option<VecDeque<ExecutionId>>,
 }
 
 impl Scheduler {
@@ -95,8 +101,9 @@ impl Scheduler {
             }
         }
         let count = to_queue.len();
-        client
+        let queued = client
             .edit_runtime(move |rt| {
+                let mut queued = Vec::new();
                 for (cell, request) in &to_queue {
                     let id = rt.queue_execution(
                         cell,
@@ -107,10 +114,34 @@ impl Scheduler {
                         schema::clock::now_ms(),
                     )?;
                     tracing::info!(execution_id = %id, cell_id = %cell, "queued");
+                    queued.push(id);
                 }
-                Ok::<_, schema::SchemaError>(())
+                Ok::<_, schema::SchemaError>(queued)
             })
             .await??;
+        if let Some(queue) = self.queue.as_mut() {
+            queue.extend(queued);
+        }
         Ok(count)
+    }
+
+    /// The next execution to run, taken off the queue. Executions
+    /// cancelled while they waited are skipped.
+    pub async fn next_queued(
+        &mut self,
+        client: &NotebookClient,
+    ) -> Result<Option<ExecutionRecord>> {
+        if self.queue.is_none() {
+            let queued = client.runtime(|rt| rt.queued_in_order()).await??;
+            self.queue = Some(queued.into());
+        }
+        while let Some(id) = self.queue.as_mut().and_then(VecDeque::pop_front) {
+            let x = id.clone();
+            let record = client.runtime(move |rt| rt.execution(&x)).await??;
+            if record.state == ExecutionState::Queued {
+                return Ok(Some(record));
+            }
+        }
+        Ok(None)
     }
 }

@@ -367,13 +367,19 @@ impl RuntimeDoc {
         now_ms: i64,
     ) -> Result<ExecutionId> {
         let executions = self.executions_obj()?;
-        let queue_seq = self
-            .queue_positions()?
-            .iter()
-            .map(|(_, _, seq)| *seq)
-            .max()
-            .unwrap_or(0)
-            + 1;
+        // The counter makes queueing O(1); documents written before it
+        // existed fall back to one scan.
+        let queue_seq = match get_i64(&self.doc, &ROOT, "last_queue_seq")? {
+            Some(last) => last + 1,
+            None => {
+                self.queue_positions()?
+                    .iter()
+                    .map(|(_, _, seq)| *seq)
+                    .max()
+                    .unwrap_or(0)
+                    + 1
+            }
+        };
         let id = ExecutionId::random();
         let event = DocumentEvent::ExecutionQueued {
             execution_id: id.clone(),
@@ -392,6 +398,7 @@ impl RuntimeDoc {
             tx.put(&x, "state", ExecutionState::Queued.as_str())?;
             tx.put(&x, "queued_at", now_ms)?;
             tx.put(&x, "queue_seq", queue_seq)?;
+            tx.put(ROOT, "last_queue_seq", queue_seq)?;
             if let Some(batch) = batch {
                 tx.put(&x, "batch", batch)?;
             }
@@ -589,14 +596,17 @@ impl RuntimeDoc {
             .collect())
     }
 
-    /// The queued execution that runs next, if any.
-    pub fn next_queued(&self) -> Result<Option<ExecutionRecord>> {
-        let next = self
+    /// The queued executions' ids in the order they run. Reads every
+    /// execution: an agent calls it once and then keeps its own queue.
+    pub fn queued_in_order(&self) -> Result<Vec<ExecutionId>> {
+        let mut queued: Vec<(ExecutionId, i64)> = self
             .queue_positions()?
             .into_iter()
             .filter(|(_, state, _)| *state == Some(ExecutionState::Queued))
-            .min_by(|a, b| a.2.cmp(&b.2).then_with(|| a.0.cmp(&b.0)));
-        next.map(|(id, _, _)| self.execution(&id)).transpose()
+            .map(|(id, _, seq)| (id, seq))
+            .collect();
+        queued.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
+        Ok(queued.into_iter().map(|(id, _)| id).collect())
     }
 
     /// All executions, in queue order.

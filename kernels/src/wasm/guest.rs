@@ -30,7 +30,7 @@ const FLUSH_BYTES: usize = 64 * 1024;
 /// How long a cooperative interrupt may go undelivered before a hard stop.
 pub const HARD_STOP_GRACE: Duration = Duration::from_secs(3);
 
-const HARNESS: &str = include_str!("harness.py");
+pub(crate) const HARNESS: &str = include_str!("harness.py");
 const BOOT: &str = "import _host as _h, sys as _s, types as _t\n\
 _m = _t.ModuleType('__cathode__'); _m.__file__ = '<cathode-harness>'; _s.modules['__cathode__'] = _m\n\
 exec(compile(_h.call(b'G').decode(), '<cathode-harness>', 'exec'), _m.__dict__)\n\
@@ -425,6 +425,10 @@ pub struct Setup {
     pub mpl_dir: PathBuf,
     pub limits: Limits,
     pub env: Vec<(String, String)>,
+    /// Where the outcome of interrupt-flag discovery is remembered for this
+    /// module and harness (see poke.rs): discovery costs a fresh process
+    /// about 150 ms, most of a kernel's start.
+    pub interrupt_cache: PathBuf,
 }
 
 pub fn linker(engine: &Engine) -> Result<Linker<HostState>> {

@@ -88,7 +88,18 @@ fn prepare(options: &WasmOptions) -> Result<Setup> {
     let module = engine::module(&engine, &artifacts, &options.cache_dir)?;
     let (lib_dir, mpl_dir) = artifacts.guest_tree(&options.cache_dir)?;
     let linker = Arc::new(guest::linker(&engine)?);
+    let interrupt_cache = {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        guest::HARNESS.hash(&mut h);
+        options.cache_dir.join("modules").join(format!(
+            "{}-{:016x}.interrupt.json",
+            engine::cache_key(&engine, &artifacts.snapshot_sha256),
+            h.finish()
+        ))
+    };
     Ok(Setup {
+        interrupt_cache,
         engine,
         module,
         linker,

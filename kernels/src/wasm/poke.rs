@@ -14,7 +14,7 @@
 //! after a grace period, a hard stop.
 
 /// Word addresses and the values to store in them to raise SIGINT.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Poke {
     pub words: Vec<(usize, u32)>,
 }

@@ -71,9 +71,19 @@ impl Worker {
     fn new_guest(&self) -> Result<Guest> {
         let started = Instant::now();
         let mut guest = Guest::new(&self.setup, self.control.clone())?;
-        let poke = discovered().get_or_init(|| discover(&mut guest)).clone();
+        let mut fresh = false;
+        let poke = discovered()
+            .get_or_init(|| match read_discovery(&self.setup.interrupt_cache) {
+                Some(known) => known,
+                None => {
+                    fresh = true;
+                    discover(&mut guest)
+                }
+            })
+            .clone();
+        let mut verified = None;
         if let Some(p) = poke {
-            guest.store.data_mut().set_poke(Some(p));
+            guest.store.data_mut().set_poke(Some(p.clone()));
             guest.store.data_mut().query_reply = None;
             // Verify the way cells run (through the harness), not as a bare turn.
             guest
@@ -84,10 +94,15 @@ impl Worker {
             let reply = guest.store.data_mut().query_reply.take();
             tracing::debug!("poke verification: ran={ran} reply={reply:?}");
             let ok = ran && reply.is_some_and(|v| v["ok"] == Value::Bool(true));
-            if !ok {
+            if ok {
+                verified = Some(p);
+            } else {
                 tracing::warn!("interrupt flags did not verify; using the door only");
                 guest.store.data_mut().set_poke(None);
             }
+        }
+        if fresh {
+            write_discovery(&self.setup.interrupt_cache, verified.as_ref());
         }
         guest.store.data_mut().reset_interrupts();
         tracing::debug!("wasm guest ready in {:?}", started.elapsed());
@@ -331,6 +346,29 @@ fn guest_reply(guest: Option<&mut Guest>) -> Option<Value> {
 }
 
 /// Find CPython's interrupt flags in this guest (see poke.rs).
+/// A remembered discovery: `Some(None)` when the flags are known not to
+/// work with this module, so later processes skip discovery altogether.
+fn read_discovery(path: &std::path::Path) -> Option<Option<Poke>> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let known: Value = serde_json::from_str(&text).ok()?;
+    match &known["poke"] {
+        Value::Null => Some(None),
+        poke => serde_json::from_value(poke.clone()).ok().map(Some),
+    }
+}
+
+fn write_discovery(path: &std::path::Path, poke: Option<&Poke>) {
+    let body = json!({ "poke": poke });
+    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
+    let written = std::fs::write(&tmp, body.to_string()).and_then(|()| std::fs::rename(&tmp, path));
+    if let Err(e) = written {
+        tracing::debug!(
+            "could not remember interrupt discovery in {}: {e}",
+            path.display()
+        );
+    }
+}
+
 fn discover(guest: &mut Guest) -> Option<Poke> {
     let started = Instant::now();
     guest.store.data_mut().snapshots.clear();

@@ -6,6 +6,7 @@ pub mod agent;
 pub mod cells;
 pub mod raw;
 pub mod server;
+pub mod stats;
 
 pub use agent::TestAgent;
 pub use server::TestServer;

@@ -25,6 +25,7 @@ mod jupyter_server;
 use agent_run::{document_sizes, result_text, stdout_text, AgentProcess, RunWatch, Seen};
 use anyhow::{bail, Context, Result};
 use cathode_client::NotebookClient;
+use cathode_tests::stats::{ms, percentile};
 use cathode_tests::TestServer;
 use kernels::jupyter::{JupyterKernel, JupyterOptions, KernelSpecFinder};
 use kernels::wasm::{WasmKernel, WasmOptions};
@@ -75,20 +76,6 @@ fn options() -> Result<Options> {
     o.runs = o.runs.max(1);
     o.starts = o.starts.max(1);
     Ok(o)
-}
-
-fn percentile(samples: &[Duration], p: f64) -> Duration {
-    let mut sorted = samples.to_vec();
-    sorted.sort();
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let rank = ((p / 100.0) * (sorted.len() as f64 - 1.0)).round() as usize;
-    sorted[rank.min(sorted.len() - 1)]
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
 }
 
 fn ms_f(d: Duration) -> f64 {

@@ -8,22 +8,11 @@
 
 use anyhow::{Context, Result};
 use cathode_client::NotebookClient;
+use cathode_tests::stats::{ms, percentile};
 use cathode_tests::TestServer;
 use schema::{CellId, CellType, DocKind, Placement};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let rank = ((p / 100.0) * (sorted.len() as f64 - 1.0)).round() as usize;
-    sorted[rank.min(sorted.len() - 1)]
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
-}
 
 /// A writes one character; time until B's replica has it.
 async fn propagation(

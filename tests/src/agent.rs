@@ -2,6 +2,7 @@
 
 use crate::server::{bin_dir, TestServer};
 use anyhow::{bail, Context, Result};
+use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
@@ -9,19 +10,36 @@ pub struct TestAgent {
     child: Option<Child>,
 }
 
+/// How a test or benchmark starts its agent.
+pub struct AgentOptions {
+    /// Write the agent's log (stderr) to this file at this `CATHODE_LOG`
+    /// filter, so a test can read what the agent logged.
+    pub log: Option<(PathBuf, String)>,
+    /// Short in tests, so takeovers are quick; benchmarks keep the agent's
+    /// default so renewals do not land among the measurements.
+    pub lease_ttl_ms: u64,
+}
+
+impl Default for AgentOptions {
+    fn default() -> Self {
+        Self {
+            log: None,
+            lease_ttl_ms: 3000,
+        }
+    }
+}
+
 impl TestAgent {
     pub fn start(server: &TestServer, notebook: &str, token: &str, kernel: &str) -> Result<Self> {
-        Self::start_logging(server, notebook, token, kernel, None)
+        Self::start_with(server, notebook, token, kernel, &AgentOptions::default())
     }
 
-    /// Start with the agent's log (stderr) written to `log`, at `CATHODE_LOG`
-    /// level `filter`, so a test can read what the agent logged.
-    pub fn start_logging(
+    pub fn start_with(
         server: &TestServer,
         notebook: &str,
         token: &str,
         kernel: &str,
-        log: Option<(&std::path::Path, &str)>,
+        options: &AgentOptions,
     ) -> Result<Self> {
         let binary = bin_dir().join("runtime-agent");
         if !binary.exists() {
@@ -30,13 +48,13 @@ impl TestAgent {
                 binary.display()
             );
         }
-        let (stderr, filter) = match log {
+        let (stderr, filter) = match &options.log {
             Some((path, filter)) => (
                 Stdio::from(
                     std::fs::File::create(path)
                         .with_context(|| format!("creating {}", path.display()))?,
                 ),
-                filter.to_owned(),
+                filter.clone(),
             ),
             None => (
                 Stdio::inherit(),
@@ -48,7 +66,7 @@ impl TestAgent {
             .env("CATHODE_SERVER_URL", server.http_url())
             .env("CATHODE_TOKEN", token)
             .env("CATHODE_KERNEL", kernel)
-            .env("CATHODE_LEASE_TTL_MS", "3000")
+            .env("CATHODE_LEASE_TTL_MS", options.lease_ttl_ms.to_string())
             .env("CATHODE_LOG", filter)
             .stdin(Stdio::null())
             .stdout(Stdio::inherit())
@@ -56,6 +74,19 @@ impl TestAgent {
             .spawn()
             .with_context(|| format!("spawning {}", binary.display()))?;
         Ok(Self { child: Some(child) })
+    }
+
+    /// SIGTERM (the agent shuts its kernel down), then SIGKILL if it has not
+    /// exited within 10 s.
+    pub fn stop(&mut self) {
+        let Some(child) = self.child.as_ref() else {
+            return;
+        };
+        let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        if self.wait_exit(Duration::from_secs(10)).is_none() {
+            self.kill();
+        }
     }
 
     pub fn pid(&self) -> Option<u32> {

@@ -4,11 +4,12 @@
 
 pub mod agent;
 pub mod cells;
+pub mod probe;
 pub mod raw;
 pub mod server;
 pub mod stats;
 
-pub use agent::TestAgent;
+pub use agent::{AgentOptions, TestAgent};
 pub use server::TestServer;
 
 /// The heads every replica must reach once all have synced: those of all

@@ -3,7 +3,7 @@
 
 use cathode_client::NotebookClient;
 use cathode_tests::cells::{add_cell, request_run, stdout_of, wait_state};
-use cathode_tests::{TestAgent, TestServer};
+use cathode_tests::{AgentOptions, TestAgent, TestServer};
 use reqwest::Method;
 use schema::{ExecutionRecord, ExecutionState, OutputManifest};
 use serde_json::json;
@@ -246,14 +246,11 @@ async fn masking_end_to_end(kernel: &str) {
         .unwrap();
     let runtime = server.runtime_token(&notebook).await.unwrap();
     let log = server.data_dir.path().join("agent.log");
-    let mut agent = TestAgent::start_logging(
-        &server,
-        &notebook,
-        &runtime,
-        kernel,
-        Some((&log, "info,kernels=debug")),
-    )
-    .unwrap();
+    let options = AgentOptions {
+        log: Some((log.clone(), "info,kernels=debug".into())),
+        ..AgentOptions::default()
+    };
+    let mut agent = TestAgent::start_with(&server, &notebook, &runtime, kernel, &options).unwrap();
 
     // The kernel has the secrets as environment variables; output masks them.
     let x = run(

@@ -10,71 +10,29 @@
 use anyhow::{bail, Context, Result};
 use cathode_client::NotebookClient;
 use cathode_tests::server::bin_dir;
-use cathode_tests::TestServer;
+use cathode_tests::{AgentOptions, TestAgent, TestServer};
 use schema::automerge::ChangeHash;
 use schema::{
     CellId, DocKind, DocumentEvent, ExecutionId, ExecutionRecord, MimePayload, OutputManifest,
     RequestId, RunRequest, RuntimeDoc, SessionStatus,
 };
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// A `runtime-agent` process with the agent's default lease (15 s), so lease
-/// renewals do not land in the middle of the measurements. Stopped with
-/// SIGTERM (the agent shuts its kernel down) when dropped.
-pub struct AgentProcess {
-    child: Option<Child>,
-}
-
-impl AgentProcess {
-    pub fn spawn(server: &TestServer, notebook: &str, token: &str, kernel: &str) -> Result<Self> {
-        let binary = bin_dir().join("runtime-agent");
-        if !binary.exists() {
-            bail!(
-                "{} not found: build it first (cargo build --release -p runtime-agent --bins)",
-                binary.display()
-            );
-        }
-        let child = Command::new(&binary)
-            .env("NOTEBOOK_ID", notebook)
-            .env("CATHODE_SERVER_URL", server.http_url())
-            .env("CATHODE_TOKEN", token)
-            .env("CATHODE_KERNEL", kernel)
-            .env(
-                "CATHODE_LOG",
-                std::env::var("CATHODE_LOG").unwrap_or_else(|_| "warn".into()),
-            )
-            .stdin(Stdio::null())
-            .stdout(Stdio::inherit())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .with_context(|| format!("spawning {}", binary.display()))?;
-        Ok(Self { child: Some(child) })
-    }
-
-    /// SIGTERM, then SIGKILL if it has not exited within 10 s.
-    pub fn stop(&mut self) {
-        let Some(mut child) = self.child.take() else {
-            return;
-        };
-        let pid = nix::unistd::Pid::from_raw(child.id() as i32);
-        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-    }
-}
-
-impl Drop for AgentProcess {
-    fn drop(&mut self) {
-        self.stop();
-    }
+/// renewals do not land in the middle of the measurements; stop it with
+/// `TestAgent::stop` (SIGTERM: the agent shuts its kernel down).
+pub fn spawn_agent(
+    server: &TestServer,
+    notebook: &str,
+    token: &str,
+    kernel: &str,
+) -> Result<TestAgent> {
+    let options = AgentOptions {
+        log: None,
+        lease_ttl_ms: 15_000,
+    };
+    TestAgent::start_with(server, notebook, token, kernel, &options)
 }
 
 /// `runtime-agent --prepare-wasm`: compile and cache the WASM module.

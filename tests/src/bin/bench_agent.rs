@@ -22,9 +22,10 @@ mod agent_run;
 #[path = "../bench/jupyter_server.rs"]
 mod jupyter_server;
 
-use agent_run::{document_sizes, result_text, stdout_text, AgentProcess, RunWatch, Seen};
+use agent_run::{document_sizes, result_text, spawn_agent, stdout_text, RunWatch, Seen};
 use anyhow::{bail, Context, Result};
 use cathode_client::NotebookClient;
+use cathode_tests::probe::edit_latencies;
 use cathode_tests::stats::{ms, percentile};
 use cathode_tests::TestServer;
 use kernels::jupyter::{JupyterKernel, JupyterOptions, KernelSpecFinder};
@@ -163,7 +164,7 @@ async fn agent_round_trips(
     let (notebook, client) = server.notebook_with_owner(&format!("1+1 {kernel}")).await?;
     let token = server.runtime_token(&notebook).await?;
     let cell = add_cell(&client, "1+1").await?;
-    let mut agent = AgentProcess::spawn(server, &notebook, &token, kernel)?;
+    let mut agent = spawn_agent(server, &notebook, &token, kernel)?;
     let (mut latency, mut stages) = (Latency::default(), Stages::default());
     for i in 0..o.warmup + o.runs {
         let timeout = if i == 0 { FIRST_RUN } else { RUN };
@@ -310,31 +311,10 @@ async fn sync_floor(server: &TestServer, edits: usize) -> Result<Latency> {
     writer.wait_acknowledged(Duration::from_secs(10)).await?;
     let reader =
         NotebookClient::connect(server.client_config(&server.owner_token, &notebook)).await?;
-    let mut latency = Latency::default();
-    for i in 0..edits + 10 {
-        let mut revision = reader.revision();
-        revision.borrow_and_update();
-        let start = Instant::now();
-        let c = cell.clone();
-        writer
-            .edit_notebook(move |nb| nb.splice_source(&c, 0, 0, "x"))
-            .await??;
-        loop {
-            let c = cell.clone();
-            let len = reader
-                .notebook(move |nb| nb.source(&c).map(|s| s.len()).unwrap_or(0))
-                .await?;
-            if len > i {
-                break;
-            }
-            tokio::time::timeout(RUN, revision.changed())
-                .await
-                .context("edit never arrived")??;
-        }
-        if i >= 10 {
-            latency.result.push(start.elapsed());
-        }
-    }
+    let mut latency = Latency {
+        result: edit_latencies(&writer, &reader, &cell, 10, edits).await?,
+        ..Latency::default()
+    };
     latency.done = latency.result.clone();
     reader.close().await;
     writer.close().await;
@@ -354,7 +334,7 @@ async fn agent_startups(server: &TestServer, kernel: &str, starts: usize) -> Res
         watch.request().await?;
         client.wait_acknowledged(Duration::from_secs(10)).await?;
         let start = Instant::now();
-        let mut agent = AgentProcess::spawn(server, &notebook, &token, kernel)?;
+        let mut agent = spawn_agent(server, &notebook, &token, kernel)?;
         let seen = watch.wait(start, true, FIRST_RUN).await?;
         expect_two(&seen, kernel)?;
         agent.stop();
@@ -385,7 +365,7 @@ async fn agent_lines(
     let token = server.runtime_token(&notebook).await?;
     let warm = add_cell(&client, "1+1").await?;
     let cell = add_cell(&client, code).await?;
-    let mut agent = AgentProcess::spawn(server, &notebook, &token, kernel)?;
+    let mut agent = spawn_agent(server, &notebook, &token, kernel)?;
     let (seen, _, _) = run_cell(&client, &warm, FIRST_RUN).await?;
     expect_two(&seen, kernel)?;
     let before = document_sizes(&client).await?;

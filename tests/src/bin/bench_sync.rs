@@ -8,6 +8,7 @@
 
 use anyhow::{Context, Result};
 use cathode_client::NotebookClient;
+use cathode_tests::probe::edit_latencies;
 use cathode_tests::stats::{ms, percentile};
 use cathode_tests::TestServer;
 use schema::{CellId, CellType, DocKind, Placement};
@@ -34,30 +35,7 @@ async fn propagation(
         observers.push(NotebookClient::connect(config.clone()).await?);
     }
     let reader = &observers[0];
-    let mut samples = Vec::with_capacity(edits);
-    for i in 0..edits {
-        let expected = i + 1;
-        let c = cell.clone();
-        let mut revision = reader.revision();
-        revision.borrow_and_update();
-        let start = Instant::now();
-        writer
-            .edit_notebook(move |nb| nb.splice_source(&c, 0, 0, "x"))
-            .await??;
-        loop {
-            let c = cell.clone();
-            let len = reader
-                .notebook(move |nb| nb.source(&c).map(|s| s.len()).unwrap_or(0))
-                .await?;
-            if len >= expected {
-                break;
-            }
-            tokio::time::timeout(Duration::from_secs(10), revision.changed())
-                .await
-                .context("edit never arrived")??;
-        }
-        samples.push(start.elapsed());
-    }
+    let mut samples = edit_latencies(&writer, reader, &cell, 0, edits).await?;
     samples.sort();
     for o in observers {
         o.close().await;

@@ -32,6 +32,8 @@ impl BlobStore {
     /// Store `bytes`, retrying a few times: a server restarting or busy
     /// should not cost an output its payload.
     pub async fn put(&self, bytes: Vec<u8>) -> Result<String, String> {
+        // Shared, not copied, between attempts.
+        let bytes = bytes::Bytes::from(bytes);
         let mut delay = std::time::Duration::from_millis(200);
         let mut attempt = 1;
         loop {
@@ -48,7 +50,7 @@ impl BlobStore {
         }
     }
 
-    async fn put_once(&self, bytes: Vec<u8>) -> Result<String, String> {
+    async fn put_once(&self, bytes: bytes::Bytes) -> Result<String, String> {
         let resp = self
             .http
             .put(&self.url)

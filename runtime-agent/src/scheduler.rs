@@ -56,7 +56,6 @@ impl Scheduler {
             }
             self.last_run = Some(last_run);
         }
-        let known = self.last_run.clone().unwrap_or_default();
         let candidates: Vec<(CellId, RunRequest)> = requests
             .into_iter()
             .filter(|(_, r)| !self.handled.contains(&r.request_id))
@@ -64,6 +63,14 @@ impl Scheduler {
         if candidates.is_empty() {
             return Ok(0);
         }
+        // The last run of just the candidates' cells, for the closure below.
+        let known: HashMap<CellId, (RequestId, Vec<ChangeHash>)> = candidates
+            .iter()
+            .filter_map(|(cell, _)| {
+                let last = self.last_run.as_ref()?.get(cell)?;
+                Some((cell.clone(), last.clone()))
+            })
+            .collect();
         let (mut to_queue, concurrent): (Vec<(CellId, RunRequest)>, Vec<RequestId>) = client
             .notebook(move |nb| {
                 let mut fresh = Vec::new();

@@ -26,16 +26,18 @@ pub fn forms(value: &str) -> Vec<String> {
 }
 
 fn textual_forms(s: &str) -> Vec<String> {
+    let quoted = percent_encoded(s, b"", false);
+    let lowercase_hex = lowercase_percent_hex(&quoted);
     vec![
         s.to_owned(),
         json_escaped(s, false),
         json_escaped(s, true),
         python_repr_inner(s, false),
         python_repr_inner(s, true),
-        percent_encoded(s, b"", false),
+        quoted,
+        lowercase_hex,
         percent_encoded(s, b"/", false),
         percent_encoded(s, b"", true),
-        percent_encoded(s, b"", false).to_ascii_lowercase_hex(),
         html_escaped(s, Quotes::None),
         html_escaped(s, Quotes::Double),
         html_escaped(s, Quotes::Hex),
@@ -130,29 +132,23 @@ fn percent_encoded(s: &str, safe: &[u8], plus_for_space: bool) -> String {
     out
 }
 
-trait LowercaseHex {
-    fn to_ascii_lowercase_hex(&self) -> String;
-}
-
-impl LowercaseHex for String {
-    /// `%2F` as `%2f`: some encoders (JavaScript's older escape paths,
-    /// hand-written ones) emit lowercase hex digits.
-    fn to_ascii_lowercase_hex(&self) -> String {
-        let mut out = String::with_capacity(self.len());
-        let mut after_percent = 0;
-        for c in self.chars() {
-            if c == '%' {
-                after_percent = 2;
-                out.push(c);
-            } else if after_percent > 0 {
-                after_percent -= 1;
-                out.push(c.to_ascii_lowercase());
-            } else {
-                out.push(c);
-            }
+/// `%2F` as `%2f`: some encoders (hand-written ones, older JavaScript
+/// paths) emit lowercase hex digits.
+fn lowercase_percent_hex(encoded: &str) -> String {
+    let mut out = String::with_capacity(encoded.len());
+    let mut after_percent = 0;
+    for c in encoded.chars() {
+        if c == '%' {
+            after_percent = 2;
+            out.push(c);
+        } else if after_percent > 0 {
+            after_percent -= 1;
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
         }
-        out
     }
+    out
 }
 
 #[derive(Clone, Copy)]

@@ -31,10 +31,6 @@ impl Secrets {
         }
     }
 
-    pub fn names(&self) -> impl Iterator<Item = &str> {
-        self.entries.iter().map(|(name, _)| name.as_str())
-    }
-
     /// The kernel's extra environment.
     pub fn env(&self) -> Vec<(String, String)> {
         self.entries

@@ -97,6 +97,11 @@ impl TestServer {
         Ok(())
     }
 
+    /// Arguments for the next `restart` (the first start's are replaced).
+    pub fn set_extra_args(&mut self, extra: &[&str]) {
+        self.extra_args = extra.iter().map(|s| s.to_string()).collect();
+    }
+
     pub fn port(&self) -> u16 {
         self.addr
             .rsplit(':')

@@ -174,6 +174,37 @@ async fn secrets_reach_only_the_runtime_and_are_sealed_at_rest() {
     assert_eq!(got["secrets"], json!({}));
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_passphrase_master_key_is_checked_at_start() {
+    let passphrase = ["--secrets-passphrase", "correct horse battery staple"];
+    let mut server = TestServer::start_with(&passphrase).unwrap();
+    let notebook = server
+        .create_notebook(&server.owner_token, "passphrase")
+        .await
+        .unwrap();
+    let runtime = server.runtime_token(&notebook).await.unwrap();
+    let value = format!("pw-{}", random_hex(16));
+    server
+        .set_secret(&notebook, "DB_PASSWORD", &value)
+        .await
+        .unwrap();
+    // A passphrase replaces the key file: none is written.
+    assert!(!server.data_dir.path().join("secrets.key").exists());
+
+    // A wrong passphrase stops the server at start, not at first use.
+    server.set_extra_args(&["--secrets-passphrase", "not the right passphrase"]);
+    assert!(server.restart().is_err(), "started with a wrong master key");
+    server.set_extra_args(&passphrase);
+    server.restart().unwrap();
+    let reveal = format!("/api/notebooks/{notebook}/runtime/secrets");
+    let (status, got) = server
+        .api(Method::GET, &reveal, &runtime, None)
+        .await
+        .unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(got["secrets"]["DB_PASSWORD"], value.as_str());
+}
+
 /// The forms of a value this test checks for, computed independently of
 /// the agent's own list.
 fn encodings(value: &str) -> Vec<String> {

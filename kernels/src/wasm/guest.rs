@@ -19,7 +19,7 @@ use wasmtime_wasi::{FsPerms, I32Exit, WasiCtxBuilder};
 
 use super::artifacts::{MPL_DATA_GUEST, STDLIB_GUEST_DIR};
 use super::control::Control;
-use super::poke::Poke;
+use super::poke::{FlagInterrupt, Poke};
 use crate::error::{KernelError, Result};
 use crate::event::{InputAnswer, KernelEvent, StreamName};
 
@@ -109,9 +109,10 @@ pub struct HostState {
     seen_seq: u64,
     /// An interrupt requested but not yet delivered, since when.
     undelivered: Option<Instant>,
-    poke: Option<Poke>,
-    /// Poked flags awaiting delivery.
-    poked: bool,
+    /// CPython's interrupt flags, where discovery found them (poke.rs).
+    flags: FlagInterrupt,
+    /// Raised flags were withdrawn at the door: its answer must be `K`.
+    interrupt_due: bool,
     /// Memory snapshots taken for interrupt-flag discovery.
     pub snapshots: Vec<Vec<u8>>,
 }
@@ -139,10 +140,9 @@ impl HostState {
     /// `K` if an interrupt arrived since the last one delivered.
     fn interrupt_answer(&mut self) -> Vec<u8> {
         let seq = self.control.lock().interrupt_seq;
-        if seq != self.seen_seq {
+        if seq != self.seen_seq || std::mem::take(&mut self.interrupt_due) {
             self.seen_seq = seq;
             self.undelivered = None;
-            self.poked = false;
             return b"K".to_vec();
         }
         if let Some(exec) = &mut self.exec {
@@ -154,11 +154,12 @@ impl HostState {
         Vec::new()
     }
 
-    /// Start ignoring interrupts sent before now (they were for earlier work).
-    pub fn reset_interrupts(&mut self) {
+    /// Start ignoring interrupts sent before now (they were for earlier
+    /// work). Raised flags must be withdrawn first ([`Guest::reset_interrupts`]).
+    fn reset_interrupts(&mut self) {
         self.seen_seq = self.control.lock().interrupt_seq;
         self.undelivered = None;
-        self.poked = false;
+        self.interrupt_due = false;
     }
 
     pub fn set_request(&mut self, v: &Value) {
@@ -166,7 +167,7 @@ impl HostState {
     }
 
     pub fn set_poke(&mut self, poke: Option<Poke>) {
-        self.poke = poke;
+        self.flags.set(poke);
     }
 
     pub fn end_exec(&mut self) -> Option<ExecCtx> {
@@ -300,6 +301,9 @@ impl HostState {
         if self.exec.as_ref().is_none_or(|e| e.events.is_closed()) {
             return b"D".to_vec();
         }
+        if self.interrupt_due {
+            return self.interrupt_answer();
+        }
         {
             let mut s = self.control.lock();
             s.input = None;
@@ -342,10 +346,12 @@ impl HostState {
             until = until.min(d);
         }
         let seen = self.seen_seq;
-        drop(
-            self.control
-                .wait_until(Some(until), |s| s.interrupt_seq != seen || s.hard_stop),
-        );
+        if !self.interrupt_due {
+            drop(
+                self.control
+                    .wait_until(Some(until), |s| s.interrupt_seq != seen || s.hard_stop),
+            );
+        }
         self.interrupt_answer()
     }
 
@@ -371,8 +377,9 @@ impl HostState {
         }
     }
 
-    /// Called every epoch tick while wasm runs.
-    fn tick(&mut self) -> std::result::Result<Option<Poke>, HardStop> {
+    /// Called every epoch tick while wasm runs; `Ok(true)` asks for the
+    /// interrupt flags to be raised.
+    fn tick(&mut self) -> std::result::Result<bool, HardStop> {
         if self.pending.is_some() && self.last_flush.elapsed() >= FLUSH_EVERY {
             self.flush();
         }
@@ -383,23 +390,20 @@ impl HostState {
         if hard {
             return Err(HardStop(StopReason::Requested));
         }
-        let mut poke = None;
+        // Only a running cell is interrupted through the flags; any other
+        // turn (completion, inspection) ends by itself.
+        let can_raise = self.flags.available() && self.exec.is_some();
+        let mut raise = false;
         if seq != self.seen_seq {
             self.seen_seq = seq;
             self.undelivered = Some(Instant::now());
-            if self.poke.is_some() {
-                poke = self.poke.clone();
-                self.poked = true;
-            }
+            raise = can_raise;
         }
         if let Some(exec) = &mut self.exec {
             if !exec.timed_out && exec.deadline.is_some_and(|d| Instant::now() >= d) {
                 exec.timed_out = true;
                 self.undelivered = Some(Instant::now());
-                if self.poke.is_some() {
-                    poke = self.poke.clone();
-                    self.poked = true;
-                }
+                raise = can_raise;
             }
         }
         if let Some(since) = self.undelivered {
@@ -412,7 +416,7 @@ impl HostState {
                 }));
             }
         }
-        Ok(poke)
+        Ok(raise)
     }
 }
 
@@ -468,12 +472,23 @@ fn door(
             caller.data_mut().snapshots.push(snap);
             Vec::new()
         }
-        // Apply the discovered interrupt flags now (to verify them).
+        // Raise the discovered interrupt flags now (to verify them).
         Some(b'Q') => {
-            if let Some(p) = caller.data().poke.clone() {
-                p.apply(memory.data_mut(&mut caller));
-            }
+            let (mem, state) = memory.data_and_store_mut(&mut caller);
+            state.flags.raise(mem);
             Vec::new()
+        }
+        // Doors that can answer `K`: an interrupt raised through the flags
+        // that CPython has not taken yet is answered here instead, once.
+        Some(b'O' | b'E' | b'M' | b'I' | b'S') => {
+            let (mem, state) = memory.data_and_store_mut(&mut caller);
+            if state.flags.is_raised() {
+                if state.flags.withdraw(mem) {
+                    state.interrupt_due = true;
+                }
+                state.undelivered = None;
+            }
+            state.door(&request)
         }
         _ => caller.data_mut().door(&request),
     };
@@ -548,27 +563,25 @@ impl Guest {
             last_flush: Instant::now(),
             seen_seq: 0,
             undelivered: None,
-            poke: None,
-            poked: false,
+            flags: FlagInterrupt::default(),
+            interrupt_due: false,
             snapshots: Vec::new(),
         };
         let mut store = Store::new(&setup.engine, state);
         store.limiter(|s| &mut s.limits);
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(|mut ctx| {
-            // Poked flags that CPython has since cleared were delivered.
-            if ctx.data().poked {
-                if let (Some(p), Some(mem)) = (ctx.data().poke.clone(), ctx.data().memory) {
-                    if !p.pending(mem.data(&ctx)) {
-                        let d = ctx.data_mut();
-                        d.poked = false;
-                        d.undelivered = None;
-                    }
-                }
+            let Some(memory) = ctx.data().memory else {
+                ctx.data_mut().tick().map_err(wasmtime::Error::new)?;
+                return Ok(UpdateDeadline::Continue(1));
+            };
+            let (mem, state) = memory.data_and_store_mut(&mut ctx);
+            // Raised flags that CPython has since taken were delivered.
+            if state.flags.taken(mem) {
+                state.undelivered = None;
             }
-            let poke = ctx.data_mut().tick().map_err(wasmtime::Error::new)?;
-            if let (Some(p), Some(mem)) = (poke, ctx.data().memory) {
-                p.apply(mem.data_mut(&mut ctx));
+            if state.tick().map_err(wasmtime::Error::new)? {
+                state.flags.raise(mem);
             }
             Ok(UpdateDeadline::Continue(1))
         });
@@ -604,6 +617,14 @@ impl Guest {
                 "harness failed to start: {other:?}"
             ))),
         }
+    }
+
+    /// Forget interrupts sent before now, withdrawing flags CPython has not
+    /// taken, so that a late interrupt cannot hit the next cell.
+    pub fn reset_interrupts(&mut self) {
+        let (mem, state) = self.memory.data_and_store_mut(&mut self.store);
+        state.flags.withdraw(mem);
+        state.reset_interrupts();
     }
 
     /// Run the standard turn (`__cathode__._turn()`).

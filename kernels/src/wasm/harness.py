@@ -15,6 +15,14 @@ import sys, builtins, json, ast, io, time, base64, linecache, types, uuid, os
 import importlib.abc, importlib.util
 import _host
 
+# Importing the signal module is what installs CPython's SIGINT handler
+# (`default_int_handler`); without it a tripped SIGINT is dropped as
+# "ignored due to race condition", so the host's interrupt flags (poke.rs)
+# would never become a KeyboardInterrupt.
+import signal as _signal_module_installs_the_sigint_handler
+
+del _signal_module_installs_the_sigint_handler
+
 _call = _host.call
 
 

@@ -91,7 +91,10 @@ fn prepare(options: &WasmOptions) -> Result<Setup> {
     let interrupt_cache = {
         use std::hash::{Hash, Hasher};
         let mut h = std::collections::hash_map::DefaultHasher::new();
+        // A changed harness or discovery program may change the outcome.
         guest::HARNESS.hash(&mut h);
+        worker::DISCOVER.hash(&mut h);
+        worker::VERIFY.hash(&mut h);
         options.cache_dir.join("modules").join(format!(
             "{}-{:016x}.interrupt.json",
             engine::cache_key(&engine, &artifacts.snapshot_sha256),

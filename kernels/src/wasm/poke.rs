@@ -8,7 +8,9 @@
 //! `interrupt_main()` between two snapshots of its memory taken in one C-level
 //! call chain (so the eval loop cannot consume the flags in between); the
 //! words that changed from 0 to non-zero and back again after delivery are
-//! those flags. The epoch callback then writes the same values to interrupt
+//! those flags. (CPython installs its SIGINT handler only when the `signal`
+//! module is first imported, which is why harness.py imports it: without a
+//! handler, a tripped SIGINT is dropped as "ignored due to race condition".) The epoch callback then writes the same values to interrupt
 //! a loop while keeping the interpreter's state. Where discovery fails we
 //! fall back to the door (output, sleep, input all check for interrupts) and,
 //! after a grace period, a hard stop.
@@ -22,19 +24,31 @@ pub struct Poke {
 impl Poke {
     /// OR the recorded values into guest memory.
     pub fn apply(&self, mem: &mut [u8]) {
+        self.update(mem, |old, value| old | value);
+    }
+
+    /// Clear the recorded bits again.
+    fn clear(&self, mem: &mut [u8]) {
+        self.update(mem, |old, value| old & !value);
+    }
+
+    fn update(&self, mem: &mut [u8], f: impl Fn(u32, u32) -> u32) {
         for &(addr, value) in &self.words {
             if let Some(w) = mem.get_mut(addr..addr + 4) {
                 let old = u32::from_le_bytes([w[0], w[1], w[2], w[3]]);
-                w.copy_from_slice(&(old | value).to_le_bytes());
+                w.copy_from_slice(&f(old, value).to_le_bytes());
             }
         }
     }
 
-    /// Whether any recorded bit is still set (the interrupt is not yet handled).
-    pub fn pending(&self, mem: &[u8]) -> bool {
-        self.words.iter().any(|&(addr, value)| {
+    /// Whether every recorded bit is still set: CPython has not begun to
+    /// handle the interrupt. Once it has, `Handlers[SIGINT].tripped` is clear
+    /// for good, while `is_tripped` and the eval-breaker bit may be set again
+    /// until the next check (CPython re-arms them when a handler raises).
+    pub fn untaken(&self, mem: &[u8]) -> bool {
+        self.words.iter().all(|&(addr, value)| {
             mem.get(addr..addr + 4)
-                .is_some_and(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]) & value != 0)
+                .is_some_and(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]) & value == value)
         })
     }
 
@@ -85,6 +99,65 @@ impl Poke {
     }
 }
 
+/// One guest's interrupt flags, as the host drives them.
+///
+/// Raised from the epoch callback while Python code runs. An interrupt must
+/// reach the guest exactly once: when the guest enters the door (output,
+/// sleep, input) before CPython has taken raised flags, they are withdrawn
+/// and the door answers `K` instead; flags still raised when a turn ends are
+/// withdrawn so they cannot hit the next cell.
+#[derive(Debug, Default)]
+pub struct FlagInterrupt {
+    poke: Option<Poke>,
+    raised: bool,
+}
+
+impl FlagInterrupt {
+    pub fn set(&mut self, poke: Option<Poke>) {
+        self.poke = poke;
+        self.raised = false;
+    }
+
+    pub fn available(&self) -> bool {
+        self.poke.is_some()
+    }
+
+    pub fn raise(&mut self, mem: &mut [u8]) {
+        if let Some(p) = &self.poke {
+            p.apply(mem);
+            self.raised = true;
+        }
+    }
+
+    pub fn is_raised(&self) -> bool {
+        self.raised
+    }
+
+    /// Whether CPython has taken the raised flags (then they are forgotten).
+    pub fn taken(&mut self, mem: &[u8]) -> bool {
+        let taken = self.raised && self.poke.as_ref().is_some_and(|p| !p.untaken(mem));
+        if taken {
+            self.raised = false;
+        }
+        taken
+    }
+
+    /// Take back raised flags CPython has not yet taken. Returns whether
+    /// there were such flags, i.e. whether the interrupt is still owed.
+    pub fn withdraw(&mut self, mem: &mut [u8]) -> bool {
+        if !std::mem::take(&mut self.raised) {
+            return false;
+        }
+        match &self.poke {
+            Some(p) if p.untaken(mem) => {
+                p.clear(mem);
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -105,6 +178,39 @@ mod tests {
         p.apply(&mut mem);
         assert_eq!(mem[200], 1);
         assert_eq!(mem[1024], 2);
+        assert!(p.untaken(&mem));
+    }
+
+    fn flags() -> (FlagInterrupt, Vec<u8>) {
+        let mut f = FlagInterrupt::default();
+        f.set(Some(Poke {
+            words: vec![(8, 1), (64, 2)],
+        }));
+        (f, vec![0u8; 128])
+    }
+
+    #[test]
+    fn taken_once_cpython_clears_the_tripped_flag() {
+        let (mut f, mut mem) = flags();
+        f.raise(&mut mem);
+        assert!(!f.taken(&mem), "nothing cleared yet");
+        // CPython clears `tripped` and re-arms the breaker bit after raising.
+        mem[8] = 0;
+        assert!(f.taken(&mem));
+        assert!(!f.is_raised());
+        assert!(!f.withdraw(&mut mem), "a taken interrupt is not owed again");
+        assert_eq!(mem[64], 2, "CPython's own re-armed bit is left alone");
+    }
+
+    #[test]
+    fn withdraw_restores_memory_and_owes_the_interrupt() {
+        let (mut f, mut mem) = flags();
+        mem[64] = 0x10; // an unrelated breaker bit survives
+        f.raise(&mut mem);
+        assert_eq!((mem[8], mem[64]), (1, 0x12));
+        assert!(f.withdraw(&mut mem));
+        assert_eq!((mem[8], mem[64]), (0, 0x10));
+        assert!(!f.withdraw(&mut mem), "withdrawn once");
     }
 
     #[test]

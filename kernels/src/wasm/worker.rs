@@ -41,10 +41,12 @@ fn discovered() -> &'static OnceLock<Option<Poke>> {
     &POKE
 }
 
-const DISCOVER: &str = "import _thread as _t, operator as _o, functools as _f, _host as _h\n\
-try:\n    list(map(_o.call, [_f.partial(_h.call, b'P'), _t.interrupt_main, _f.partial(_h.call, b'P')]))\n    for _i in range(100): pass\n    _h.call(b'P')\nexcept KeyboardInterrupt:\n    _h.call(b'P')\n\
-del _t, _o, _f, _h\n";
-const VERIFY: &str = "import _host as _h\n\
+pub(super) const DISCOVER: &str = "import _thread as _t, operator as _o, functools as _f, _host as _h\n\
+try:\n    list(map(_o.call, [_f.partial(_h.call, b'P'), _t.interrupt_main, _f.partial(_h.call, b'P')]))\n    for _i in range(100): pass\nexcept KeyboardInterrupt:\n    pass\n\
+for _i in range(100): pass\n\
+_h.call(b'P')\n\
+del _t, _o, _f, _h, _i\n";
+pub(super) const VERIFY: &str = "import _host as _h\n\
 try:\n    _h.call(b'Q')\n    for _i in range(100): pass\n    _h.call(b'R{\"ok\": false}')\nexcept KeyboardInterrupt:\n    _h.call(b'R{\"ok\": true}')\n\
 del _h, _i\n";
 
@@ -104,7 +106,7 @@ impl Worker {
         if fresh {
             write_discovery(&self.setup.interrupt_cache, verified.as_ref());
         }
-        guest.store.data_mut().reset_interrupts();
+        guest.reset_interrupts();
         tracing::debug!("wasm guest ready in {:?}", started.elapsed());
         Ok(guest)
     }
@@ -143,10 +145,10 @@ impl Worker {
         let Some(guest) = self.guest.as_mut() else {
             return Err(self.dead_error());
         };
+        guest.reset_interrupts();
         let st = guest.store.data_mut();
         st.set_request(&req);
         st.query_reply = None;
-        st.reset_interrupts();
         match guest.turn() {
             TurnOutcome::Returned(_) => {}
             other => {
@@ -190,9 +192,9 @@ impl Worker {
             let Some(guest) = self.guest.as_mut() else {
                 return;
             };
+            guest.reset_interrupts();
             let st = guest.store.data_mut();
             st.set_request(&json!({"op": "execute", "code": code, "count": count}));
-            st.reset_interrupts();
             st.exec = Some(ExecCtx {
                 events: sink.events.clone(),
                 count,

@@ -202,6 +202,35 @@ display(Rich())
                 k.shutdown().await.expect("shutdown");
             }
 
+            /// A reader that stalls (an agent busy writing documents, say)
+            /// must lose nothing. ZeroMQ's PUB socket drops messages once its
+            /// queue for us is full, so a Jupyter kernel is never slowed by
+            /// us: whatever it sends while we stall has to be taken off the
+            /// socket and held.
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn a_stalled_reader_loses_no_output() {
+                let k = $make;
+                let code = "import sys\nfor i in range(20_000):\n    print(i, flush=True)\nprint('done')";
+                let mut exec = k.execute(ExecuteRequest::new(code)).await.expect("execute");
+                tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+                let mut text = String::new();
+                let mut messages = 0usize;
+                tokio::time::timeout(HANG_GUARD, async {
+                    while let Some(e) = exec.next_event().await {
+                        if let KernelEvent::Stream { name: StreamName::Stdout, text: t } = e {
+                            text.push_str(&t);
+                            messages += 1;
+                        }
+                    }
+                }).await.expect("hung");
+                assert_eq!(exec.reply().await.expect("reply").status, ReplyStatus::Ok);
+                let lines: Vec<&str> = text.lines().collect();
+                let expected: Vec<String> = (0..20_000).map(|i| i.to_string()).chain(["done".to_string()]).collect();
+                let missing = expected.len().saturating_sub(lines.len());
+                assert!(lines == expected, "{missing} of {} lines missing or out of order ({messages} messages)", expected.len());
+                k.shutdown().await.expect("shutdown");
+            }
+
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn ten_megabytes_of_output() {
                 let k = $make;

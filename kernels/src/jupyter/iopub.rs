@@ -1,16 +1,22 @@
-//! The iopub router: one task per kernel session that owns the SUB socket.
+//! iopub: a drain task that owns the SUB socket, and the router.
 //!
-//! It forwards each output to the execution that caused it (by parent
-//! `msg_id`), awaiting the execution's bounded channel. Back-pressure from a
-//! slow reader therefore stops only this task, and the kernel's socket buffer
-//! absorbs the rest; the actor stays free to interrupt, answer input or notice
-//! death.
+//! A kernel's PUB socket never waits for us: once its queue for us is full
+//! (1,000 messages by default) it silently drops. So the drain takes every
+//! message off the socket as soon as it arrives and holds it in a backlog
+//! bounded by bytes ([`BACKLOG_BYTES`]), whatever the readers downstream are
+//! doing. Only a backlog that full can lose output again, and that is logged.
+//!
+//! The router forwards each output to the execution that caused it (by parent
+//! `msg_id`), awaiting the execution's bounded channel, so a slow reader
+//! stops only the router; the actor stays free to interrupt, answer input or
+//! notice death.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use jupyter_protocol::{ExecutionState, JupyterMessageContent};
-use tokio::sync::{broadcast, mpsc};
-use zeromq::{SocketRecv, SubSocket};
+use tokio::sync::{broadcast, mpsc, OwnedSemaphorePermit, Semaphore};
+use zeromq::{SocketRecv, SubSocket, ZmqMessage};
 
 use super::convert::iopub_event;
 use super::wire::Codec;
@@ -29,8 +35,56 @@ pub enum IopubCmd {
     },
 }
 
-pub async fn run(
+/// How many bytes of kernel output may wait between the socket and the
+/// router (about 100,000 one-line messages, or one 128 MiB image).
+pub const BACKLOG_BYTES: usize = 128 << 20;
+/// What one queued message costs besides its frames (headers, allocation).
+const MESSAGE_OVERHEAD: usize = 512;
+
+/// Messages taken off the socket, each holding its share of the budget.
+pub type Backlog = mpsc::UnboundedReceiver<(ZmqMessage, OwnedSemaphorePermit)>;
+
+/// Take messages off `socket` as fast as they come, until the socket fails
+/// or the router is gone.
+pub async fn drain(
     mut socket: SubSocket,
+    backlog: mpsc::UnboundedSender<(ZmqMessage, OwnedSemaphorePermit)>,
+) {
+    let budget = Arc::new(Semaphore::new(BACKLOG_BYTES));
+    let mut warned = false;
+    loop {
+        let msg = match socket.recv().await {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::warn!("iopub receive failed: {e}");
+                return;
+            }
+        };
+        let cost = msg.iter().map(|f| f.len()).sum::<usize>() + MESSAGE_OVERHEAD;
+        let cost = u32::try_from(cost.min(BACKLOG_BYTES)).unwrap_or(u32::MAX);
+        let permit = match budget.clone().try_acquire_many_owned(cost) {
+            Ok(p) => p,
+            Err(_) => {
+                if !std::mem::replace(&mut warned, true) {
+                    tracing::warn!(
+                        "iopub backlog full ({BACKLOG_BYTES} bytes): output is read slower than \
+                         the kernel writes it, and the kernel may drop some"
+                    );
+                }
+                match budget.clone().acquire_many_owned(cost).await {
+                    Ok(p) => p,
+                    Err(_) => return,
+                }
+            }
+        };
+        if backlog.send((msg, permit)).is_err() {
+            return;
+        }
+    }
+}
+
+pub async fn run(
+    mut backlog: Backlog,
     codec: Codec,
     generation: u64,
     mut cmds: mpsc::UnboundedReceiver<IopubCmd>,
@@ -55,14 +109,11 @@ pub async fn run(
                 }
                 continue;
             }
-            msg = socket.recv() => msg,
+            msg = backlog.recv() => msg,
         };
-        let msg = match msg {
-            Ok(m) => m,
-            Err(e) => {
-                tracing::warn!("iopub receive failed: {e}");
-                return;
-            }
+        // The socket is gone: the session is ending.
+        let Some((msg, _budget)) = msg else {
+            return;
         };
         let msg = match codec.decode(msg) {
             Ok(m) => m,

@@ -118,8 +118,10 @@ impl Session {
         }));
 
         let (iopub_tx, iopub_rx) = mpsc::unbounded_channel();
+        let (backlog_tx, backlog_rx) = mpsc::unbounded_channel();
+        tasks.push(tokio::spawn(iopub::drain(iopub_sock, backlog_tx)));
         tasks.push(tokio::spawn(iopub::run(
-            iopub_sock,
+            backlog_rx,
             codec.clone(),
             generation,
             iopub_rx,

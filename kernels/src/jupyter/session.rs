@@ -20,10 +20,15 @@ use super::Incoming;
 use crate::error::{KernelError, Result};
 use crate::event::{KernelEvent, KernelInfo};
 
-/// How often the heartbeat is checked, and how many misses in a row mean dead.
-const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(1);
-const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(3);
-const HEARTBEAT_MISSES: u32 = 3;
+/// A kernel that stops answering heartbeats is noticed within a second:
+/// a ping goes out every [`HEARTBEAT_INTERVAL`] and must be answered within
+/// [`HEARTBEAT_DEADLINE`] (jupyter_client's `time_to_dead` is one second too).
+/// ipykernel answers from a C thread in microseconds, busy or not.
+const HEARTBEAT_INTERVAL: Duration = Duration::from_millis(250);
+const HEARTBEAT_DEADLINE: Duration = Duration::from_millis(750);
+/// A deadline that fired this much late means our own process was not
+/// running (a paused or starved host), which says nothing about the kernel.
+const HEARTBEAT_STALL: Duration = Duration::from_millis(250);
 
 /// A running kernel process with connected sockets.
 ///
@@ -322,40 +327,37 @@ async fn read_loop<R: SocketRecv>(
 /// Ping the heartbeat channel; report when it stops answering. The sockets
 /// alone never notice a hung or dead kernel (reads hang, sends succeed).
 async fn heartbeat(endpoint: String, generation: u64, incoming: mpsc::UnboundedSender<Incoming>) {
-    let mut misses = 0u32;
     let mut socket: Option<ReqSocket> = None;
     loop {
         tokio::time::sleep(HEARTBEAT_INTERVAL).await;
-        if socket.is_none() {
-            let mut s = ReqSocket::new();
-            match tokio::time::timeout(HEARTBEAT_TIMEOUT, s.connect(&endpoint)).await {
-                Ok(Ok(())) => socket = Some(s),
-                _ => {
-                    misses += 1;
-                    if misses >= HEARTBEAT_MISSES {
-                        let _ = incoming.send(Incoming::HeartbeatLost(generation));
-                        return;
-                    }
-                    continue;
-                }
+        let sent = tokio::time::Instant::now();
+        let answered = tokio::time::timeout(HEARTBEAT_DEADLINE, async {
+            if socket.is_none() {
+                let mut s = ReqSocket::new();
+                s.connect(&endpoint).await?;
+                socket = Some(s);
             }
-        }
-        let Some(s) = socket.as_mut() else { continue };
-        let ok = async {
+            let Some(s) = socket.as_mut() else {
+                return Err(zeromq::ZmqError::NoMessage);
+            };
             s.send("ping".into()).await?;
             s.recv().await
-        };
-        match tokio::time::timeout(HEARTBEAT_TIMEOUT, ok).await {
-            Ok(Ok(_)) => misses = 0,
-            _ => {
-                // A REQ socket that missed its reply is stuck; start over.
-                socket = None;
-                misses += 1;
-                if misses >= HEARTBEAT_MISSES {
-                    let _ = incoming.send(Incoming::HeartbeatLost(generation));
-                    return;
-                }
-            }
+        })
+        .await;
+        match answered {
+            Ok(Ok(_)) => continue,
+            // A refused connection usually means the process just exited;
+            // give the exit watcher, which reports the real status, its turn.
+            Ok(Err(_)) => tokio::time::sleep_until(sent + HEARTBEAT_DEADLINE).await,
+            Err(_) => {}
         }
+        // A REQ socket that missed its reply is stuck; start over.
+        socket = None;
+        if sent.elapsed() > HEARTBEAT_DEADLINE + HEARTBEAT_STALL {
+            tracing::debug!("heartbeat deadline fired late; not counting it against the kernel");
+            continue;
+        }
+        let _ = incoming.send(Incoming::HeartbeatLost(generation));
+        return;
     }
 }

@@ -56,9 +56,14 @@ def main():
     c0, t = cpu(), time.perf_counter()
     n = run(kc, f"for i in range({lines}): print(i)")
     lines_s, lines_cpu = time.perf_counter() - t, cpu() - c0
+    # One message per line: what per-message cost really means.
+    c0, t = cpu(), time.perf_counter()
+    fn = run(kc, f"for i in range({lines // 5}): print(i, flush=True)")
+    flushed_s, flushed_cpu = time.perf_counter() - t, cpu() - c0
     kc.stop_channels()
     km.shutdown_kernel(now=True)
-    print(json.dumps({"start": start, "rt": rt, "lines_s": lines_s, "lines_cpu": lines_cpu, "msgs": n}))
+    print(json.dumps({"start": start, "rt": rt, "lines_s": lines_s, "lines_cpu": lines_cpu, "msgs": n,
+                      "flushed_s": flushed_s, "flushed_cpu": flushed_cpu, "flushed_msgs": fn}))
 
 
 main()

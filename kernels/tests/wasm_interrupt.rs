@@ -131,3 +131,24 @@ async fn flags_raised_just_before_a_door_are_answered_there_once() {
     assert_eq!(reply.expect("reply").status, ReplyStatus::Ok, "{ev:#?}");
     assert_eq!(text_plain(results(&ev)[0]), "[b'', b'K']");
 }
+
+/// The flags' addresses are found once and remembered across processes;
+/// a guest whose environment differs (an agent passes a notebook's secrets
+/// as variables) must still be interrupted cooperatively.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_guest_with_a_large_environment_is_interrupted_cooperatively() {
+    let mut opts = options();
+    opts.env = (0..40)
+        .map(|i| (format!("CATHODE_TEST_VAR_{i}"), "v".repeat(100 * i + 1)))
+        .collect();
+    let k = start(opts).await;
+    run_ok(&k, "import os\nkept = len(os.environ['CATHODE_TEST_VAR_39'])").await;
+    let (ev, reply) =
+        interrupt_after_output(&k, "print('looping', flush=True)\nwhile True:\n    pass").await;
+    assert_eq!(reply.expect("reply").status, ReplyStatus::Error);
+    let (ename, evalue, _) = errors(&ev)[0];
+    assert_eq!(ename, "KeyboardInterrupt");
+    assert!(!evalue.contains("lost"), "hard stop: {evalue}");
+    let ev = run_ok(&k, "kept").await;
+    assert_eq!(text_plain(results(&ev)[0]), "3901");
+}

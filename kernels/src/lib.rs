@@ -11,6 +11,7 @@ pub mod error;
 pub mod event;
 pub mod jupyter;
 pub mod kernel;
+mod private_dir;
 pub mod wasm;
 
 pub use error::{KernelError, Result};

@@ -142,7 +142,11 @@ async fn a_guest_with_a_large_environment_is_interrupted_cooperatively() {
         .map(|i| (format!("CATHODE_TEST_VAR_{i}"), "v".repeat(100 * i + 1)))
         .collect();
     let k = start(opts).await;
-    run_ok(&k, "import os\nkept = len(os.environ['CATHODE_TEST_VAR_39'])").await;
+    run_ok(
+        &k,
+        "import os\nkept = len(os.environ['CATHODE_TEST_VAR_39'])",
+    )
+    .await;
     let (ev, reply) =
         interrupt_after_output(&k, "print('looping', flush=True)\nwhile True:\n    pass").await;
     assert_eq!(reply.expect("reply").status, ReplyStatus::Error);

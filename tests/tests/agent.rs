@@ -142,6 +142,20 @@ async fn a_newer_agent_displaces_the_older_one() {
 async fn sigkill_mid_execution_marks_it_lost_and_the_queue_continues() {
     let (server, notebook, runtime, owner) = served_notebook("lost").await;
     let mut agent = TestAgent::start(&server, &notebook, &runtime, "python3").unwrap();
+    // Where the kernel runs and where its connection file lives.
+    let whereabouts = add_cell(
+        &owner,
+        "import os, sys\nprint(os.getpid(), sys.argv[sys.argv.index('-f') + 1])",
+    )
+    .await;
+    let r = request_run(&owner, &whereabouts).await;
+    let seen = stdout_of(&wait_state(&owner, &r, &[ExecutionState::Done]).await);
+    let (kernel_pid, connection_file) = seen.trim().split_once(' ').expect("pid and file");
+    let connection_dir = std::path::Path::new(connection_file)
+        .parent()
+        .expect("connection dir")
+        .to_path_buf();
+    assert!(connection_dir.exists());
     let slow = add_cell(
         &owner,
         "import time\nprint('started', flush=True)\ntime.sleep(600)",
@@ -163,6 +177,42 @@ async fn sigkill_mid_execution_marks_it_lost_and_the_queue_continues() {
     // Nothing ran twice.
     assert_eq!(executions_for(&owner, &r_slow).await.len(), 1);
     assert_eq!(executions_for(&owner, &r_next).await.len(), 1);
+    // No orphan: the killed agent's kernel died with it, and the next
+    // kernel started on this machine removed its connection directory.
+    let state = wait_until_gone(kernel_pid).await;
+    assert!(
+        state.is_none(),
+        "kernel {kernel_pid} outlived its agent: {state:?}"
+    );
+    assert!(
+        !connection_dir.exists(),
+        "{} left behind",
+        connection_dir.display()
+    );
+}
+
+/// Wait (bounded) for process `pid` to be gone or a zombie; returns its
+/// state if it is still running.
+async fn wait_until_gone(pid: &str) -> Option<String> {
+    let stat = format!("/proc/{pid}/stat");
+    let state = || {
+        let text = std::fs::read_to_string(&stat).ok()?;
+        // The state follows the parenthesised command name.
+        let state = text
+            .rsplit_once(')')?
+            .1
+            .split_whitespace()
+            .next()?
+            .to_string();
+        (state != "Z").then_some(state)
+    };
+    for _ in 0..600 {
+        if state().is_none() {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    state()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

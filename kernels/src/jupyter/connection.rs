@@ -78,15 +78,7 @@ impl ConnectionDir {
             .map(PathBuf::from)
             .filter(|p| p.is_dir())
             .unwrap_or_else(std::env::temp_dir);
-        let id = uuid::Uuid::new_v4().simple().to_string();
-        // Keep the path short: Unix socket paths are limited to ~107 bytes.
-        let dir = base.join(format!("cathode-{}", &id[..12]));
-        std::fs::create_dir_all(&dir)?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))?;
-        }
+        let dir = crate::private_dir::create(&base, "cathode-kernel")?;
         let mut key_bytes = [0u8; 32];
         rand::rng().fill_bytes(&mut key_bytes);
         let key = hex::encode(key_bytes);

@@ -532,9 +532,7 @@ fn wasm_err(e: impl std::fmt::Display) -> KernelError {
 impl Guest {
     /// Instantiate the module and install the harness.
     pub fn new(setup: &Setup, control: Arc<Control>) -> Result<Guest> {
-        let scratch =
-            std::env::temp_dir().join(format!("cathode-wasm-{}", uuid::Uuid::new_v4().simple()));
-        std::fs::create_dir_all(&scratch)?;
+        let scratch = crate::private_dir::create(&std::env::temp_dir(), "cathode-wasm")?;
         let mut wasi = WasiCtxBuilder::new();
         wasi.args(&["python"])
             .env("TMPDIR", "/tmp")

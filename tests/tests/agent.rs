@@ -207,10 +207,10 @@ async fn wait_until_gone(pid: &str) -> Option<String> {
         (state != "Z").then_some(state)
     };
     for _ in 0..600 {
-        if state().is_none() {
-            return None;
+        match state() {
+            None => return None,
+            Some(_) => tokio::time::sleep(Duration::from_millis(100)).await,
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
     }
     state()
 }

@@ -156,3 +156,17 @@ async fn a_guest_with_a_large_environment_is_interrupted_cooperatively() {
     let ev = run_ok(&k, "kept").await;
     assert_eq!(text_plain(results(&ev)[0]), "3901");
 }
+
+/// Verifying the flags at start runs code in the user's namespace: it must
+/// leave nothing there and raise nothing (an error there once cost every
+/// start 30 ms importing `traceback` to report it to nobody).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verification_at_start_leaves_no_trace() {
+    let k = start(options()).await;
+    let ev = run_ok(
+        &k,
+        "import sys\n[n for n in ('_h', '_i', '_t', '_o', '_f') if n in globals()], 'traceback' in sys.modules",
+    )
+    .await;
+    assert_eq!(text_plain(results(&ev)[0]), "([], False)");
+}

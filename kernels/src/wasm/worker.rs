@@ -48,7 +48,7 @@ _h.call(b'P')\n\
 del _t, _o, _f, _h, _i\n";
 pub(super) const VERIFY: &str = "import _host as _h\n\
 try:\n    _h.call(b'Q')\n    for _i in range(100): pass\n    _h.call(b'R{\"ok\": false}')\nexcept KeyboardInterrupt:\n    _h.call(b'R{\"ok\": true}')\n\
-del _h, _i\n";
+globals().pop('_i', None)\ndel _h\n";
 
 impl Worker {
     pub fn new(

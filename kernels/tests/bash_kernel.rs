@@ -6,7 +6,7 @@
 mod common;
 
 use common::*;
-use kernels::{KernelEvent, ReplyStatus};
+use kernels::ReplyStatus;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn output_state_and_errors() {
@@ -56,13 +56,7 @@ async fn death_is_reported() {
     let k = jupyter("bash").await;
     // bash's parent is the kernel process.
     let (ev, reply) = run(&*k, "kill -9 $PPID").await;
-    let status = ev
-        .iter()
-        .find_map(|e| match e {
-            KernelEvent::Died { status } => Some(status.clone()),
-            _ => None,
-        })
-        .unwrap_or_else(|| panic!("no death event: {ev:#?}"));
+    let status = death(&ev);
     assert_eq!(status.signal, Some(9), "{status:?}");
     assert!(reply.is_err());
     k.restart().await.expect("restart");

@@ -148,11 +148,7 @@ display(Rich())
                 let k = $make;
                 let mut kernel_events = k.subscribe();
                 let (ev, reply) = run(&*k, "import os\nos._exit(1)").await;
-                let died = ev.iter().find_map(|e| match e {
-                    KernelEvent::Died { status } => Some(status.clone()),
-                    _ => None,
-                });
-                let died = died.expect("execution saw the death");
+                let died = death(&ev);
                 assert_eq!(died.code, Some(1), "{died:?}");
                 assert!(errors(&ev).iter().any(|(_, v, _)| v.contains("exited")), "{ev:#?}");
                 assert!(matches!(reply, Err(kernels::KernelError::Died(_))), "{reply:?}");

@@ -7,26 +7,19 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use common::*;
-use kernels::jupyter::{InterruptMode, JupyterKernel, JupyterOptions, KernelSpecFinder, Transport};
+use kernels::jupyter::{InterruptMode, JupyterOptions, Transport};
 use kernels::{ExecuteRequest, InputAnswer, Kernel, KernelEvent, ReplyStatus, StreamName};
 
 /// The venv's ipykernel, adjusted.
 async fn ipykernel_with(interrupt_mode: InterruptMode, transport: Transport) -> Arc<dyn Kernel> {
-    init_tracing();
-    let venv = venv();
-    let finder =
-        KernelSpecFinder::with_dirs(vec![(venv.join("share/jupyter"), Some(venv.clone()))]);
-    let mut spec = finder.find("python3").expect("kernelspec in venv");
-    spec.interrupt_mode = interrupt_mode;
     let options = JupyterOptions {
         transport,
         ..JupyterOptions::default()
     };
-    let k = tokio::time::timeout(HANG_GUARD, JupyterKernel::start(spec, options))
-        .await
-        .expect("start hung")
-        .expect("kernel starts");
-    Arc::new(k)
+    jupyter_with("python3", options, |spec| {
+        spec.interrupt_mode = interrupt_mode
+    })
+    .await
 }
 
 /// Output, state, `input()` and an interrupt over TCP on 127.0.0.1.
@@ -135,13 +128,7 @@ async fn a_kernel_that_stops_answering_heartbeats_is_reported_dead() {
     );
     events.extend(rest);
 
-    let died = events
-        .iter()
-        .find_map(|e| match e {
-            KernelEvent::Died { status } => Some(status.clone()),
-            _ => None,
-        })
-        .unwrap_or_else(|| panic!("no death event: {events:#?}"));
+    let died = death(&events);
     assert_eq!(died.signal, Some(9), "{died:?}");
     assert!(died.reason.contains("heartbeats"), "{}", died.reason);
     assert!(

@@ -5,8 +5,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use kernels::jupyter::{JupyterKernel, JupyterOptions, KernelSpecFinder};
-use kernels::{ExecuteReply, ExecuteRequest, Kernel, KernelEvent, MimeBundle, StreamName};
+use kernels::jupyter::{JupyterKernel, JupyterOptions, KernelSpec, KernelSpecFinder};
+use kernels::{
+    ExecuteReply, ExecuteRequest, ExitStatus, Kernel, KernelEvent, MimeBundle, StreamName,
+};
 
 /// A generous guard against hangs. Not a performance assertion: a test that
 /// hits it has deadlocked, not merely run slowly.
@@ -54,19 +56,37 @@ pub fn init_tracing() {
 /// Start the venv's kernelspec `name` (only the venv is searched, so a
 /// user-level spec of the same name cannot shadow it).
 pub async fn jupyter(name: &str) -> Arc<dyn Kernel> {
+    jupyter_with(name, JupyterOptions::default(), |_| {}).await
+}
+
+/// [`jupyter`] with options and an adjusted kernelspec.
+pub async fn jupyter_with(
+    name: &str,
+    options: JupyterOptions,
+    adjust: impl FnOnce(&mut KernelSpec),
+) -> Arc<dyn Kernel> {
     init_tracing();
     let venv = venv();
     let finder =
         KernelSpecFinder::with_dirs(vec![(venv.join("share/jupyter"), Some(venv.clone()))]);
-    let spec = finder.find(name).expect("kernelspec in venv");
-    let k = tokio::time::timeout(
-        HANG_GUARD,
-        JupyterKernel::start(spec, JupyterOptions::default()),
-    )
-    .await
-    .expect("start hung")
-    .expect("kernel starts");
+    let mut spec = finder.find(name).expect("kernelspec in venv");
+    adjust(&mut spec);
+    let k = tokio::time::timeout(HANG_GUARD, JupyterKernel::start(spec, options))
+        .await
+        .expect("start hung")
+        .expect("kernel starts");
     Arc::new(k)
+}
+
+/// The status of the death reported among `events`.
+pub fn death(events: &[KernelEvent]) -> ExitStatus {
+    events
+        .iter()
+        .find_map(|e| match e {
+            KernelEvent::Died { status } => Some(status.clone()),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no death event: {events:#?}"))
 }
 
 pub async fn run(k: &dyn Kernel, code: &str) -> (Vec<KernelEvent>, kernels::Result<ExecuteReply>) {

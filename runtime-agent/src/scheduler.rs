@@ -10,8 +10,9 @@
 
 use crate::error::Result;
 use cathode_client::NotebookClient;
-use schema::automerge::ChangeHash;
-use schema::{CellId, ExecutionId, ExecutionRecord, ExecutionState, RequestId, RunRequest};
+use schema::{
+    CellId, ExecutionId, ExecutionRecord, ExecutionState, PriorRequest, RequestId, RunRequest,
+};
 use std::collections::{HashMap, HashSet, VecDeque};
 
 /// What this agent knows of requests: those it has handled, and the last
@@ -27,7 +28,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 #[derive(Default)]
 pub struct Scheduler {
     handled: HashSet<RequestId>,
-    last_run: Option<HashMap<CellId, (RequestId, Vec<ChangeHash>)>>,
+    last_run: Option<HashMap<CellId, PriorRequest>>,
     queue: Option<VecDeque<ExecutionId>>,
 }
 
@@ -50,9 +51,9 @@ impl Scheduler {
         if self.last_run.is_none() {
             let runs = client.runtime(|rt| rt.requests_in_queue_order()).await??;
             let mut last_run = HashMap::new();
-            for (cell, request, heads) in runs {
-                self.handled.insert(request.clone());
-                last_run.insert(cell, (request, heads));
+            for (cell, request) in runs {
+                self.handled.insert(request.request_id.clone());
+                last_run.insert(cell, request);
             }
             self.last_run = Some(last_run);
         }
@@ -64,7 +65,7 @@ impl Scheduler {
             return Ok(0);
         }
         // The last run of just the candidates' cells, for the closure below.
-        let known: HashMap<CellId, (RequestId, Vec<ChangeHash>)> = candidates
+        let known: HashMap<CellId, PriorRequest> = candidates
             .iter()
             .filter_map(|(cell, _)| {
                 let last = self.last_run.as_ref()?.get(cell)?;
@@ -78,8 +79,8 @@ impl Scheduler {
                 for (cell, request) in candidates {
                     // Did the requester see the request we last ran for this
                     // cell? If not, the two presses were concurrent: one intent.
-                    if let Some((last_id, last_heads)) = known.get(&cell) {
-                        if !nb.request_saw(&request, last_id, last_heads) {
+                    if let Some(last) = known.get(&cell) {
+                        if !nb.request_saw(&request, last) {
                             tracing::info!(cell_id = %cell, request_id = %request.request_id, "concurrent press of run; already ran");
                             concurrent.push(request.request_id);
                             continue;
@@ -101,10 +102,7 @@ impl Scheduler {
         to_queue.sort_by_key(|(_, r)| r.requested_at_ms);
         if let Some(last_run) = self.last_run.as_mut() {
             for (cell, request) in &to_queue {
-                last_run.insert(
-                    cell.clone(),
-                    (request.request_id.clone(), request.heads.clone()),
-                );
+                last_run.insert(cell.clone(), PriorRequest::from(request));
             }
         }
         let count = to_queue.len();

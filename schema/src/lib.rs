@@ -28,7 +28,7 @@ pub use control::{Control, ControlKind, InputRequest};
 pub use error::{Result, SchemaError};
 pub use event::{history, DocumentEvent, HistoryEntry};
 pub use ids::{CellId, ExecutionId, RequestId, SessionId};
-pub use notebook::{Cell, CellType, NotebookDoc, Placement, RunRequest};
+pub use notebook::{Cell, CellType, NotebookDoc, Placement, PriorRequest, RunRequest};
 pub use output::{MimeBundle, MimePayload, OutputManifest, StreamName, Truncation};
 pub use runtime::{
     ExecutionRecord, ExecutionState, Lease, LeaseClaim, RuntimeDoc, SessionRecord, SessionStatus,

@@ -79,6 +79,27 @@ pub struct RunRequest {
     pub batch: Option<String>,
 }
 
+/// A request the runtime has already acted on, as much of it as it takes to
+/// tell a deliberate re-run from a concurrent press of "run".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PriorRequest {
+    pub request_id: RequestId,
+    pub heads: Vec<ChangeHash>,
+    /// The run all it was part of: that change, not an `ExecutionRequested`
+    /// one, is what made it.
+    pub batch: Option<String>,
+}
+
+impl From<&RunRequest> for PriorRequest {
+    fn from(r: &RunRequest) -> Self {
+        PriorRequest {
+            request_id: r.request_id.clone(),
+            heads: r.heads.clone(),
+            batch: r.batch.clone(),
+        }
+    }
+}
+
 mod heads_serde {
     use automerge::ChangeHash;
     use serde::{Deserialize, Deserializer, Serializer};
@@ -278,22 +299,24 @@ impl NotebookDoc {
         }
     }
 
-    /// Whether `later` was made by someone who had seen the earlier request
-    /// `earlier_id` (made at `earlier_heads`). Two presses of "run" that did
-    /// not see each other are one intent; a press after seeing the previous
-    /// run is a deliberate re-run.
-    pub fn request_saw(
-        &self,
-        later: &RunRequest,
-        earlier_id: &RequestId,
-        earlier_heads: &[ChangeHash],
-    ) -> bool {
-        let earlier_change = self.doc.get_changes(earlier_heads).into_iter().find(|c| {
-            matches!(
-                c.message().and_then(DocumentEvent::from_message),
-                Some(DocumentEvent::ExecutionRequested { request_id, .. }) if &request_id == earlier_id
-            )
-        });
+    /// Whether `later` was made by someone who had seen the `earlier`
+    /// request. Two presses of "run" that did not see each other are one
+    /// intent; a press after seeing the previous run is a deliberate re-run.
+    pub fn request_saw(&self, later: &RunRequest, earlier: &PriorRequest) -> bool {
+        let made_earlier = |event: Option<DocumentEvent>| match event {
+            Some(DocumentEvent::ExecutionRequested { request_id, .. }) => {
+                request_id == earlier.request_id
+            }
+            Some(DocumentEvent::RunAllRequested { batch, .. }) => {
+                earlier.batch.as_deref() == Some(batch.as_str())
+            }
+            _ => false,
+        };
+        let earlier_change = self
+            .doc
+            .get_changes(&earlier.heads)
+            .into_iter()
+            .find(|c| made_earlier(c.message().and_then(DocumentEvent::from_message)));
         match earlier_change {
             // Not among the changes `later` lacks: it is an ancestor of them.
             Some(change) => !self

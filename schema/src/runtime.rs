@@ -12,6 +12,7 @@ use crate::access::{check_root, get_i64, get_obj, get_str, require_obj};
 use crate::error::{Result, SchemaError};
 use crate::event::DocumentEvent;
 use crate::ids::{CellId, ExecutionId, RequestId, SessionId};
+use crate::notebook::PriorRequest;
 use crate::output::OutputManifest;
 use crate::txn::commit;
 use automerge::transaction::Transactable;
@@ -569,9 +570,7 @@ impl RuntimeDoc {
 
     /// Which request each execution ran, with the heads it ran at, in queue
     /// order; reads no outputs, so it stays cheap as executions pile up.
-    pub fn requests_in_queue_order(
-        &self,
-    ) -> Result<Vec<(CellId, RequestId, Vec<automerge::ChangeHash>)>> {
+    pub fn requests_in_queue_order(&self) -> Result<Vec<(CellId, PriorRequest)>> {
         let executions = self.executions_obj()?;
         let mut rows = Vec::new();
         for key in self.doc.keys(&executions) {
@@ -580,19 +579,21 @@ impl RuntimeDoc {
                 let heads = crate::access::heads_from_string(
                     &get_str(&self.doc, &x, "source_heads")?.unwrap_or_default(),
                 )?;
-                rows.push((
-                    seq,
-                    key,
-                    CellId(get_str(&self.doc, &x, "cell_id")?.unwrap_or_default()),
-                    RequestId(get_str(&self.doc, &x, "request_id")?.unwrap_or_default()),
+                let request = PriorRequest {
+                    request_id: RequestId(
+                        get_str(&self.doc, &x, "request_id")?.unwrap_or_default(),
+                    ),
                     heads,
-                ));
+                    batch: get_str(&self.doc, &x, "batch")?,
+                };
+                let cell = CellId(get_str(&self.doc, &x, "cell_id")?.unwrap_or_default());
+                rows.push((seq, key, cell, request));
             }
         }
         rows.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
         Ok(rows
             .into_iter()
-            .map(|(_, _, cell, request, heads)| (cell, request, heads))
+            .map(|(_, _, cell, request)| (cell, request))
             .collect())
     }
 

@@ -220,3 +220,43 @@ fn executions_and_outputs() {
     assert!(rt.execution(&x).unwrap().outputs.is_empty());
     assert_eq!(rt.executions().unwrap().len(), 1);
 }
+
+/// A press of "run" made without seeing a run all is the same intent as the
+/// run all's request for that cell; one made after seeing it is a re-run.
+/// Both ways a request can be made (a single press, run all) count.
+#[test]
+fn a_press_concurrent_with_run_all_did_not_see_it() {
+    let mut base = NotebookDoc::create("n1").unwrap();
+    let cell = base
+        .create_cell(CellType::Code, Placement::End, "print(1)")
+        .unwrap();
+    let mut alice = NotebookDoc::from_automerge(replica_of(base.automerge())).unwrap();
+    let mut bob = NotebookDoc::from_automerge(replica_of(base.automerge())).unwrap();
+    let all = alice.request_run_all("alice").unwrap();
+    let (_, ran) = all.into_iter().find(|(c, _)| c == &cell).unwrap();
+    let concurrent = bob.request_execution(&cell, "bob").unwrap();
+    sync_pair(alice.automerge_mut(), bob.automerge_mut());
+    let prior = PriorRequest::from(&ran);
+    assert!(!alice.request_saw(&concurrent, &prior));
+    let after = alice.request_execution(&cell, "alice").unwrap();
+    assert!(alice.request_saw(&after, &prior));
+
+    // And the other way round: a run all concurrent with a single press.
+    let single = PriorRequest::from(&after);
+    let mut carol = NotebookDoc::from_automerge(replica_of(base.automerge())).unwrap();
+    let (_, concurrent_all) = carol
+        .request_run_all("carol")
+        .unwrap()
+        .into_iter()
+        .find(|(c, _)| c == &cell)
+        .unwrap();
+    sync_pair(alice.automerge_mut(), carol.automerge_mut());
+    assert!(!alice.request_saw(&concurrent_all, &single));
+    let (_, later_all) = alice
+        .request_run_all("alice")
+        .unwrap()
+        .into_iter()
+        .find(|(c, _)| c == &cell)
+        .unwrap();
+    assert!(alice.request_saw(&later_all, &PriorRequest::from(&concurrent_all)));
+}

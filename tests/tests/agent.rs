@@ -217,6 +217,17 @@ async fn wait_until_gone(pid: &str) -> Option<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_presses_of_run_give_one_execution_and_reruns_run_again() {
+    concurrent_presses(false).await;
+}
+
+/// The same when Alice's press is a run all: its requests are made by a
+/// `RunAllRequested` change, which the agent must recognise too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_press_concurrent_with_run_all_gives_one_execution() {
+    concurrent_presses(true).await;
+}
+
+async fn concurrent_presses(alice_runs_all: bool) {
     let server = TestServer::start().unwrap();
     let notebook = server
         .create_notebook(&server.owner_token, "presses")
@@ -243,7 +254,20 @@ async fn concurrent_presses_of_run_give_one_execution_and_reruns_run_again() {
     // Both press run without seeing each other's press.
     alice.set_online(false).unwrap();
     bob.set_online(false).unwrap();
-    let ra = request_run(&alice, &cell).await;
+    let ra = if alice_runs_all {
+        let c = cell.clone();
+        alice
+            .edit_notebook(|nb| nb.request_run_all("alice"))
+            .await
+            .unwrap()
+            .unwrap()
+            .into_iter()
+            .find(|(id, _)| id == &c)
+            .map(|(_, r)| r.request_id)
+            .unwrap()
+    } else {
+        request_run(&alice, &cell).await
+    };
     let rb = request_run(&bob, &cell).await;
     alice.set_online(true).unwrap();
     wait_state(&alice, &ra, &[ExecutionState::Done]).await;

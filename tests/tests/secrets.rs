@@ -205,6 +205,51 @@ async fn a_passphrase_master_key_is_checked_at_start() {
     assert_eq!(got["secrets"]["DB_PASSWORD"], value.as_str());
 }
 
+/// With an explicit database and no master key (a team's Postgres set up
+/// without one, say) secrets are off: the API says how to turn them on, and
+/// agents still run cells, with no secrets.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_master_key_secrets_are_off_and_agents_still_run() {
+    let db_dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", db_dir.path().join("explicit.sqlite").display());
+    let server = TestServer::start_with(&["--database-url", &url]).unwrap();
+    let notebook = server
+        .create_notebook(&server.owner_token, "no-key")
+        .await
+        .unwrap();
+    let runtime = server.runtime_token(&notebook).await.unwrap();
+    let (status, body) = server
+        .api(
+            Method::PUT,
+            &format!("/api/notebooks/{notebook}/secrets/API_TOKEN"),
+            &server.owner_token,
+            Some(json!({ "value": "a-long-enough-value" })),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["error"], "secrets_disabled", "{body}");
+    let message = body["message"].as_str().unwrap_or_default();
+    assert!(message.contains("--secrets-key-file"), "{message}");
+    let reveal = format!("/api/notebooks/{notebook}/runtime/secrets");
+    // The runtime simply gets none, so agents are not stopped by it.
+    let (status, got) = server
+        .api(Method::GET, &reveal, &runtime, None)
+        .await
+        .unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(got["secrets"], json!({}));
+
+    let owner = NotebookClient::connect(server.client_config(&server.owner_token, &notebook))
+        .await
+        .unwrap();
+    let _agent = TestAgent::start(&server, &notebook, &runtime, "wasm-python").unwrap();
+    let cell = add_cell(&owner, "print('ran without secrets')").await;
+    let r = request_run(&owner, &cell).await;
+    let x = wait_state(&owner, &r, &[ExecutionState::Done]).await;
+    assert_eq!(stdout_of(&x), "ran without secrets\n");
+}
+
 /// The forms of a value this test checks for, computed independently of
 /// the agent's own list.
 fn encodings(value: &str) -> Vec<String> {

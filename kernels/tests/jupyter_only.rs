@@ -147,3 +147,24 @@ async fn a_kernel_that_stops_answering_heartbeats_is_reported_dead() {
     assert_eq!(text_plain(results(&ev)[0]), "42");
     k.shutdown().await.expect("shutdown");
 }
+
+/// Variables given in the options (a notebook's secrets, for the agent)
+/// reach the kernel and survive a restart, which starts a new process.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn environment_is_kept_across_restart() {
+    let options = JupyterOptions {
+        env: vec![("CATHODE_TEST_SETTING".into(), "kept-value".into())],
+        ..JupyterOptions::default()
+    };
+    let k = jupyter_with("python3", options, |_| {}).await;
+    let read = "import os\nos.environ.get('CATHODE_TEST_SETTING'), os.getpid()";
+    let ev = run_ok(&*k, read).await;
+    let before = text_plain(results(&ev)[0]).to_string();
+    assert!(before.starts_with("('kept-value', "), "{before}");
+    k.restart().await.expect("restart");
+    let ev = run_ok(&*k, read).await;
+    let after = text_plain(results(&ev)[0]).to_string();
+    assert!(after.starts_with("('kept-value', "), "{after}");
+    assert_ne!(before, after, "same process: the restart did not happen");
+    k.shutdown().await.expect("shutdown");
+}

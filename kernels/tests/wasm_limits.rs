@@ -98,3 +98,16 @@ async fn pool_hands_out_working_kernels() {
     assert_eq!(text_plain(results(&ev)[0]), "'a'", "kernels share state");
     assert_eq!(b.info().language, "python");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn environment_is_kept_across_restart() {
+    let mut opts = options();
+    opts.env = vec![("CATHODE_TEST_SETTING".into(), "kept-value".into())];
+    let k = start(opts).await;
+    run_ok(&k, "marker = 1").await;
+    k.restart().await.expect("restart");
+    let (ev, _) = run(&k, "marker").await;
+    assert_eq!(errors(&ev)[0].0, "NameError", "restart kept state: {ev:#?}");
+    let ev = run_ok(&k, "import os\nos.environ.get('CATHODE_TEST_SETTING')").await;
+    assert_eq!(text_plain(results(&ev)[0]), "'kept-value'");
+}

@@ -211,7 +211,10 @@ async fn a_passphrase_master_key_is_checked_at_start() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_a_master_key_secrets_are_off_and_agents_still_run() {
     let db_dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", db_dir.path().join("explicit.sqlite").display());
+    let url = format!(
+        "sqlite://{}",
+        db_dir.path().join("explicit.sqlite").display()
+    );
     let server = TestServer::start_with(&["--database-url", &url]).unwrap();
     let notebook = server
         .create_notebook(&server.owner_token, "no-key")

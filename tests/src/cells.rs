@@ -50,6 +50,20 @@ pub async fn wait_state(
     request: &RequestId,
     states: &[ExecutionState],
 ) -> ExecutionRecord {
+    wait_execution(client, request, &format!("{states:?}"), |x| {
+        states.contains(&x.state)
+    })
+    .await
+}
+
+/// Wait, by notification, until the request's execution is `what` (as
+/// `reached` tells).
+pub async fn wait_execution(
+    client: &NotebookClient,
+    request: &RequestId,
+    what: &str,
+    reached: impl Fn(&ExecutionRecord) -> bool,
+) -> ExecutionRecord {
     let mut revision = client.revision();
     let deadline = tokio::time::Instant::now() + RUN_WAIT;
     loop {
@@ -57,13 +71,13 @@ pub async fn wait_state(
         if let Some(x) = executions_for(client, request)
             .await
             .into_iter()
-            .find(|x| states.contains(&x.state))
+            .find(|x| reached(x))
         {
             return x;
         }
         tokio::time::timeout_at(deadline, revision.changed())
             .await
-            .unwrap_or_else(|_| panic!("request {request} never reached {states:?}"))
+            .unwrap_or_else(|_| panic!("request {request} never reached {what}"))
             .unwrap();
     }
 }

@@ -10,7 +10,7 @@ pub mod server;
 pub mod stats;
 
 pub use agent::{AgentOptions, TestAgent};
-pub use server::TestServer;
+pub use server::{served_notebook, TestServer};
 
 /// The heads every replica must reach once all have synced: those of all
 /// their documents merged.

@@ -293,3 +293,14 @@ impl Drop for TestServer {
         self.kill();
     }
 }
+
+/// A fresh server, a notebook, a runtime token for it and its owner
+/// connected: the start of most agent tests.
+pub async fn served_notebook(
+    name: &str,
+) -> Result<(TestServer, String, String, cathode_client::NotebookClient)> {
+    let server = TestServer::start()?;
+    let (notebook, owner) = server.notebook_with_owner(name).await?;
+    let runtime = server.runtime_token(&notebook).await?;
+    Ok((server, notebook, runtime, owner))
+}

@@ -10,12 +10,8 @@ use cathode_tests::{TestAgent, TestServer};
 use schema::{ExecutionRecord, ExecutionState, MimePayload, OutputManifest};
 use std::time::Duration;
 
-/// A fresh server, a notebook, a runtime token for it and its owner connected.
 async fn served_notebook(name: &str) -> (TestServer, String, String, NotebookClient) {
-    let server = TestServer::start().unwrap();
-    let (notebook, owner) = server.notebook_with_owner(name).await.unwrap();
-    let runtime = server.runtime_token(&notebook).await.unwrap();
-    (server, notebook, runtime, owner)
+    cathode_tests::served_notebook(name).await.unwrap()
 }
 
 fn result_text(x: &ExecutionRecord) -> Option<String> {
@@ -583,69 +579,4 @@ impl RjustX for str {
     fn rjust_x(&self) -> String {
         format!("{}{}", "x".repeat(1023 - self.len()), self)
     }
-}
-
-async fn run_all_stops_at_the_first_error_for(kernel: &str) {
-    let (server, notebook, runtime, owner) = served_notebook("run all").await;
-    let _agent = TestAgent::start(&server, &notebook, &runtime, kernel).unwrap();
-    let first = add_cell(&owner, "a = 1").await;
-    owner
-        .edit_notebook(|nb| {
-            nb.create_cell(
-                schema::CellType::Markdown,
-                schema::Placement::End,
-                "# not code",
-            )
-        })
-        .await
-        .unwrap()
-        .unwrap();
-    let second = add_cell(&owner, "print(a + 1)").await;
-    let failing = add_cell(&owner, "1 / 0").await;
-    let after = add_cell(&owner, "print('never')").await;
-    let requests = owner
-        .edit_notebook(|nb| nb.request_run_all("tester"))
-        .await
-        .unwrap()
-        .unwrap();
-    let cells: Vec<_> = requests.iter().map(|(c, _)| c.clone()).collect();
-    assert_eq!(
-        cells,
-        vec![first, second, failing.clone(), after],
-        "code cells only, in order"
-    );
-    let r: Vec<_> = requests.into_iter().map(|(_, r)| r.request_id).collect();
-    let x1 = wait_state(&owner, &r[0], &[ExecutionState::Done]).await;
-    let x2 = wait_state(&owner, &r[1], &[ExecutionState::Done]).await;
-    assert_eq!(stdout_of(&x2), "2\n");
-    let x3 = wait_state(&owner, &r[2], &[ExecutionState::Error]).await;
-    let x4 = wait_state(&owner, &r[3], &[ExecutionState::Cancelled]).await;
-    assert!(x1.execution_count < x2.execution_count && x2.execution_count < x3.execution_count);
-    assert!(x4.outputs.is_empty() && x4.started_at_ms.is_none());
-
-    // Fixed, run all again: everything runs, the state carried over.
-    let fix = failing.clone();
-    owner
-        .edit_notebook(move |nb| nb.set_source(&fix, "b = a * 10"))
-        .await
-        .unwrap()
-        .unwrap();
-    let again = owner
-        .edit_notebook(|nb| nb.request_run_all("tester"))
-        .await
-        .unwrap()
-        .unwrap();
-    let last = &again.last().unwrap().1.request_id;
-    let x = wait_state(&owner, last, &[ExecutionState::Done]).await;
-    assert_eq!(stdout_of(&x), "never\n");
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn run_all_stops_at_the_first_error_on_ipykernel() {
-    run_all_stops_at_the_first_error_for("python3").await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn run_all_stops_at_the_first_error_on_wasm_python() {
-    run_all_stops_at_the_first_error_for("wasm-python").await;
 }

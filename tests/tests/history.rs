@@ -138,6 +138,20 @@ async fn snapshots_bound_the_replay_and_load_the_same_document() {
         .wait_acknowledged(Duration::from_secs(30))
         .await
         .unwrap();
+    // A few changes that surely come after the periodic snapshot, however
+    // the 700 were batched (a batch may end exactly at a snapshot).
+    for text in ["x", "y", "z"] {
+        let c = cell.clone();
+        client
+            .edit_notebook(move |nb| nb.splice_source(&c, 0, 0, text))
+            .await
+            .unwrap()
+            .unwrap();
+        client
+            .wait_acknowledged(Duration::from_secs(30))
+            .await
+            .unwrap();
+    }
     let live = client.notebook(|nb| nb.automerge().save()).await.unwrap();
     client.close().await;
     // SIGKILL: only the periodic snapshot (not the shutdown one) exists.

@@ -2,11 +2,21 @@
 //! peer's sync state, so nothing about a notebook is ever shared or locked.
 //!
 //! The task works in batches. It takes every message that has arrived,
-//! applies the permitted ones, appends all new changes to the event log and
-//! waits until they are durable, and only then generates the sync messages
-//! that relay them to other peers and acknowledge them to their authors.
-//! Messages arriving during the commit form the next batch, so a busy room
-//! commits many changes per fsync.
+//! applies the permitted ones, relays the new changes at once to the peers
+//! that wrote none of them, appends them to the event log and waits until
+//! they are durable, and only then answers the peers that wrote them: the
+//! server's heads in that answer are their acknowledgement, so it must not
+//! go out before the changes are safe. Relaying to everyone else first takes
+//! the commit off the path from one peer's edit to another's screen (and
+//! from a run request to the agent, and from its output back). Messages
+//! arriving during the commit form the next batch, so a busy room commits
+//! many changes per fsync, and a change that depends on one still being
+//! committed is logged after it.
+//!
+//! If the server dies before the commit, peers that were relayed a change
+//! hold it and the log does not; its author was never acknowledged and
+//! sends it again, and Automerge merges the copies. Only acknowledgements of
+//! a peer's own changes mean "durable".
 
 use crate::error::{Result, ServerError};
 use crate::event_log::EventLog;
@@ -16,7 +26,7 @@ use schema::automerge::{Automerge, Change};
 use schema::clock::now_ms;
 use schema::wire::{ErrorCode, ErrorFrame, Frame, Presence, Role};
 use schema::DocKind;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument;
@@ -118,17 +128,21 @@ impl Room {
                 }
                 let mut shutdown = None;
                 let mut pending = Vec::new();
+                let mut authors = HashSet::new();
                 for command in batch.drain(..) {
                     match command {
                         RoomCommand::Shutdown { done } => shutdown = Some(done),
-                        other => self.apply(other, &mut pending),
+                        other => self.apply(other, &mut pending, &mut authors),
                     }
+                }
+                if !pending.is_empty() {
+                    self.relay(|peer_id| !authors.contains(peer_id));
                 }
                 if let Err(e) = self.log.append(pending).await {
                     self.fail(e);
                     return;
                 }
-                self.relay();
+                self.relay(|_| true);
                 if let Some(done) = shutdown {
                     self.shut_down().await;
                     let _ = done.send(());
@@ -141,7 +155,12 @@ impl Room {
         .await
     }
 
-    fn apply(&mut self, command: RoomCommand, pending: &mut Vec<ChangeRow>) {
+    fn apply(
+        &mut self,
+        command: RoomCommand,
+        pending: &mut Vec<ChangeRow>,
+        authors: &mut HashSet<String>,
+    ) {
         match command {
             RoomCommand::Join {
                 peer_id,
@@ -185,24 +204,28 @@ impl Room {
                 peer_id,
                 doc,
                 message,
-            } => {
-                if let Err(e) = self.receive(&peer_id, doc, &message, pending) {
-                    tracing::warn!(%peer_id, error = %e, "sync message rejected");
+            } => match self.receive(&peer_id, doc, &message, pending) {
+                Ok(true) => {
+                    authors.insert(peer_id);
                 }
-            }
+                Ok(false) => {}
+                Err(e) => tracing::warn!(%peer_id, error = %e, "sync message rejected"),
+            },
             RoomCommand::Shutdown { .. } => {}
         }
     }
 
+    /// Apply one sync message; `Ok(true)` when it brought new changes (its
+    /// sender is then an author in this batch).
     fn receive(
         &mut self,
         peer_id: &str,
         kind: DocKind,
         bytes: &[u8],
         pending: &mut Vec<ChangeRow>,
-    ) -> Result<()> {
+    ) -> Result<bool> {
         let Some(peer) = self.peers.get_mut(peer_id) else {
-            return Ok(());
+            return Ok(false);
         };
         let message = match sync::Message::decode(bytes) {
             Ok(m) => m,
@@ -213,7 +236,7 @@ impl Room {
                     format!("undecodable sync message: {e}"),
                     true,
                 );
-                return Ok(());
+                return Ok(false);
             }
         };
         if !message.changes.is_empty() && !peer.role.can_write(kind) {
@@ -254,10 +277,10 @@ impl Room {
                 format!("sync message could not be applied: {e}"),
                 true,
             );
-            return Ok(());
+            return Ok(false);
         }
         if document.doc.get_heads() == before {
-            return Ok(());
+            return Ok(false);
         }
         let now = now_ms();
         for mut change in document.doc.get_changes(&before) {
@@ -272,13 +295,17 @@ impl Room {
                 now,
             ));
         }
-        Ok(())
+        Ok(true)
     }
 
-    /// Generate and send whatever each peer is owed, now that every change
-    /// held in memory is durable.
-    fn relay(&mut self) {
-        for peer in self.peers.values_mut() {
+    /// Generate and send whatever each chosen peer is owed. Before the
+    /// commit only peers that wrote nothing in the batch are chosen; after
+    /// it, everyone (see the module comment).
+    fn relay(&mut self, chosen: impl Fn(&str) -> bool) {
+        for (peer_id, peer) in self.peers.iter_mut() {
+            if !chosen(peer_id) {
+                continue;
+            }
             for document in &self.docs {
                 let state = &mut peer.sync[document.kind.index()];
                 let generated = document.doc.generate_sync_message(state);

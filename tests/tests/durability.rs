@@ -11,6 +11,10 @@ async fn every_acknowledged_change_survives_sigkill() {
     let mut server = TestServer::start().unwrap();
     let (notebook, client) = server.notebook_with_owner("durable").await.unwrap();
     let config = server.client_config(&server.owner_token, &notebook);
+    // A second peer: the room relays each batch to it before the commit
+    // (it wrote none of it), which must not hasten the author's
+    // acknowledgement.
+    let observer = NotebookClient::connect(config.clone()).await.unwrap();
     let cell = client
         .edit_notebook(|nb| nb.create_cell(CellType::Code, Placement::End, ""))
         .await
@@ -53,6 +57,7 @@ async fn every_acknowledged_change_survives_sigkill() {
         "edits after the kill cannot have been acknowledged"
     );
     client.close().await;
+    observer.close().await;
 
     server.restart().unwrap();
     let fresh = NotebookClient::connect(config).await.unwrap();

@@ -75,10 +75,19 @@ async fn ten_megabytes_of_output() {
     .await;
     let text = all_streams(&ev);
     let ys = text.bytes().filter(|&b| b == b'y').count();
-    // bash_kernel sends one message per line (101,000 here), so this is the
-    // test that once showed ZeroMQ's PUB dropping what we had not yet read
-    // (up to 0.5% under load); the iopub drain now takes everything.
-    assert_eq!(ys, 10_000_000);
+    // bash_kernel sends one message per line (101,000 here) as fast as it
+    // can, and a PUB socket drops rather than waits once 1,000 are queued
+    // for us. Our side takes every message off the socket at once, whatever
+    // the reader does (`a_stalled_reader_loses_no_output` holds that to the
+    // last line), so what can still go missing is what the kernel sends
+    // while this process gets no CPU at all: 0.04% once in a full parallel
+    // test run, 0.4% with six busy loops on the two cores, where
+    // jupyter_client's own client lost the idle status outright and hung.
+    // On a quiet machine every byte arrives.
+    assert!(
+        (9_900_000..=10_000_000).contains(&ys),
+        "{ys} bytes of 10,000,000"
+    );
     let ev = run_ok(&*k, "echo alive").await;
     assert!(all_streams(&ev).contains("alive"));
     k.shutdown().await.expect("shutdown");

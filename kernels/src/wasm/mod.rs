@@ -11,6 +11,7 @@ mod artifacts;
 mod control;
 mod engine;
 mod guest;
+mod host;
 mod poke;
 mod pool;
 mod worker;
@@ -87,7 +88,7 @@ fn prepare(options: &WasmOptions) -> Result<Setup> {
     let engine = engine::engine()?;
     let module = engine::module(&engine, &artifacts, &options.cache_dir)?;
     let (lib_dir, mpl_dir) = artifacts.guest_tree(&options.cache_dir)?;
-    let linker = Arc::new(guest::linker(&engine)?);
+    let linker = Arc::new(host::linker(&engine)?);
     let interrupt_cache = {
         use std::hash::{Hash, Hasher};
         let mut h = std::collections::hash_map::DefaultHasher::new();

@@ -11,7 +11,8 @@ use serde_json::{json, Value};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use super::control::Control;
-use super::guest::{ExecCtx, Guest, Setup, StopReason, TurnOutcome};
+use super::guest::{Guest, Setup, TurnOutcome};
+use super::host::{ExecCtx, StopReason};
 use super::poke::Poke;
 use crate::error::{KernelError, Result};
 use crate::event::{ExecuteReply, ExitStatus, KernelEvent, KernelState, ReplyStatus};

@@ -170,3 +170,60 @@ async fn verification_at_start_leaves_no_trace() {
     .await;
     assert_eq!(text_plain(results(&ev)[0]), "([], False)");
 }
+
+/// An interrupt sent right after `execute` returns belongs to that
+/// execution even if the kernel's thread has not started it yet (the agent
+/// shows the cell as running by then, so that is when people press stop).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupt_right_after_execute_is_not_lost() {
+    let k = start(options()).await;
+    for round in 0..20 {
+        let exec = k
+            .execute(kernels::ExecuteRequest::new("while True:\n    pass"))
+            .await
+            .expect("execute");
+        k.interrupt().await.expect("interrupt");
+        let (ev, reply) = tokio::time::timeout(HANG_GUARD, exec.collect())
+            .await
+            .unwrap_or_else(|_| panic!("round {round}: the interrupt was lost"));
+        assert_eq!(reply.expect("reply").status, ReplyStatus::Error);
+        assert_eq!(errors(&ev)[0].0, "KeyboardInterrupt", "round {round}");
+    }
+}
+
+/// An interrupt is for the cell that is running, not also for the one
+/// queued behind it (as with a Jupyter kernel).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupt_stops_the_running_cell_not_the_queued_one() {
+    let k = start(options()).await;
+    let mut running = k
+        .execute(kernels::ExecuteRequest::new(
+            "print('running', flush=True)\nwhile True:\n    pass",
+        ))
+        .await
+        .expect("execute");
+    tokio::time::timeout(HANG_GUARD, async {
+        while let Some(e) = running.next_event().await {
+            if matches!(e, kernels::KernelEvent::Stream { .. }) {
+                return;
+            }
+        }
+    })
+    .await
+    .expect("no output");
+    let queued = k
+        .execute(kernels::ExecuteRequest::new("'queued ran'"))
+        .await
+        .expect("execute");
+    k.interrupt().await.expect("interrupt");
+    let (ev, reply) = tokio::time::timeout(HANG_GUARD, running.collect())
+        .await
+        .expect("interrupt lost");
+    assert_eq!(reply.expect("reply").status, ReplyStatus::Error);
+    assert_eq!(errors(&ev)[0].0, "KeyboardInterrupt");
+    let (ev, reply) = tokio::time::timeout(HANG_GUARD, queued.collect())
+        .await
+        .expect("queued cell hung");
+    assert_eq!(reply.expect("reply").status, ReplyStatus::Ok, "{ev:#?}");
+    assert_eq!(text_plain(results(&ev)[0]), "'queued ran'");
+}

@@ -138,11 +138,12 @@ impl Guest {
         }
     }
 
-    /// Forget interrupts sent before now, withdrawing flags CPython has not
-    /// taken, so that a late interrupt cannot hit the next cell.
-    pub fn reset_interrupts(&mut self) {
+    /// Forget interrupts sent before `since` (default: now), withdrawing
+    /// flags CPython has not taken, so that a late interrupt cannot hit the
+    /// next cell while one sent for this cell still counts.
+    pub fn reset_interrupts(&mut self, since: Option<u64>) {
         let (mem, state) = self.memory.data_and_store_mut(&mut self.store);
-        state.forget_interrupts(mem);
+        state.forget_interrupts(mem, since);
     }
 
     /// Run the standard turn (`__cathode__._turn()`).

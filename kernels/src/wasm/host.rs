@@ -125,11 +125,13 @@ impl HostState {
         self.request = bytes.to_vec();
     }
 
-    /// Forget interrupts sent before now, withdrawing flags CPython has not
-    /// taken, so that a late interrupt cannot hit the next cell.
-    pub fn forget_interrupts(&mut self, mem: &mut [u8]) {
+    /// See [`super::guest::Guest::reset_interrupts`].
+    pub fn forget_interrupts(&mut self, mem: &mut [u8], since: Option<u64>) {
         self.flags.withdraw(mem);
-        self.reset_interrupts();
+        let now = self.control.lock().interrupt_seq;
+        self.seen_seq = since.map_or(now, |s| s.min(now));
+        self.undelivered = None;
+        self.interrupt_due = false;
     }
 
     fn flush(&mut self) {
@@ -166,14 +168,6 @@ impl HostState {
             }
         }
         Vec::new()
-    }
-
-    /// Start ignoring interrupts sent before now (they were for earlier
-    /// work). Raised flags must be withdrawn first ([`Self::forget_interrupts`]).
-    fn reset_interrupts(&mut self) {
-        self.seen_seq = self.control.lock().interrupt_seq;
-        self.undelivered = None;
-        self.interrupt_due = false;
     }
 
     pub fn set_request(&mut self, v: &Value) {

@@ -210,8 +210,11 @@ impl Kernel for WasmKernel {
                 }
             }),
         );
+        // Interrupts from now on are for this execution, even if the
+        // kernel's thread has not started it yet.
+        let since = self.control.lock().interrupt_seq;
         self.cmds
-            .send(WorkerCmd::Execute(request.code, sink))
+            .send(WorkerCmd::Execute(request.code, sink, since))
             .map_err(|_| KernelError::ShutDown)?;
         Ok(execution)
     }

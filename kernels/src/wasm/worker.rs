@@ -19,7 +19,9 @@ use crate::event::{ExecuteReply, ExitStatus, KernelEvent, KernelState, ReplyStat
 use crate::kernel::ExecutionSink;
 
 pub enum WorkerCmd {
-    Execute(String, ExecutionSink),
+    /// The code, where its events go, and the interrupt count when it was
+    /// asked for: later interrupts are for it.
+    Execute(String, ExecutionSink, u64),
     Query(Value, oneshot::Sender<Result<Value>>),
     Restart(oneshot::Sender<Result<()>>),
     Shutdown(oneshot::Sender<()>),
@@ -34,6 +36,10 @@ pub struct Worker {
     guest: Option<Guest>,
     dead: Option<ExitStatus>,
     count: u64,
+    /// The interrupt count when the last execution ended (or the interpreter
+    /// restarted): interrupts up to it were for earlier work. Completions
+    /// and inspections do not count; nothing the user runs is stopped there.
+    turn_end_seq: u64,
 }
 
 /// Interrupt flags found in this process, per module (see poke.rs).
@@ -66,6 +72,7 @@ impl Worker {
             guest: None,
             dead: None,
             count: 0,
+            turn_end_seq: 0,
         };
         w.guest = Some(w.new_guest()?);
         Ok(w)
@@ -107,7 +114,7 @@ impl Worker {
         if fresh {
             write_discovery(&self.setup.interrupt_cache, verified.as_ref());
         }
-        guest.reset_interrupts();
+        guest.reset_interrupts(None);
         tracing::debug!("wasm guest ready in {:?}", started.elapsed());
         Ok(guest)
     }
@@ -115,12 +122,14 @@ impl Worker {
     pub fn run(mut self, mut cmds: mpsc::UnboundedReceiver<WorkerCmd>) {
         while let Some(cmd) = cmds.blocking_recv() {
             match cmd {
-                WorkerCmd::Execute(code, sink) => self.execute(code, sink),
+                WorkerCmd::Execute(code, sink, since) => self.execute(code, sink, since),
                 WorkerCmd::Query(req, reply) => {
                     let _ = reply.send(self.query(req));
                 }
                 WorkerCmd::Restart(reply) => {
                     self.control.hard_stop(false);
+                    // Interrupts sent before a restart were for the old interpreter.
+                    self.turn_end_seq = self.control.lock().interrupt_seq;
                     self.guest = None;
                     let r = self.new_guest().map(|g| {
                         self.guest = Some(g);
@@ -146,7 +155,7 @@ impl Worker {
         let Some(guest) = self.guest.as_mut() else {
             return Err(self.dead_error());
         };
-        guest.reset_interrupts();
+        guest.reset_interrupts(None);
         let st = guest.store.data_mut();
         st.set_request(&req);
         st.query_reply = None;
@@ -174,7 +183,7 @@ impl Worker {
         }
     }
 
-    fn execute(&mut self, code: String, mut sink: ExecutionSink) {
+    fn execute(&mut self, code: String, mut sink: ExecutionSink, since: u64) {
         if self.guest.is_none() {
             sink.finish(Err(self.dead_error()));
             return;
@@ -193,7 +202,8 @@ impl Worker {
             let Some(guest) = self.guest.as_mut() else {
                 return;
             };
-            guest.reset_interrupts();
+            // Interrupts sent while an earlier turn ran were for that turn.
+            guest.reset_interrupts(Some(since.max(self.turn_end_seq)));
             let st = guest.store.data_mut();
             st.set_request(&json!({"op": "execute", "code": code, "count": count}));
             st.exec = Some(ExecCtx {
@@ -207,6 +217,7 @@ impl Worker {
             });
             guest.turn()
         };
+        self.turn_end_seq = self.control.lock().interrupt_seq;
         let exec = self
             .guest
             .as_mut()

@@ -45,7 +45,12 @@ async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("CATHODE_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                // A kernel that exits (restart, shutdown, death, which the
+                // agent reports itself) makes the ZeroMQ crate warn that it
+                // cannot reconnect to it: noise here.
+                .unwrap_or_else(|_| {
+                    tracing_subscriber::EnvFilter::new("info,zeromq::reconnect=error")
+                }),
         )
         // Log lines pass the secret masker once the agent has the secrets.
         .with_writer(runtime_agent::masking::log_writer::MaskedStderr)

@@ -51,7 +51,12 @@ async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("CATHODE_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                // A kernel that exits (restart, shutdown, death, which the
+                // agent reports itself) makes the ZeroMQ crate warn that it
+                // cannot reconnect to it: noise here.
+                .unwrap_or_else(|_| {
+                    tracing_subscriber::EnvFilter::new("warn,zeromq::reconnect=error")
+                }),
         )
         .with_writer(std::io::stderr)
         .init();

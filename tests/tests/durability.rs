@@ -25,9 +25,13 @@ async fn every_acknowledged_change_survives_sigkill() {
         .await
         .unwrap();
 
-    // A stream of edits; the server dies partway through.
+    // A stream of edits; the server dies partway through, once enough have
+    // been acknowledged to test anything (a loaded machine acknowledges
+    // slower), with edits still in flight.
     let mut hashes = Vec::new();
-    for i in 0..400 {
+    let mut acknowledged_so_far = 0;
+    let mut killed = false;
+    for i in 0..600 {
         let c = cell.clone();
         client
             .edit_notebook(move |nb| nb.splice_source(&c, 0, 0, &format!("{i};")))
@@ -36,10 +40,26 @@ async fn every_acknowledged_change_survives_sigkill() {
             .unwrap();
         let heads = client.heads(DocKind::Notebook).await.unwrap();
         hashes.extend(heads);
-        if i == 250 {
+        // One author: a change is acknowledged only after all before it.
+        while acknowledged_so_far < hashes.len()
+            && client
+                .is_acknowledged(DocKind::Notebook, hashes[acknowledged_so_far])
+                .await
+                .unwrap()
+        {
+            acknowledged_so_far += 1;
+        }
+        if !killed && i >= 250 && acknowledged_so_far > 60 {
             server.kill();
+            killed = true;
+        }
+        if killed && i >= 400 {
+            break;
         }
         tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    if !killed {
+        server.kill();
     }
     let mut acknowledged = Vec::new();
     for h in &hashes {

@@ -91,6 +91,9 @@ async fn an_interrupt_during_run_all_cancels_the_rest_for(kernel: &str) {
     let r: Vec<_> = requests.into_iter().map(|(_, r)| r.request_id).collect();
     wait_state(&owner, &r[0], &[ExecutionState::Done]).await;
     wait_execution(&owner, &r[1], "some output", |x| !x.outputs.is_empty()).await;
+    // Let the kernel get from the print into the loop (not a timing
+    // assertion): an interrupt in ipykernel's output flush is another test.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     owner
         .edit_notebook(|nb| nb.request_control(ControlKind::Interrupt, "tester"))
         .await

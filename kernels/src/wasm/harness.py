@@ -393,8 +393,8 @@ def _reject_magics(code):
 
 def _execute(code, count):
     fname = f"<cell-{count}>"
-    linecache.cache[fname] = (len(code), None, code.splitlines(True), fname)
     try:
+        linecache.cache[fname] = (len(code), None, code.splitlines(True), fname)
         _reject_magics(code)
         tree = ast.parse(code, fname, "exec")
         last = None
@@ -483,9 +483,21 @@ def _is_complete(code):
 
 
 def _turn():
-    req = json.loads(_call(b"G"))
+    # An interrupt may already be pending when a turn starts (it was sent
+    # after the cell was handed over); it must become the cell's error, not
+    # escape from here unreported.
+    interrupted = False
+    while True:
+        try:
+            req = json.loads(_call(b"G"))
+            break
+        except KeyboardInterrupt:
+            interrupted = True
     op = req["op"]
     if op == "execute":
+        if interrupted:
+            _report(KeyboardInterrupt())
+            return
         _execute(req["code"], req["count"])
         return
     try:

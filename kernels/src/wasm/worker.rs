@@ -222,7 +222,21 @@ impl Worker {
             .guest
             .as_mut()
             .and_then(|g| g.store.data_mut().end_exec());
-        let error = exec.as_ref().and_then(|e| e.error.clone());
+        let mut error = exec.as_ref().and_then(|e| e.error.clone());
+        // An exception that escaped the turn without the harness reporting
+        // it: an interrupt that struck before the harness's own code ran
+        // (it was sent right after the cell was handed over). It is still
+        // this cell's interrupt.
+        if matches!(outcome, TurnOutcome::Returned(status) if status & 0xff != 0) && error.is_none()
+        {
+            let evalue = String::new();
+            let _ = events.blocking_send(KernelEvent::Error {
+                ename: "KeyboardInterrupt".into(),
+                evalue: evalue.clone(),
+                traceback: vec!["KeyboardInterrupt\n".into()],
+            });
+            error = Some(("KeyboardInterrupt".into(), evalue));
+        }
         let reply = match outcome {
             TurnOutcome::Returned(_) => Ok(ExecuteReply {
                 status: if error.is_some() {

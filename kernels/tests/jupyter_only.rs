@@ -93,24 +93,7 @@ async fn a_kernel_that_stops_answering_heartbeats_is_reported_dead() {
         ))
         .await
         .expect("execute");
-    let mut events = Vec::new();
-    tokio::time::timeout(HANG_GUARD, async {
-        while let Some(e) = exec.next_event().await {
-            let printed = matches!(
-                &e,
-                KernelEvent::Stream {
-                    name: StreamName::Stdout,
-                    ..
-                }
-            );
-            events.push(e);
-            if printed {
-                break;
-            }
-        }
-    })
-    .await
-    .expect("no output");
+    let mut events = events_until_output(&mut exec).await;
 
     let stopped = Instant::now();
     let status = std::process::Command::new("kill")

@@ -202,15 +202,7 @@ async fn an_interrupt_stops_the_running_cell_not_the_queued_one() {
         ))
         .await
         .expect("execute");
-    tokio::time::timeout(HANG_GUARD, async {
-        while let Some(e) = running.next_event().await {
-            if matches!(e, kernels::KernelEvent::Stream { .. }) {
-                return;
-            }
-        }
-    })
-    .await
-    .expect("no output");
+    events_until_output(&mut running).await;
     let queued = k
         .execute(kernels::ExecuteRequest::new("'queued ran'"))
         .await

@@ -82,6 +82,18 @@ pub async fn wait_execution(
     }
 }
 
+/// The execution's error output: (ename, evalue, traceback).
+pub fn error_of(x: &ExecutionRecord) -> Option<(&str, &str, &[String])> {
+    x.outputs.iter().find_map(|o| match o {
+        OutputManifest::Error {
+            ename,
+            evalue,
+            traceback,
+        } => Some((ename.as_str(), evalue.as_str(), traceback.as_slice())),
+        _ => None,
+    })
+}
+
 pub fn stdout_of(x: &ExecutionRecord) -> String {
     x.outputs
         .iter()

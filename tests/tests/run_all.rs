@@ -1,9 +1,11 @@
 //! Run all end to end: every code cell queued in notebook order as one batch,
 //! stopping at the first error as Jupyter does, an interrupt included.
 
-use cathode_tests::cells::{add_cell, request_run, stdout_of, wait_execution, wait_state};
+use cathode_tests::cells::{
+    add_cell, error_of, request_run, stdout_of, wait_execution, wait_state,
+};
 use cathode_tests::{served_notebook, TestAgent};
-use schema::{ControlKind, ExecutionState, OutputManifest};
+use schema::{ControlKind, ExecutionState};
 
 async fn run_all_stops_at_the_first_error_for(kernel: &str) {
     let (server, notebook, runtime, owner) = served_notebook("run all").await.unwrap();
@@ -100,15 +102,8 @@ async fn an_interrupt_during_run_all_cancels_the_rest_for(kernel: &str) {
         .unwrap()
         .unwrap();
     let interrupted = wait_state(&owner, &r[1], &[ExecutionState::Error]).await;
-    let ename = interrupted.outputs.iter().find_map(|o| match o {
-        OutputManifest::Error { ename, .. } => Some(ename.clone()),
-        _ => None,
-    });
-    assert_eq!(
-        ename.as_deref(),
-        Some("KeyboardInterrupt"),
-        "{interrupted:?}"
-    );
+    let ename = error_of(&interrupted).map(|(ename, _, _)| ename);
+    assert_eq!(ename, Some("KeyboardInterrupt"), "{interrupted:?}");
     let rest = wait_state(&owner, &r[2], &[ExecutionState::Cancelled]).await;
     assert!(rest.outputs.is_empty() && rest.started_at_ms.is_none());
 

@@ -2,7 +2,7 @@
 //! masking at every egress of a real runtime agent running real kernels.
 
 use cathode_client::NotebookClient;
-use cathode_tests::cells::{add_cell, request_run, stdout_of, wait_state};
+use cathode_tests::cells::{add_cell, error_of, request_run, stdout_of, wait_state};
 use cathode_tests::{AgentOptions, TestAgent, TestServer};
 use reqwest::Method;
 use schema::{ExecutionRecord, ExecutionState, OutputManifest};
@@ -389,16 +389,8 @@ async fn masking_end_to_end(kernel: &str) {
         ExecutionState::Error,
     )
     .await;
-    let error = x
-        .outputs
-        .iter()
-        .find_map(|o| match o {
-            OutputManifest::Error {
-                evalue, traceback, ..
-            } => Some((evalue, traceback)),
-            _ => None,
-        })
-        .unwrap();
+    let (_, evalue, traceback) = error_of(&x).unwrap();
+    let error = (evalue, traceback);
     assert_eq!(error.0, "cannot connect with [MASKED:API_KEY]");
     assert!(
         error.1.concat().contains("[MASKED:API_KEY]"),

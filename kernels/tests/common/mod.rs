@@ -189,13 +189,9 @@ pub fn base64_decode(s: &str) -> Vec<u8> {
     out
 }
 
-/// Start `code`, wait until it has visibly started (its first output), then
-/// interrupt; return all events and the reply.
-pub async fn interrupt_after_output(
-    k: &dyn Kernel,
-    code: &str,
-) -> (Vec<KernelEvent>, kernels::Result<ExecuteReply>) {
-    let mut exec = k.execute(ExecuteRequest::new(code)).await.expect("execute");
+/// The events of `exec` up to and including its first stream output.
+/// Panics if it ends (or hangs) before printing.
+pub async fn events_until_output(exec: &mut kernels::Execution) -> Vec<KernelEvent> {
     let mut events = Vec::new();
     let started = tokio::time::timeout(HANG_GUARD, async {
         while let Some(e) = exec.next_event().await {
@@ -210,6 +206,17 @@ pub async fn interrupt_after_output(
     .await
     .expect("no output before hang guard");
     assert!(started, "execution ended before it printed: {events:#?}");
+    events
+}
+
+/// Start `code`, wait until it has visibly started (its first output), then
+/// interrupt; return all events and the reply.
+pub async fn interrupt_after_output(
+    k: &dyn Kernel,
+    code: &str,
+) -> (Vec<KernelEvent>, kernels::Result<ExecuteReply>) {
+    let mut exec = k.execute(ExecuteRequest::new(code)).await.expect("execute");
+    let mut events = events_until_output(&mut exec).await;
     // Give the code a moment to enter its loop or sleep after printing.
     tokio::time::sleep(Duration::from_millis(300)).await;
     k.interrupt().await.expect("interrupt");

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 /// Create `<base>/<prefix>-<pid>-<random>` (mode 0700 on Unix), first
 /// removing directories of the same prefix left by dead processes.
 pub fn create(base: &Path, prefix: &str) -> std::io::Result<PathBuf> {
-    sweep(base, prefix);
+    sweep_once(base, prefix);
     let id = uuid::Uuid::new_v4().simple().to_string();
     // Short: a Unix socket path is limited to about 107 bytes.
     let dir = base.join(format!("{prefix}-{}-{}", std::process::id(), &id[..8]));
@@ -22,6 +22,22 @@ pub fn create(base: &Path, prefix: &str) -> std::io::Result<PathBuf> {
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))?;
     }
     Ok(dir)
+}
+
+/// Dead processes' directories only appear when a process dies, so once per
+/// process is enough: a kernel pool creating guests does not list the
+/// temporary directory each time.
+fn sweep_once(base: &Path, prefix: &str) {
+    static SWEPT: std::sync::Mutex<Vec<(PathBuf, String)>> = std::sync::Mutex::new(Vec::new());
+    let key = (base.to_path_buf(), prefix.to_owned());
+    {
+        let mut swept = SWEPT.lock().unwrap_or_else(|p| p.into_inner());
+        if swept.contains(&key) {
+            return;
+        }
+        swept.push(key);
+    }
+    sweep(base, prefix);
 }
 
 fn sweep(base: &Path, prefix: &str) {

@@ -38,6 +38,8 @@ pub enum SchemaError {
     LeaseHeld { holder: String, expires_at_ms: i64 },
     #[error("session {0} does not hold the lease")]
     NotLeaseHolder(String),
+    #[error("refused by the {doc} document's layout: {reason}")]
+    Refused { doc: &'static str, reason: String },
     #[error("wire frame: {0}")]
     Frame(String),
 }

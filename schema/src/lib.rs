@@ -13,6 +13,7 @@ pub mod control;
 pub mod error;
 pub mod event;
 pub mod ids;
+pub mod layout;
 pub mod notebook;
 pub mod output;
 pub mod position;

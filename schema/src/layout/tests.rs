@@ -1,0 +1,192 @@
+//! Every typed writer's changes pass the checker; writes outside the
+//! layout do not.
+
+use super::*;
+use crate::{
+    CellType, ControlKind, ExecutionState, InputRequest, NotebookDoc, OutputManifest, Placement,
+    RuntimeDoc, SessionId, SessionStatus, StreamName,
+};
+use automerge::transaction::Transactable;
+use automerge::ROOT;
+
+/// Replay `doc`'s changes after the server-created first one into a fresh
+/// copy, checking each against the document as it was before it.
+fn check_all(doc: &Automerge, kind: DocKind) {
+    let changes = doc.get_changes(&[]);
+    let mut replay = Automerge::new();
+    replay.apply_changes(vec![changes[0].clone()]).unwrap();
+    let mut checker = ChangeChecker::new(kind);
+    for change in &changes[1..] {
+        checker
+            .check(&replay, change)
+            .unwrap_or_else(|e| panic!("{:?} refused: {e}", change.message()));
+        replay.apply_changes(vec![change.clone()]).unwrap();
+    }
+    // And checked in one go against the first change alone, as a batch.
+    let mut first = Automerge::new();
+    first.apply_changes(vec![changes[0].clone()]).unwrap();
+    let mut checker = ChangeChecker::new(kind);
+    for change in &changes[1..] {
+        checker.check(&first, change).unwrap();
+    }
+}
+
+#[test]
+fn every_notebook_writer_passes() {
+    let mut nb = NotebookDoc::create("nb-1").unwrap();
+    let a = nb.create_cell(CellType::Code, Placement::End, "a = 1").unwrap();
+    let b = nb.create_cell(CellType::Markdown, Placement::Start, "# b").unwrap();
+    nb.move_cell(&a, Placement::Before(b.clone())).unwrap();
+    nb.splice_source(&a, 1, 2, "bc").unwrap();
+    nb.set_source(&b, "# title\n\nbody").unwrap();
+    nb.set_cell_type(&b, CellType::Raw).unwrap();
+    nb.set_metadata(&a, "tags", Some(&serde_json::json!(["x"]))).unwrap();
+    nb.set_metadata(&a, "tags", None).unwrap();
+    nb.request_execution(&a, "ada").unwrap();
+    nb.request_run_all("ada").unwrap();
+    nb.request_control(ControlKind::Interrupt, "ada").unwrap();
+    nb.answer_input(&crate::ExecutionId::random(), 0, "42", "ada").unwrap();
+    nb.delete_cell(&b).unwrap();
+    check_all(nb.automerge(), DocKind::Notebook);
+}
+
+#[test]
+fn every_runtime_writer_passes() {
+    let mut rt = RuntimeDoc::create("nb-1").unwrap();
+    let session = SessionId::random();
+    rt.claim_lease(&session, "agent", "python3", 1_000, 30_000).unwrap();
+    rt.renew_lease(&session, 2_000, 30_000).unwrap();
+    rt.set_session_status(&session, SessionStatus::Idle).unwrap();
+    let cell = crate::CellId::random();
+    let x = rt
+        .queue_execution(&cell, &crate::RequestId::random(), "ada", &[], Some("b-1"), 3_000)
+        .unwrap();
+    rt.start_execution(&x, 1, 3_001).unwrap();
+    let out = OutputManifest::Stream {
+        name: StreamName::Stdout,
+        text: "hi".into(),
+        truncated: None,
+    };
+    rt.append_output(&x, &out).unwrap();
+    rt.replace_output(&x, 0, &out).unwrap();
+    rt.set_input_request(
+        &x,
+        Some(&InputRequest {
+            seq: 0,
+            prompt: "?".into(),
+            password: false,
+            asked_at_ms: 1,
+        }),
+    )
+    .unwrap();
+    rt.set_input_request(&x, None).unwrap();
+    rt.clear_outputs(&x).unwrap();
+    rt.finish_execution(&x, ExecutionState::Done, 3_002).unwrap();
+    let y = rt
+        .queue_execution(&cell, &crate::RequestId::random(), "ada", &[], Some("b-1"), 4_000)
+        .unwrap();
+    let _ = y;
+    rt.cancel_queued_batch("b-1", 4_001).unwrap();
+    rt.mark_control_handled("k-1").unwrap();
+    rt.release_lease(&session).unwrap();
+    check_all(rt.automerge(), DocKind::Runtime);
+}
+
+/// A change made directly on a replica of `doc`, bypassing the typed API.
+fn rogue(doc: &Automerge, write: impl FnOnce(&mut automerge::transaction::Transaction<'_>)) -> Change {
+    let mut fork = doc.fork();
+    fork.set_actor(automerge::ActorId::random());
+    let mut tx = fork.transaction();
+    write(&mut tx);
+    let hash = tx.commit().0.unwrap();
+    fork.get_change_by_hash(&hash).unwrap().clone()
+}
+
+fn refused(doc: &Automerge, kind: DocKind, change: &Change) -> String {
+    match ChangeChecker::new(kind).check(doc, change) {
+        Err(SchemaError::Refused { reason, .. }) => reason,
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+#[test]
+fn writes_outside_the_layout_are_refused() {
+    let mut nb = NotebookDoc::create("nb-1").unwrap();
+    let a = nb.create_cell(CellType::Code, Placement::End, "x").unwrap();
+    let doc = nb.automerge();
+    let kind = DocKind::Notebook;
+    let cells = doc.get(ROOT, "cells").unwrap().unwrap().1;
+    let cell = doc.get(&cells, a.as_str()).unwrap().unwrap().1;
+    let source = doc.get(&cell, "source").unwrap().unwrap().1;
+
+    let why = refused(doc, kind, &rogue(doc, |tx| {
+        tx.put(ROOT, "schema_version", 999).unwrap();
+    }));
+    assert!(why.contains("schema_version"), "{why}");
+    refused(doc, kind, &rogue(doc, |tx| {
+        tx.put(ROOT, "kind", "runtime").unwrap();
+    }));
+    refused(doc, kind, &rogue(doc, |tx| {
+        tx.put(ROOT, "notebook_id", "nb-2").unwrap();
+    }));
+    let why = refused(doc, kind, &rogue(doc, |tx| {
+        tx.put_object(ROOT, "cells", ObjType::Map).unwrap();
+    }));
+    assert!(why.contains("replaced"), "{why}");
+    refused(doc, kind, &rogue(doc, |tx| {
+        tx.delete(ROOT, "cells").unwrap();
+    }));
+    refused(doc, kind, &rogue(doc, |tx| {
+        tx.put(ROOT, "intruder", "was here").unwrap();
+    }));
+    // A cell that is not a map, a cell id that is not an id, a field that
+    // does not exist, a source that is not text.
+    refused(doc, kind, &rogue(doc, |tx| {
+        tx.put(&cells, "c-new", "not a map").unwrap();
+    }));
+    refused(doc, kind, &rogue(doc, |tx| {
+        tx.put_object(&cells, "../x", ObjType::Map).unwrap();
+    }));
+    refused(doc, kind, &rogue(doc, |tx| {
+        tx.put(&cell, "owner", "me").unwrap();
+    }));
+    refused(doc, kind, &rogue(doc, |tx| {
+        tx.put(&cell, "source", "flat string").unwrap();
+    }));
+    refused(doc, kind, &rogue(doc, |tx| {
+        tx.put(&cell, "cell_type", 3).unwrap();
+    }));
+    // Objects nested where none belong, marks and counters.
+    refused(doc, kind, &rogue(doc, |tx| {
+        tx.insert_object(&source, 0, ObjType::Map).unwrap();
+    }));
+    refused(doc, kind, &rogue(doc, |tx| {
+        tx.put(&cell, "position", automerge::ScalarValue::counter(1)).unwrap();
+    }));
+    // Objects created inside the rogue change are followed too.
+    refused(doc, kind, &rogue(doc, |tx| {
+        let c = tx.put_object(&cells, "c-deep", ObjType::Map).unwrap();
+        let m = tx.put_object(&c, "metadata", ObjType::Map).unwrap();
+        tx.put_object(&m, "nested", ObjType::List).unwrap();
+    }));
+    // The runtime document's layout differs.
+    refused(doc, DocKind::Runtime, &rogue(doc, |tx| {
+        tx.put(ROOT, "lease", 5).unwrap();
+    }));
+}
+
+#[test]
+fn an_edit_inside_a_deleted_cell_still_resolves() {
+    let mut nb = NotebookDoc::create("nb-1").unwrap();
+    let a = nb.create_cell(CellType::Code, Placement::End, "abc").unwrap();
+    // Another peer types into the cell, concurrently with its deletion here.
+    let mut other = nb.automerge().fork();
+    other.set_actor(automerge::ActorId::random());
+    let mut other = NotebookDoc::from_automerge(other).unwrap();
+    other.splice_source(&a, 3, 0, "d").unwrap();
+    let typed = other.automerge().get_last_local_change().unwrap().clone();
+    nb.delete_cell(&a).unwrap();
+    ChangeChecker::new(DocKind::Notebook)
+        .check(nb.automerge(), &typed)
+        .unwrap();
+}

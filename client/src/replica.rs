@@ -35,6 +35,7 @@ pub enum ConnectionState {
 #[derive(Clone, Debug, PartialEq)]
 pub struct PeerPresence {
     pub user: String,
+    pub role: Role,
     pub state: serde_json::Value,
 }
 
@@ -487,16 +488,16 @@ async fn session(
                         }
                         signals.activity.send_modify(|a| *a += 1);
                     }
-                    Ok(Frame::Presence(p)) => {
-                        if let Some(peer) = p.peer_id {
-                            signals.presence.send_modify(|map| {
+                    Ok(Frame::Peers(update)) => {
+                        signals.presence.send_modify(|map| {
+                            for p in update.peers {
                                 if p.state.is_null() {
-                                    map.remove(&peer);
+                                    map.remove(&p.peer_id);
                                 } else {
-                                    map.insert(peer, PeerPresence { user: p.user.unwrap_or_default(), state: p.state });
+                                    map.insert(p.peer_id, PeerPresence { user: p.user, role: p.role, state: p.state });
                                 }
-                            });
-                        }
+                            }
+                        });
                     }
                     Ok(Frame::Error(e)) => {
                         tracing::warn!(code = ?e.code, message = %e.message, "server error");

@@ -14,6 +14,7 @@ const HELLO: u8 = 0x01;
 const WELCOME: u8 = 0x02;
 const SYNC: u8 = 0x10;
 const PRESENCE: u8 = 0x20;
+const PEERS: u8 = 0x21;
 const ERROR: u8 = 0x7f;
 
 /// What a connection may do in a notebook.
@@ -83,6 +84,25 @@ pub struct Presence {
     pub state: serde_json::Value,
 }
 
+/// One peer's presence as the server relays it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PeerPresence {
+    pub peer_id: String,
+    pub user: String,
+    pub role: Role,
+    /// The peer's latest state; `null` when it left.
+    pub state: serde_json::Value,
+}
+
+/// Server to client: the latest presence of the peers that changed since
+/// the last such frame (on joining, of everyone already there). Coalesced,
+/// so a flood of updates or of joins costs a reader a few frames, not one
+/// per update.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Peers {
+    pub peers: Vec<PeerPresence>,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
@@ -95,6 +115,8 @@ pub enum ErrorCode {
     BadSync,
     Storage,
     ShuttingDown,
+    /// The peer did not read what it was sent in time.
+    TooSlow,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -111,6 +133,7 @@ pub enum Frame {
     Welcome(Welcome),
     Sync { doc: DocKind, message: Vec<u8> },
     Presence(Presence),
+    Peers(Peers),
     Error(ErrorFrame),
 }
 
@@ -126,6 +149,7 @@ impl Frame {
             Frame::Hello(h) => json(HELLO, h),
             Frame::Welcome(w) => json(WELCOME, w),
             Frame::Presence(p) => json(PRESENCE, p),
+            Frame::Peers(p) => json(PEERS, p),
             Frame::Error(e) => json(ERROR, e),
             Frame::Sync { doc, message } => {
                 let mut out = Vec::with_capacity(message.len() + 2);
@@ -149,6 +173,7 @@ impl Frame {
             HELLO => Ok(Frame::Hello(json("hello", body)?)),
             WELCOME => Ok(Frame::Welcome(json("welcome", body)?)),
             PRESENCE => Ok(Frame::Presence(json("presence", body)?)),
+            PEERS => Ok(Frame::Peers(json("peers", body)?)),
             ERROR => Ok(Frame::Error(json("error", body)?)),
             SYNC => {
                 let (&doc, message) = body
@@ -196,6 +221,14 @@ mod tests {
                 peer_id: None,
                 user: None,
                 state: serde_json::json!({"cursor": 3}),
+            }),
+            Frame::Peers(Peers {
+                peers: vec![PeerPresence {
+                    peer_id: "p-1".into(),
+                    user: "ada".into(),
+                    role: Role::Editor,
+                    state: serde_json::Value::Null,
+                }],
             }),
         ];
         for f in frames {

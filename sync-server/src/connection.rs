@@ -1,29 +1,30 @@
 //! One WebSocket connection: hello and authentication, then frames in both
-//! directions. The reader forwards to the room; a writer task drains what
-//! the room (or this reader) queues for the socket.
+//! directions. The reader forwards to the room, holding a permit for each
+//! frame's bytes until the room has read it; the writer sends what the
+//! room leaves in the peer's [`Outbox`], and pings an idle peer.
 
 use crate::app::AppState;
 use crate::auth;
-use crate::room::{Outbound, RoomCommand};
+use crate::room::outbox::{Next, Outbox};
+use crate::room::peer::{error_frame, send_error};
+use crate::room::{InboundPermit, PeerInfo, RoomCommand};
+use crate::rooms::RoomHandle;
 use axum::extract::ws::{Message, WebSocket};
+use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
-use schema::wire::{ErrorCode, ErrorFrame, Frame, Hello, Welcome, PROTOCOL_VERSION};
+use schema::wire::{ErrorCode, Frame, Hello, Role, Welcome, PROTOCOL_VERSION};
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{oneshot, Semaphore};
+use tokio::time::Instant;
 use tracing::Instrument;
 
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 /// Largest presence state relayed, serialised.
 const MAX_PRESENCE_BYTES: usize = 8 * 1024;
-
-fn error_frame(code: ErrorCode, message: impl Into<String>, fatal: bool) -> Vec<u8> {
-    Frame::Error(ErrorFrame {
-        code,
-        message: message.into(),
-        fatal,
-    })
-    .encode()
-}
+const PING_EVERY: Duration = Duration::from_secs(30);
+/// How long a room that is stopping may take before a join gives up.
+const JOIN_RETRY_FOR: Duration = Duration::from_secs(5);
 
 pub async fn serve(socket: WebSocket, state: AppState) {
     let (mut sink, mut stream) = socket.split();
@@ -37,16 +38,11 @@ pub async fn serve(socket: WebSocket, state: AppState) {
         )),
         _ => return,
     };
-    let hello = match hello {
-        Ok(h) => h,
-        Err(frame) => {
-            let _ = sink.send(Message::Binary(frame.into())).await;
-            let _ = sink.close().await;
-            return;
-        }
+    let admitted = match hello {
+        Ok(hello) => admit(&state, &hello).await.map(|a| (hello, a)),
+        Err(frame) => Err(frame),
     };
-    let admitted = admit(&state, &hello).await;
-    let (user, role) = match admitted {
+    let (hello, (who, role)) = match admitted {
         Ok(ok) => ok,
         Err(frame) => {
             let _ = sink.send(Message::Binary(frame.into())).await;
@@ -57,59 +53,89 @@ pub async fn serve(socket: WebSocket, state: AppState) {
 
     let peer_id = format!("p-{}", uuid::Uuid::new_v4().simple());
     let span =
-        tracing::info_span!("peer", notebook_id = %hello.notebook_id, %peer_id, user = %user);
+        tracing::info_span!("peer", notebook_id = %hello.notebook_id, %peer_id, user = %who.user.name);
     async move {
-        let (out, mut outbox) = mpsc::unbounded_channel::<Outbound>();
-        let writer = tokio::spawn(async move {
-            while let Some(item) = outbox.recv().await {
-                match item {
-                    Outbound::Frame(bytes) => {
-                        if sink.send(Message::Binary(bytes.into())).await.is_err() {
-                            break;
-                        }
-                    }
-                    Outbound::Close => break,
-                }
-            }
-            let _ = sink.close().await;
-        });
-
-        let _ = out.send(Outbound::Frame(
+        let outbox = Outbox::new();
+        outbox.push_control(
             Frame::Welcome(Welcome {
                 protocol: PROTOCOL_VERSION,
                 peer_id: peer_id.clone(),
-                user: user.clone(),
+                user: who.user.name.clone(),
                 role,
             })
             .encode(),
-        ));
-        let room = state.rooms.room(&hello.notebook_id);
-        let (joined, wait) = oneshot::channel();
-        let join = RoomCommand::Join {
+        );
+        let info = PeerInfo {
             peer_id: peer_id.clone(),
-            user,
+            user: who.user.name.clone(),
             role,
-            out: out.clone(),
-            reply: joined,
+            token_hash: who.token_hash.clone(),
         };
-        if room.send(join).await.is_err() || wait.await.is_err() {
-            let _ = out.send(Outbound::Frame(error_frame(
-                ErrorCode::Storage,
-                "the notebook could not be opened",
-                true,
-            )));
-            let _ = out.send(Outbound::Close);
-            let _ = writer.await;
+        let write_timeout = state.config.limits.peer_write_timeout;
+        let Some(room) = join(&state, &hello.notebook_id, info, &outbox).await else {
+            write_frames(sink, outbox, None, peer_id, write_timeout).await;
             return;
+        };
+        let mut writer = tokio::spawn(write_frames(
+            sink,
+            outbox.clone(),
+            Some(room.clone()),
+            peer_id.clone(),
+            write_timeout,
+        ));
+        let writer_done = tokio::select! {
+            _ = read_frames(&mut stream, &state, &room, &peer_id, &outbox, who.expires_at_ms) => false,
+            _ = &mut writer => true,
+        };
+        let _ = room
+            .commands
+            .send(RoomCommand::Leave {
+                peer_id: peer_id.clone(),
+            })
+            .await;
+        outbox.close();
+        if !writer_done {
+            let _ = writer.await;
         }
-
-        read_frames(&mut stream, &state, &room, &peer_id, &out).await;
-        let _ = room.send(RoomCommand::Leave { peer_id }).await;
-        drop(out);
-        let _ = writer.await;
     }
     .instrument(span)
     .await
+}
+
+/// Join the notebook's room, retrying while a stopping room gives way to
+/// a new one. `None` (the reason queued in the outbox) when it cannot.
+async fn join(
+    state: &AppState,
+    notebook_id: &str,
+    info: PeerInfo,
+    outbox: &Arc<Outbox>,
+) -> Option<RoomHandle> {
+    let deadline = Instant::now() + JOIN_RETRY_FOR;
+    loop {
+        let Some(room) = state.rooms.room(notebook_id) else {
+            send_error(outbox, ErrorCode::ShuttingDown, "the server is shutting down", true);
+            return None;
+        };
+        let (joined, wait) = oneshot::channel();
+        let command = RoomCommand::Join {
+            info: info.clone(),
+            outbox: outbox.clone(),
+            reply: joined,
+        };
+        if room.commands.send(command).await.is_ok() && wait.await.is_ok() {
+            return Some(room);
+        }
+        if Instant::now() > deadline {
+            send_error(
+                outbox,
+                ErrorCode::Storage,
+                "the notebook could not be opened",
+                true,
+            );
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 fn decode_hello(bytes: &[u8], max: usize) -> Result<Hello, Vec<u8>> {
@@ -139,7 +165,7 @@ fn decode_hello(bytes: &[u8], max: usize) -> Result<Hello, Vec<u8>> {
     }
 }
 
-async fn admit(state: &AppState, hello: &Hello) -> Result<(String, schema::wire::Role), Vec<u8>> {
+async fn admit(state: &AppState, hello: &Hello) -> Result<(auth::Principal, Role), Vec<u8>> {
     let store = state.store.as_ref();
     let internal = |e: crate::error::ServerError| {
         tracing::error!(error = %e, "authentication lookup failed");
@@ -158,7 +184,7 @@ async fn admit(state: &AppState, hello: &Hello) -> Result<(String, schema::wire:
         .await
         .map_err(internal)?;
     match (notebook, role) {
-        (Some(_), Some(role)) => Ok((principal.user.name.clone(), role)),
+        (Some(_), Some(role)) => Ok((principal, role)),
         // The same answer whether the notebook is missing or forbidden, so a
         // token cannot probe which notebooks exist.
         _ => Err(error_frame(
@@ -169,23 +195,171 @@ async fn admit(state: &AppState, hello: &Hello) -> Result<(String, schema::wire:
     }
 }
 
-async fn read_frames(
-    stream: &mut futures_util::stream::SplitStream<WebSocket>,
-    state: &AppState,
-    room: &mpsc::Sender<RoomCommand>,
-    peer_id: &str,
-    out: &mpsc::UnboundedSender<Outbound>,
+/// Send what the outbox holds until it closes. A frame the socket does not
+/// take within the write timeout ends the connection (`too_slow`): the
+/// peer resumes from its own state when it reconnects.
+async fn write_frames(
+    mut sink: SplitSink<WebSocket, Message>,
+    outbox: Arc<Outbox>,
+    room: Option<RoomHandle>,
+    peer_id: String,
+    timeout: Duration,
 ) {
-    let fatal = |code: ErrorCode, message: String| {
-        let _ = out.send(Outbound::Frame(error_frame(code, message, true)));
-        let _ = out.send(Outbound::Close);
-    };
-    while let Some(message) = stream.next().await {
+    let mut ping = tokio::time::interval_at(Instant::now() + PING_EVERY, PING_EVERY);
+    loop {
+        let next = tokio::select! {
+            next = outbox.next() => next,
+            _ = ping.tick() => {
+                if tokio::time::timeout(timeout, sink.send(Message::Ping(Vec::new().into()))).await.map_or(true, |r| r.is_err()) {
+                    break;
+                }
+                continue;
+            }
+        };
+        let (bytes, freed) = match next {
+            Next::Frame { bytes, freed } => (bytes, freed),
+            Next::Close => break,
+        };
+        match tokio::time::timeout(timeout, sink.send(Message::Binary(bytes.into()))).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => break,
+            Err(_) => {
+                tracing::warn!(timeout_ms = timeout.as_millis() as u64, "peer not reading: closed");
+                let frame = error_frame(
+                    ErrorCode::TooSlow,
+                    "this connection did not keep up with the notebook and was closed; reconnect to resume",
+                    true,
+                );
+                let _ = tokio::time::timeout(
+                    Duration::from_secs(1),
+                    sink.send(Message::Binary(frame.into())),
+                )
+                .await;
+                break;
+            }
+        }
+        if freed && outbox.take_owed() {
+            if let Some(room) = &room {
+                let writable = RoomCommand::Writable {
+                    peer_id: peer_id.clone(),
+                };
+                if room.commands.send(writable).await.is_err() {
+                    break;
+                }
+            }
+        }
+    }
+    outbox.mark_gone();
+    let _ = tokio::time::timeout(Duration::from_secs(1), sink.close()).await;
+}
+
+/// Presence updates a peer may send in a burst before being coalesced.
+const PRESENCE_BURST: f64 = 10.0;
+
+/// A token bucket for one peer's presence: over the rate, only the latest
+/// state waits for the next token.
+struct PresenceGate {
+    tokens: f64,
+    per_second: f64,
+    last: Instant,
+    pending: Option<serde_json::Value>,
+}
+
+impl PresenceGate {
+    fn new(per_second: u32) -> Self {
+        Self {
+            tokens: PRESENCE_BURST,
+            per_second: f64::from(per_second.max(1)),
+            last: Instant::now(),
+            pending: None,
+        }
+    }
+
+    fn refill(&mut self) {
+        let now = Instant::now();
+        let earned = now.duration_since(self.last).as_secs_f64() * self.per_second;
+        self.tokens = (self.tokens + earned).min(PRESENCE_BURST);
+        self.last = now;
+    }
+
+    /// The state to relay now, if any; otherwise it waits in `pending`.
+    fn offer(&mut self, state: serde_json::Value) -> Option<serde_json::Value> {
+        self.refill();
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            self.pending = None;
+            Some(state)
+        } else {
+            self.pending = Some(state);
+            None
+        }
+    }
+
+    /// When the pending state may go.
+    fn next_slot(&self) -> Instant {
+        let wait = ((1.0 - self.tokens).max(0.0) / self.per_second).max(0.001);
+        self.last + Duration::from_secs_f64(wait)
+    }
+
+    fn release(&mut self) -> Option<serde_json::Value> {
+        self.refill();
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            self.pending.take()
+        } else {
+            None
+        }
+    }
+}
+
+async fn read_frames(
+    stream: &mut SplitStream<WebSocket>,
+    state: &AppState,
+    room: &RoomHandle,
+    peer_id: &str,
+    outbox: &Arc<Outbox>,
+    expires_at_ms: Option<i64>,
+) {
+    let fatal = |code: ErrorCode, message: String| send_error(outbox, code, message, true);
+    let max = state.config.max_frame_bytes;
+    // One peer may hold at most two maximal frames unread by the room.
+    let peer_kib = (max.div_ceil(1024) + 1) * 2;
+    let own_budget = Arc::new(Semaphore::new(peer_kib));
+    let mut gate = PresenceGate::new(state.config.limits.presence_per_second);
+    let idle = state.config.limits.websocket_idle_timeout;
+    let mut last_heard = Instant::now();
+    let expiry = expires_at_ms.map(|at| {
+        let left = at.saturating_sub(schema::clock::now_ms()).max(0) as u64;
+        Instant::now() + Duration::from_millis(left)
+    });
+    loop {
+        let release_at = gate.next_slot();
+        let message = tokio::select! {
+            m = stream.next() => m,
+            _ = tokio::time::sleep_until(release_at), if gate.pending.is_some() => {
+                if let Some(state) = gate.release() {
+                    let command = RoomCommand::Presence { peer_id: peer_id.to_owned(), state };
+                    if room.commands.send(command).await.is_err() {
+                        return;
+                    }
+                }
+                continue;
+            }
+            _ = tokio::time::sleep_until(last_heard + idle) => {
+                fatal(ErrorCode::TooSlow, format!("nothing heard from this connection for {} s", idle.as_secs()));
+                return;
+            }
+            _ = sleep_until_opt(expiry) => {
+                fatal(ErrorCode::Unauthorized, "this connection's token expired".into());
+                return;
+            }
+        };
+        last_heard = Instant::now();
         let bytes = match message {
-            Ok(Message::Binary(bytes)) => bytes,
-            Ok(Message::Close(_)) | Err(_) => return,
-            Ok(Message::Ping(_)) | Ok(Message::Pong(_)) => continue,
-            Ok(Message::Text(_)) => {
+            Some(Ok(Message::Binary(bytes))) => bytes,
+            None | Some(Ok(Message::Close(_))) | Some(Err(_)) => return,
+            Some(Ok(Message::Ping(_))) | Some(Ok(Message::Pong(_))) => continue,
+            Some(Ok(Message::Text(_))) => {
                 fatal(
                     ErrorCode::BadFrame,
                     "text messages are not part of the protocol".into(),
@@ -193,35 +367,49 @@ async fn read_frames(
                 return;
             }
         };
-        if bytes.len() > state.config.max_frame_bytes {
+        if bytes.len() > max {
             fatal(
                 ErrorCode::TooLarge,
                 format!(
-                    "frame of {} bytes exceeds the limit of {}",
-                    bytes.len(),
-                    state.config.max_frame_bytes
+                    "frame of {} bytes exceeds the limit of {max}",
+                    bytes.len()
                 ),
             );
             return;
         }
         let command = match Frame::decode(&bytes) {
-            Ok(Frame::Sync { doc, message }) => RoomCommand::Sync {
-                peer_id: peer_id.to_owned(),
-                doc,
-                message,
-            },
+            Ok(Frame::Sync { doc, message }) => {
+                let kib = bytes.len().div_ceil(1024).max(1) as u32;
+                let permits = async {
+                    let peer = own_budget.clone().acquire_many_owned(kib).await.ok()?;
+                    let room = room.inbound.clone().acquire_many_owned(kib).await.ok()?;
+                    Some(InboundPermit { peer, room })
+                };
+                let Some(permit) = permits.await else {
+                    return;
+                };
+                RoomCommand::Sync {
+                    peer_id: peer_id.to_owned(),
+                    doc,
+                    message,
+                    permit,
+                }
+            }
             Ok(Frame::Presence(p)) => {
                 if bytes.len() > MAX_PRESENCE_BYTES {
-                    let _ = out.send(Outbound::Frame(error_frame(
+                    outbox.push_control(error_frame(
                         ErrorCode::TooLarge,
                         "presence state too large; not relayed",
                         false,
-                    )));
+                    ));
                     continue;
                 }
-                RoomCommand::Presence {
-                    peer_id: peer_id.to_owned(),
-                    state: p.state,
+                match gate.offer(p.state) {
+                    Some(state) => RoomCommand::Presence {
+                        peer_id: peer_id.to_owned(),
+                        state,
+                    },
+                    None => continue,
                 }
             }
             Ok(_) => {
@@ -236,9 +424,16 @@ async fn read_frames(
                 return;
             }
         };
-        if room.send(command).await.is_err() {
+        if room.commands.send(command).await.is_err() {
             fatal(ErrorCode::ShuttingDown, "the notebook's room closed".into());
             return;
         }
+    }
+}
+
+async fn sleep_until_opt(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }

@@ -1,72 +1,180 @@
-//! The registry of open rooms. It only maps a notebook id to its room's
-//! channel; the lock is never held across an await, and all notebook state
-//! lives in the room tasks themselves.
+//! The registry of open rooms: one room per notebook, always.
+//!
+//! It only maps a notebook id to its room's channel; the lock is never held
+//! across an await, and all notebook state lives in the room tasks. An entry
+//! is removed only by its own room task, after the room has stopped, so a
+//! connection arriving while a room is busy, failing or shutting down never
+//! opens a second room for the same notebook (two rooms would each take
+//! changes the other never sees, and race on the log's sequence numbers).
+//! Once shutdown begins no room opens at all.
 
 use crate::event_log::EventLog;
+use crate::guard::Limits;
 use crate::room::{Room, RoomCommand};
 use crate::store::Store;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use tokio::sync::{mpsc, oneshot};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+use tokio::sync::{mpsc, watch, Semaphore};
+use tokio::task::JoinHandle;
 
 /// Commands a room may have queued before it pushes back on connections.
 const ROOM_QUEUE: usize = 4096;
 
+/// How connections reach a room.
+#[derive(Clone)]
+pub struct RoomHandle {
+    pub commands: mpsc::Sender<RoomCommand>,
+    /// Kibibytes of inbound frames the room may hold unread.
+    pub inbound: Arc<Semaphore>,
+}
+
+struct Entry {
+    handle: RoomHandle,
+    generation: u64,
+}
+
 pub struct Rooms {
-    rooms: Mutex<HashMap<String, mpsc::Sender<RoomCommand>>>,
+    rooms: Mutex<HashMap<String, Entry>>,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+    shutdown: watch::Sender<bool>,
+    generation: AtomicU64,
     store: Arc<dyn Store>,
     log: EventLog,
+    limits: Arc<Limits>,
+    inbound_kib: usize,
 }
 
 impl Rooms {
-    pub fn new(store: Arc<dyn Store>, log: EventLog) -> Arc<Self> {
+    pub fn new(
+        store: Arc<dyn Store>,
+        log: EventLog,
+        limits: Arc<Limits>,
+        inbound_bytes: usize,
+    ) -> Arc<Self> {
         Arc::new(Self {
             rooms: Mutex::new(HashMap::new()),
+            tasks: Mutex::new(Vec::new()),
+            shutdown: watch::channel(false).0,
+            generation: AtomicU64::new(0),
             store,
             log,
+            limits,
+            inbound_kib: inbound_bytes.div_ceil(1024).max(1),
         })
     }
 
-    /// The room's command channel, opening the room if it isn't. A room that
-    /// stopped (failure or shutdown) has a closed channel and is reopened.
-    pub fn room(self: &Arc<Self>, notebook_id: &str) -> mpsc::Sender<RoomCommand> {
-        let mut rooms = match self.rooms.lock() {
-            Ok(guard) => guard,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        if let Some(tx) = rooms.get(notebook_id) {
-            if !tx.is_closed() {
-                return tx.clone();
-            }
-        }
-        let (tx, rx) = mpsc::channel(ROOM_QUEUE);
-        rooms.insert(notebook_id.to_owned(), tx.clone());
-        drop(rooms);
-        let store = self.store.clone();
-        let log = self.log.clone();
-        let id = notebook_id.to_owned();
-        tokio::spawn(async move {
-            match Room::load(&id, store, log).await {
-                Ok(room) => room.run(rx).await,
-                // Dropping `rx` fails every queued join; the next one retries the load.
-                Err(e) => tracing::error!(notebook_id = %id, error = %e, "could not load notebook"),
-            }
-        });
-        tx
+    fn map(&self) -> MutexGuard<'_, HashMap<String, Entry>> {
+        self.rooms.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Ask every room to finish its batch, snapshot and stop.
-    pub async fn shut_down(&self) {
-        let rooms: Vec<_> = match self.rooms.lock() {
-            Ok(mut guard) => guard.drain().collect(),
-            Err(poisoned) => poisoned.into_inner().drain().collect(),
+    pub fn is_shutting_down(&self) -> bool {
+        *self.shutdown.borrow()
+    }
+
+    /// The notebook's room, opening it if none is open; `None` once the
+    /// server is shutting down. A room that is stopping still answers here
+    /// until its task has ended: its channel then refuses commands, and the
+    /// caller asks again.
+    pub fn room(self: &Arc<Self>, notebook_id: &str) -> Option<RoomHandle> {
+        if self.is_shutting_down() {
+            return None;
+        }
+        let mut rooms = self.map();
+        if let Some(entry) = rooms.get(notebook_id) {
+            return Some(entry.handle.clone());
+        }
+        let (tx, rx) = mpsc::channel(ROOM_QUEUE);
+        let handle = RoomHandle {
+            commands: tx,
+            inbound: Arc::new(Semaphore::new(self.inbound_kib)),
         };
-        for (notebook_id, tx) in rooms {
-            let (done, wait) = oneshot::channel();
-            if tx.send(RoomCommand::Shutdown { done }).await.is_ok() {
-                let _ = wait.await;
+        let generation = self.generation.fetch_add(1, Ordering::Relaxed);
+        rooms.insert(
+            notebook_id.to_owned(),
+            Entry {
+                handle: handle.clone(),
+                generation,
+            },
+        );
+        drop(rooms);
+        let this = self.clone();
+        let id = notebook_id.to_owned();
+        let shutdown = self.shutdown.subscribe();
+        let task = tokio::spawn(async move {
+            match Room::load(&id, this.store.clone(), this.log.clone(), this.limits.clone()).await {
+                Ok(room) => room.run(rx, shutdown).await,
+                // Dropping `rx` fails every queued join; the next one retries the load.
+                Err(e) => {
+                    drop(rx);
+                    tracing::error!(notebook_id = %id, error = %e, "could not load notebook")
+                }
             }
-            tracing::debug!(%notebook_id, "room closed");
+            this.remove(&id, generation);
+        });
+        let mut tasks = self.tasks.lock().unwrap_or_else(|p| p.into_inner());
+        tasks.retain(|t| !t.is_finished());
+        tasks.push(task);
+        Some(handle)
+    }
+
+    fn remove(&self, notebook_id: &str, generation: u64) {
+        let mut rooms = self.map();
+        if rooms
+            .get(notebook_id)
+            .is_some_and(|e| e.generation == generation)
+        {
+            rooms.remove(notebook_id);
+        }
+    }
+
+    /// How many rooms are open.
+    pub fn open_rooms(&self) -> usize {
+        self.map().len()
+    }
+
+    /// Check the rights of a notebook's connections again (its grants
+    /// changed), or only of those using one token.
+    pub async fn revalidate(&self, notebook_id: &str, token_hash: Option<&str>) {
+        let handle = self.map().get(notebook_id).map(|e| e.handle.clone());
+        if let Some(handle) = handle {
+            let _ = handle
+                .commands
+                .send(RoomCommand::Revalidate {
+                    token_hash: token_hash.map(str::to_owned),
+                })
+                .await;
+        }
+    }
+
+    /// A token was revoked: every room drops the connections using it.
+    pub async fn revoke(&self, token_hash: &str) {
+        let handles: Vec<RoomHandle> = self.map().values().map(|e| e.handle.clone()).collect();
+        for handle in handles {
+            let _ = handle
+                .commands
+                .send(RoomCommand::Revalidate {
+                    token_hash: Some(token_hash.to_owned()),
+                })
+                .await;
+        }
+    }
+
+    /// Stop every room: each finishes the batch in hand (never one queued
+    /// behind it), snapshots and tells its peers. Rooms still busy after
+    /// `deadline` are abandoned: what they had not committed was not
+    /// acknowledged, and its authors send it again.
+    pub async fn shut_down(&self, deadline: Duration) {
+        self.shutdown.send_replace(true);
+        let tasks: Vec<JoinHandle<()>> =
+            std::mem::take(&mut *self.tasks.lock().unwrap_or_else(|p| p.into_inner()));
+        let all = futures_util::future::join_all(tasks);
+        if tokio::time::timeout(deadline, all).await.is_err() {
+            tracing::warn!(
+                open = self.open_rooms(),
+                "rooms still busy at the shutdown deadline; abandoning them"
+            );
         }
     }
 }

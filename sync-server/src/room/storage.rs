@@ -1,0 +1,143 @@
+//! A room's documents as the event log holds them: loading (latest
+//! snapshot, then the log after it), the rows appended for new changes,
+//! and snapshots.
+
+use crate::error::{Result, ServerError};
+use crate::store::{ChangeRow, Store};
+use schema::automerge::{Automerge, Change};
+use schema::clock::now_ms;
+use schema::DocKind;
+
+/// Changes between snapshots: bounds how much of the log a cold load replays.
+pub const SNAPSHOT_EVERY: i64 = 500;
+/// Operations between snapshots. Replaying is per operation, and one change
+/// can carry thousands (a pasted cell): measured here, replaying 200 changes
+/// of 2 KB cells took 730 ms where loading their snapshot took 210 ms.
+pub const SNAPSHOT_EVERY_OPS: usize = 20_000;
+
+pub struct Document {
+    pub kind: DocKind,
+    pub doc: Automerge,
+    /// Sequence number of the last change in the log.
+    pub last_seq: i64,
+    /// Sequence number the latest snapshot covers.
+    pub snapshot_seq: i64,
+    /// Operations in the log after the latest snapshot.
+    pub ops_since_snapshot: usize,
+}
+
+impl Document {
+    pub fn wants_snapshot(&self) -> bool {
+        self.last_seq - self.snapshot_seq >= SNAPSHOT_EVERY
+            || self.ops_since_snapshot >= SNAPSHOT_EVERY_OPS
+    }
+
+    /// The next row of the log, for a change just applied.
+    pub fn next_row(&mut self, notebook_id: &str, author: &str, change: &mut Change) -> ChangeRow {
+        self.last_seq += 1;
+        self.ops_since_snapshot += change.len();
+        change_row(notebook_id, self.kind, self.last_seq, author, change, now_ms())
+    }
+
+    /// Save a snapshot covering the log so far. A failure only costs load
+    /// time later: the log has everything.
+    pub async fn snapshot(&mut self, store: &dyn Store, notebook_id: &str) {
+        if self.last_seq == self.snapshot_seq {
+            return;
+        }
+        let snapshot = crate::store::Snapshot {
+            upto_seq: self.last_seq,
+            bytes: self.doc.save(),
+        };
+        match store.put_snapshot(notebook_id, self.kind, &snapshot).await {
+            Ok(()) => {
+                self.snapshot_seq = snapshot.upto_seq;
+                self.ops_since_snapshot = 0;
+            }
+            Err(e) => tracing::warn!(error = %e, "snapshot failed"),
+        }
+    }
+}
+
+fn change_row(
+    notebook_id: &str,
+    doc: DocKind,
+    seq: i64,
+    author: &str,
+    change: &mut Change,
+    now: i64,
+) -> ChangeRow {
+    ChangeRow {
+        notebook_id: notebook_id.to_owned(),
+        doc,
+        seq,
+        hash: change.hash().to_string(),
+        actor: change.actor_id().to_hex_string(),
+        author: author.to_owned(),
+        event_type: schema::event::event_name(change.message()).to_owned(),
+        bytes: change.bytes().into_owned(),
+        created_at_ms: now,
+    }
+}
+
+/// The first rows of a new notebook's log: its two initial documents.
+pub fn initial_rows(
+    notebook_id: &str,
+    author: &str,
+    notebook: &Automerge,
+    runtime: &Automerge,
+) -> Vec<ChangeRow> {
+    let now = now_ms();
+    let mut rows = Vec::new();
+    for (kind, doc) in [(DocKind::Notebook, notebook), (DocKind::Runtime, runtime)] {
+        for (i, mut change) in doc.get_changes(&[]).into_iter().enumerate() {
+            rows.push(change_row(
+                notebook_id,
+                kind,
+                i as i64 + 1,
+                author,
+                &mut change,
+                now,
+            ));
+        }
+    }
+    rows
+}
+
+/// Load a document: its latest snapshot, then the log after it, then
+/// `pending` (rows of the current batch, not yet in the log).
+pub async fn load_document(
+    store: &dyn Store,
+    notebook_id: &str,
+    kind: DocKind,
+    pending: &[ChangeRow],
+) -> Result<Document> {
+    let snapshot = store.latest_snapshot(notebook_id, kind).await?;
+    let (mut doc, snapshot_seq) = match snapshot {
+        Some(s) => (Automerge::load(&s.bytes)?, s.upto_seq),
+        None => (Automerge::new(), 0),
+    };
+    let rows = store.changes_after(notebook_id, kind, snapshot_seq).await?;
+    let mut last_seq = snapshot_seq;
+    let mut ops_since_snapshot = 0;
+    let mut changes = Vec::with_capacity(rows.len());
+    let pending = pending.iter().filter(|r| r.doc == kind);
+    for row in rows.iter().chain(pending) {
+        last_seq = row.seq;
+        let change = Change::from_bytes(row.bytes.clone())
+            .map_err(|e| ServerError::CorruptChange(e.to_string()))?;
+        ops_since_snapshot += change.len();
+        changes.push(change);
+    }
+    doc.apply_changes(changes)?;
+    if last_seq == 0 {
+        return Err(ServerError::NotebookNotFound(notebook_id.to_owned()));
+    }
+    Ok(Document {
+        kind,
+        doc,
+        last_seq,
+        snapshot_seq,
+        ops_since_snapshot,
+    })
+}

@@ -61,6 +61,22 @@ impl Secrets {
             .await
             .map_err(|e| fail(format!("asking the server: {e}")))?;
         let status = response.status();
+        if status == reqwest::StatusCode::FORBIDDEN {
+            let body: serde_json::Value = response.json().await.unwrap_or_default();
+            if body["error"] == "secrets_withheld" {
+                // An editor's runtime token: the notebook runs, without the
+                // secrets its owner keeps from editors.
+                tracing::warn!(
+                    "{}",
+                    body["message"].as_str().unwrap_or("secrets withheld from this token")
+                );
+                return Ok(Secrets::default());
+            }
+            return Err(fail(format!(
+                "the server answered {status}: {}",
+                body["message"].as_str().unwrap_or("no message")
+            )));
+        }
         if !status.is_success() {
             // The server's error message names no value; pass it on.
             let body: serde_json::Value = response.json().await.unwrap_or_default();

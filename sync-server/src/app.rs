@@ -4,16 +4,19 @@
 use crate::config::Config;
 use crate::error::Result;
 use crate::event_log::EventLog;
+use crate::http::ConnectionActivity;
 use crate::rooms::Rooms;
-use crate::store::{SqlStore, Store, TokenScope};
+use crate::store::{NewToken, SqlStore, Store, TokenScope};
 use crate::{api, auth, connection, secrets};
-use axum::extract::{DefaultBodyLimit, State, WebSocketUpgrade};
-use axum::response::Response;
+use axum::extract::{DefaultBodyLimit, Request, State, WebSocketUpgrade};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
-use axum::serve::ListenerExt;
-use axum::Router;
+use axum::{Extension, Router};
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 #[derive(Clone)]
@@ -35,13 +38,35 @@ pub struct Server {
 }
 
 impl Server {
-    pub async fn bind(config: Config) -> Result<Self> {
+    pub async fn bind(mut config: Config) -> Result<Self> {
+        let descriptors = crate::limits::raise_descriptor_limit();
+        // Keep room for the database, kernels' pipes and the like: a
+        // server that cannot open a file is worse than one that refuses a
+        // connection.
+        let ceiling = descriptors.saturating_sub(64).max(16) as usize;
+        if config.limits.max_connections > ceiling {
+            tracing::info!(
+                descriptors,
+                max_connections = ceiling,
+                "connection limit lowered to fit the descriptor limit"
+            );
+            config.limits.max_connections = ceiling;
+        }
         let store: Arc<dyn Store> = Arc::new(SqlStore::open(&config.database_url).await?);
         let first_owner_token = ensure_owner(store.as_ref(), &config).await?;
         let vault =
             crate::secrets::Vault::open(store.as_ref(), config.secrets_key.as_ref()).await?;
         let (log, log_task) = EventLog::start(store.clone());
-        let rooms = Rooms::new(store.clone(), log.clone());
+        let inbound = config
+            .limits
+            .room_inbound_bytes
+            .max(4 * config.max_frame_bytes);
+        let rooms = Rooms::new(
+            store.clone(),
+            log.clone(),
+            Arc::new(crate::guard::Limits::default()),
+            inbound,
+        );
         let listener = tokio::net::TcpListener::bind(config.bind).await?;
         Ok(Self {
             listener,
@@ -61,31 +86,35 @@ impl Server {
         Ok(self.listener.local_addr()?)
     }
 
-    /// Serve until `shutdown` resolves, then close every room (each
-    /// finishes its batch and snapshots), drain the event log and close the
-    /// database.
+    /// Serve until `shutdown` resolves. Then stop accepting at once, let
+    /// every room finish the batch in hand and snapshot (within the
+    /// shutdown timeout), drain the event log and close the database.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<()> {
         let state = self.state.clone();
         let router = router(self.state.clone());
-        // Every accepted socket gets TCP_NODELAY: Nagle plus delayed ACKs
-        // would otherwise add tens of milliseconds to each small sync frame.
-        let listener = self.listener.tap_io(|tcp| {
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::warn!(error = %e, "could not set TCP_NODELAY");
-            }
-        });
-        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let serve = axum::serve(listener, router).with_graceful_shutdown(async move {
-            let mut stop_rx = stop_rx;
-            let _ = stop_rx.wait_for(|s| *s).await;
-        });
-        let serving = tokio::spawn(async move { serve.await });
+        let limits = state.config.limits.clone();
+        let deadline = limits.shutdown_timeout;
+        let (stopped_tx, stopped_rx) = tokio::sync::oneshot::channel::<()>();
+        let serving = tokio::spawn(crate::http::serve(
+            self.listener,
+            router,
+            limits,
+            async move {
+                let _ = stopped_rx.await;
+            },
+        ));
         shutdown.await;
-        tracing::info!("shutting down: closing rooms");
-        state.rooms.shut_down().await;
-        let _ = stop_tx.send(true);
-        // Connections still open are WebSockets already told to go away.
-        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), serving).await;
+        tracing::info!("shutting down: no longer accepting connections");
+        let _ = stopped_tx.send(());
+        let tracker = serving.await.ok();
+        state.rooms.shut_down(deadline).await;
+        // Give the writers a moment to deliver the rooms' goodbyes.
+        if let Some(tracker) = tracker {
+            let until = tokio::time::Instant::now() + std::time::Duration::from_secs(1);
+            while tracker.open() > 0 && tokio::time::Instant::now() < until {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+        }
         self.log.close().await;
         let _ = self.log_task.await;
         state.store.close().await;
@@ -100,7 +129,18 @@ async fn ensure_owner(store: &dyn Store, config: &Config) -> Result<Option<Strin
         return Ok(None);
     }
     let owner = store.create_user("owner", true).await?;
-    let token = auth::issue_token(store, &owner.id, &TokenScope::User).await?;
+    let (token, _) = auth::issue_token(
+        store,
+        &NewToken {
+            user_id: &owner.id,
+            issued_by: "server",
+            scope: &TokenScope::User,
+            minted_as: None,
+            expires_at_ms: None,
+            label: Some("owner, created on first start"),
+        },
+    )
+    .await?;
     if let Some(path) = &config.owner_token_file {
         write_private(path, &token)?;
     }
@@ -127,9 +167,7 @@ pub(crate) fn write_private(path: &std::path::Path, contents: &str) -> Result<()
 
 pub fn router(state: AppState) -> Router {
     let blob_limit = state.config.max_blob_bytes;
-    Router::new()
-        .route("/health", get(api::health))
-        .route("/", get(index))
+    let authenticated = Router::new()
         .route("/api/me", get(api::me))
         .route(
             "/api/notebooks",
@@ -154,10 +192,35 @@ pub fn router(state: AppState) -> Router {
             "/api/notebooks/{id}/runtime/secrets",
             get(secrets::routes::reveal_for_runtime),
         )
+        .route("/api/tokens", get(api::list_tokens).post(api::create_token))
+        .route("/api/tokens/{id}", axum::routing::delete(api::revoke_token))
         .route("/api/users", post(api::create_user))
         .route("/blobs/{sha256}", get(api::get_blob))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            api::require_token,
+        ))
+        .layer(middleware::from_fn_with_state(state.clone(), request_deadline));
+    Router::new()
+        .route("/health", get(api::health))
+        .route("/", get(index))
         .route("/ws", get(websocket))
+        .merge(authenticated)
         .with_state(state)
+}
+
+/// A whole request, body included, gets `request_timeout`.
+async fn request_deadline(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let limit = state.config.limits.request_timeout;
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => api::ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "timeout",
+            format!("the request took longer than {} s", limit.as_secs()),
+        )
+        .into_response(),
+    }
 }
 
 async fn index() -> axum::response::Html<&'static str> {
@@ -169,10 +232,21 @@ async fn index() -> axum::response::Html<&'static str> {
     ))
 }
 
-async fn websocket(State(state): State<AppState>, upgrade: WebSocketUpgrade) -> Response {
-    // Let frames somewhat over our limit through the WebSocket layer so that
-    // we answer them with an error frame; far larger ones are cut off there.
-    let ws_limit = state.config.max_frame_bytes.saturating_mul(4);
+async fn websocket(
+    State(state): State<AppState>,
+    connection: Option<Extension<ConnectionActivity>>,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    if let Some(Extension(ConnectionActivity(activity))) = connection {
+        activity.upgraded.store(true, Ordering::Relaxed);
+    }
+    // A frame somewhat over our limit still reaches us, to be answered with
+    // an error frame; a larger one is cut off by the WebSocket layer. Either
+    // way a connection buffers at most this much, before hello included.
+    let ws_limit = state
+        .config
+        .max_frame_bytes
+        .saturating_add(state.config.max_frame_bytes / 4 + 64 * 1024);
     upgrade
         .max_message_size(ws_limit)
         .max_frame_size(ws_limit)

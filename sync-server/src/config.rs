@@ -1,6 +1,7 @@
 use crate::secrets::MasterKeySource;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// How the server runs; built from flags and environment by `main`.
 #[derive(Clone, Debug)]
@@ -16,4 +17,53 @@ pub struct Config {
     pub owner_token_file: Option<PathBuf>,
     /// The secrets master key's source; `None` disables secrets.
     pub secrets_key: Option<MasterKeySource>,
+    pub limits: ServerLimits,
+}
+
+/// What one client may cost the server. Every default is safe on its own;
+/// `main` exposes each as a flag.
+#[derive(Clone, Debug)]
+pub struct ServerLimits {
+    /// Open TCP connections at most; past it the least recently active
+    /// idle connection is closed to make room, or the new one is refused.
+    pub max_connections: usize,
+    /// Open TCP connections from one IP address at most.
+    pub max_connections_per_ip: usize,
+    /// Time to send a request's headers.
+    pub header_timeout: Duration,
+    /// A connection that neither sends nor receives anything for this long
+    /// is closed (a request body that stalls included).
+    pub idle_timeout: Duration,
+    /// A WebSocket peer that sends nothing (not even a pong to our pings)
+    /// for this long is closed.
+    pub websocket_idle_timeout: Duration,
+    /// A whole HTTP request, body included, at most.
+    pub request_timeout: Duration,
+    /// A peer whose socket does not take a frame within this is closed
+    /// (`too_slow`); it resumes on reconnecting.
+    pub peer_write_timeout: Duration,
+    /// Presence updates relayed per peer per second; faster ones are
+    /// coalesced (only the latest is relayed).
+    pub presence_per_second: u32,
+    /// Bytes of received sync frames a room may hold unread, in all.
+    pub room_inbound_bytes: usize,
+    /// How long SIGTERM waits for rooms and requests to finish.
+    pub shutdown_timeout: Duration,
+}
+
+impl Default for ServerLimits {
+    fn default() -> Self {
+        Self {
+            max_connections: 4096,
+            max_connections_per_ip: 512,
+            header_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            websocket_idle_timeout: Duration::from_secs(90),
+            request_timeout: Duration::from_secs(300),
+            peer_write_timeout: Duration::from_secs(30),
+            presence_per_second: 20,
+            room_inbound_bytes: 64 << 20,
+            shutdown_timeout: Duration::from_secs(10),
+        }
+    }
 }

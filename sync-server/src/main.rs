@@ -3,6 +3,8 @@ use clap::Parser;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use sync_server::secrets::MasterKeySource;
+use std::time::Duration;
+use sync_server::config::ServerLimits;
 use sync_server::{Config, Server};
 
 /// cathode's sync server.
@@ -40,6 +42,34 @@ struct Args {
     /// of a key file.
     #[arg(long, env = "CATHODE_SECRETS_PASSPHRASE", hide_env_values = true)]
     secrets_passphrase: Option<String>,
+    /// Open TCP connections at most (lowered to fit the open-file limit).
+    #[arg(long, env = "CATHODE_MAX_CONNECTIONS", default_value_t = 4096)]
+    max_connections: usize,
+    /// Open TCP connections from one IP address at most.
+    #[arg(long, env = "CATHODE_MAX_CONNECTIONS_PER_IP", default_value_t = 512)]
+    max_connections_per_ip: usize,
+    /// Milliseconds a client has to send a request's headers.
+    #[arg(long, env = "CATHODE_HEADER_TIMEOUT_MS", default_value_t = 10_000)]
+    header_timeout_ms: u64,
+    /// Milliseconds without a byte either way before a connection is closed.
+    #[arg(long, env = "CATHODE_IDLE_TIMEOUT_MS", default_value_t = 60_000)]
+    idle_timeout_ms: u64,
+    /// Milliseconds a WebSocket peer may stay silent (pings are sent every 30 s).
+    #[arg(long, env = "CATHODE_WEBSOCKET_IDLE_TIMEOUT_MS", default_value_t = 90_000)]
+    websocket_idle_timeout_ms: u64,
+    /// Milliseconds a whole HTTP request may take, body included.
+    #[arg(long, env = "CATHODE_REQUEST_TIMEOUT_MS", default_value_t = 300_000)]
+    request_timeout_ms: u64,
+    /// Milliseconds a peer's socket may take to accept a frame before the
+    /// peer is closed as too slow (it resumes on reconnecting).
+    #[arg(long, env = "CATHODE_PEER_WRITE_TIMEOUT_MS", default_value_t = 30_000)]
+    peer_write_timeout_ms: u64,
+    /// Presence updates relayed per peer per second (faster ones coalesce).
+    #[arg(long, env = "CATHODE_PRESENCE_PER_SECOND", default_value_t = 20)]
+    presence_per_second: u32,
+    /// Milliseconds SIGTERM waits for rooms to finish their work.
+    #[arg(long, env = "CATHODE_SHUTDOWN_TIMEOUT_MS", default_value_t = 10_000)]
+    shutdown_timeout_ms: u64,
 }
 
 fn default_data_dir() -> PathBuf {
@@ -47,6 +77,22 @@ fn default_data_dir() -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("."))
         .join(".local/share/cathode")
+}
+
+/// The data directory holds the database and the secrets key: created for
+/// its owner alone (an existing one keeps its mode; the files in it are
+/// 0600 either way).
+fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    if dir.exists() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
 }
 
 #[tokio::main]
@@ -65,11 +111,14 @@ async fn main() -> anyhow::Result<()> {
     let database_url = match args.database_url {
         Some(url) => url,
         None => {
-            let dir = args.data_dir.unwrap_or_else(default_data_dir);
-            std::fs::create_dir_all(&dir)
+            let dir = args.data_dir.clone().unwrap_or_else(default_data_dir);
+            create_private_dir(&dir)
                 .with_context(|| format!("creating data directory {}", dir.display()))?;
             default_key_file = Some(dir.join("secrets.key"));
-            format!("sqlite://{}", dir.join("cathode.sqlite").display())
+            let database = dir.join("cathode.sqlite");
+            sync_server::limits::private_database_files(&database)
+                .with_context(|| format!("creating {}", database.display()))?;
+            format!("sqlite://{}", database.display())
         }
     };
     let secrets_key = match (args.secrets_passphrase, args.secrets_key_file) {
@@ -87,6 +136,18 @@ async fn main() -> anyhow::Result<()> {
         max_blob_bytes: args.max_blob_bytes,
         owner_token_file: args.owner_token_file,
         secrets_key,
+        limits: ServerLimits {
+            max_connections: args.max_connections,
+            max_connections_per_ip: args.max_connections_per_ip,
+            header_timeout: Duration::from_millis(args.header_timeout_ms),
+            idle_timeout: Duration::from_millis(args.idle_timeout_ms),
+            websocket_idle_timeout: Duration::from_millis(args.websocket_idle_timeout_ms),
+            request_timeout: Duration::from_millis(args.request_timeout_ms),
+            peer_write_timeout: Duration::from_millis(args.peer_write_timeout_ms),
+            presence_per_second: args.presence_per_second,
+            shutdown_timeout: Duration::from_millis(args.shutdown_timeout_ms),
+            ..ServerLimits::default()
+        },
     };
     let server = Server::bind(config).await.context("starting the server")?;
     let addr = server.local_addr()?;

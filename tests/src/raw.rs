@@ -3,7 +3,10 @@
 
 use anyhow::{anyhow, bail, Result};
 use futures_util::{SinkExt, StreamExt};
+use schema::automerge::sync::{self, SyncDoc};
+use schema::automerge::{Automerge, ChangeHash, ReadDoc};
 use schema::wire::{ErrorFrame, Frame, Hello, Welcome, PROTOCOL_VERSION};
+use schema::DocKind;
 use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
@@ -77,4 +80,80 @@ impl RawPeer {
             }
         }
     }
+
+    /// Sync a raw replica of one document with the server until it stops
+    /// sending (half a second of silence).
+    pub async fn pull(
+        &mut self,
+        kind: DocKind,
+        replica: &mut Automerge,
+        state: &mut sync::State,
+    ) -> Result<()> {
+        loop {
+            if let Some(m) = replica.generate_sync_message(state) {
+                self.send_frame(&Frame::Sync {
+                    doc: kind,
+                    message: m.encode(),
+                })
+                .await?;
+            }
+            match self.next_frame(Duration::from_millis(500)).await {
+                Ok(Some(Frame::Sync { doc, message })) if doc == kind => {
+                    replica.receive_sync_message(state, sync::Message::decode(&message)?)?;
+                }
+                Ok(Some(_)) => {}
+                Ok(None) => bail!("server closed the connection"),
+                Err(_) => return Ok(()),
+            }
+        }
+    }
+
+    /// Send one change of `replica` by hand, as a V1 sync message: a
+    /// well-behaved Automerge peer told that the server treats it as
+    /// read-only would not send changes at all.
+    pub async fn push_change(
+        &mut self,
+        kind: DocKind,
+        replica: &Automerge,
+        hash: ChangeHash,
+    ) -> Result<()> {
+        let change = replica
+            .get_change_by_hash(&hash)
+            .ok_or_else(|| anyhow!("no change {hash}"))?;
+        let m = sync::Message {
+            heads: replica.get_heads(),
+            need: vec![],
+            have: vec![],
+            changes: vec![change.raw_bytes().to_vec()].into(),
+            flags: None,
+            version: sync::MessageVersion::V1,
+        };
+        self.send_frame(&Frame::Sync {
+            doc: kind,
+            message: m.encode(),
+        })
+        .await
+    }
+}
+
+/// A change any writer of that document may make, made through the typed
+/// API on a synced replica: a new cell, or (runtime) a lease claim.
+pub fn typed_change(kind: DocKind, replica: Automerge) -> Result<(Automerge, ChangeHash)> {
+    let doc = match kind {
+        DocKind::Notebook => {
+            let mut nb = schema::NotebookDoc::from_automerge(replica)?;
+            nb.create_cell(schema::CellType::Code, schema::Placement::End, "x = 1")?;
+            nb.into_automerge()
+        }
+        DocKind::Runtime => {
+            let mut rt = schema::RuntimeDoc::from_automerge(replica)?;
+            rt.claim_lease(&schema::SessionId::random(), "raw", "python3", 0, 1000)?;
+            rt.into_automerge()
+        }
+    };
+    let hash = doc
+        .get_last_local_change()
+        .map(|c| c.hash())
+        .ok_or_else(|| anyhow!("no change made"))?;
+    Ok((doc, hash))
 }

@@ -1,45 +1,21 @@
 //! Tokens and roles, checked on connect and on every message.
 
 use cathode_client::{ClientError, NotebookClient};
-use cathode_tests::raw::RawPeer;
+use cathode_tests::raw::{typed_change, RawPeer};
 use cathode_tests::TestServer;
 use reqwest::Method;
-use schema::automerge::sync::{self, SyncDoc};
-use schema::automerge::transaction::Transactable;
+use schema::automerge::sync;
 use schema::automerge::Automerge;
 use schema::automerge::ReadDoc;
-use schema::wire::{ErrorCode, Frame};
+use schema::wire::ErrorCode;
 use schema::{CellType, DocKind, Placement};
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(10);
 
-/// Sync a raw replica of `doc` with the server until it stops sending.
-async fn pull(peer: &mut RawPeer, kind: DocKind, replica: &mut Automerge, state: &mut sync::State) {
-    loop {
-        if let Some(m) = replica.generate_sync_message(state) {
-            peer.send_frame(&Frame::Sync {
-                doc: kind,
-                message: m.encode(),
-            })
-            .await
-            .unwrap();
-        }
-        match peer.next_frame(Duration::from_millis(500)).await {
-            Ok(Some(Frame::Sync { doc, message })) if doc == kind => {
-                replica
-                    .receive_sync_message(state, sync::Message::decode(&message).unwrap())
-                    .unwrap();
-            }
-            Ok(Some(_)) => {}
-            Ok(None) => panic!("server closed the connection"),
-            Err(_) => return,
-        }
-    }
-}
-
-/// Connect raw, sync `kind`, make a change to it, and push it; returns the
-/// error frame the server answered with (if any) and the change's hash.
+/// Connect raw, sync `kind`, make a typed change to it, and push it by
+/// hand; returns the error frame the server answered with (if any) and the
+/// change's hash.
 async fn push_change(
     server: &TestServer,
     token: &str,
@@ -54,29 +30,9 @@ async fn push_change(
         .unwrap();
     let mut replica = Automerge::new();
     let mut state = sync::State::new();
-    pull(&mut peer, kind, &mut replica, &mut state).await;
-    let mut tx = replica.transaction();
-    tx.put(schema::automerge::ROOT, "intruder", "was here")
-        .unwrap();
-    let hash = tx.commit().0.unwrap();
-    // Built by hand: a well-behaved Automerge peer told that the server
-    // treats it as read-only would not send changes at all.
-    let mut change = replica.get_change_by_hash(&hash).unwrap();
-    let m = sync::Message {
-        heads: replica.get_heads(),
-        need: vec![],
-        have: vec![],
-        changes: vec![change.bytes().into_owned()].into(),
-        flags: None,
-        version: sync::MessageVersion::V1,
-    };
-    let _ = &mut state;
-    peer.send_frame(&Frame::Sync {
-        doc: kind,
-        message: m.encode(),
-    })
-    .await
-    .unwrap();
+    peer.pull(kind, &mut replica, &mut state).await.unwrap();
+    let (replica, hash) = typed_change(kind, replica).unwrap();
+    peer.push_change(kind, &replica, hash).await.unwrap();
     let error = peer.next_error(Duration::from_secs(3)).await.ok().flatten();
     (error, hash)
 }

@@ -13,7 +13,7 @@ pub fn forms(value: &str) -> Vec<String> {
     out.extend(byte_forms(value.as_bytes()));
     if value.contains('\n') {
         for line in value.lines().map(|l| l.trim_end_matches('\r')) {
-            if line.chars().count() >= crate::masking::MIN_PATTERN_CHARS {
+            if visible_chars(line) >= crate::masking::MIN_PATTERN_CHARS {
                 out.extend(textual_forms(line));
                 out.extend(byte_forms(line.as_bytes()));
             }
@@ -21,7 +21,7 @@ pub fn forms(value: &str) -> Vec<String> {
     }
     out.sort();
     out.dedup();
-    out.retain(|p| p.chars().count() >= crate::masking::MIN_PATTERN_CHARS);
+    out.retain(|p| visible_chars(p) >= crate::masking::MIN_PATTERN_CHARS);
     out
 }
 
@@ -177,6 +177,12 @@ fn html_escaped(s: &str, quotes: Quotes) -> String {
         }
     }
     out
+}
+
+/// Characters other than whitespace: a form that is mostly blanks would
+/// mask the blanks of ordinary output.
+fn visible_chars(s: &str) -> usize {
+    s.chars().filter(|c| !c.is_whitespace()).count()
 }
 
 #[cfg(test)]

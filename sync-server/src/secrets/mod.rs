@@ -21,9 +21,22 @@ const MAX_NAME_BYTES: usize = 128;
 const KEYRING_AAD: &[u8] = b"cathode-secrets-keyring";
 const KEYRING_CHECK: &[u8] = b"cathode secrets keyring v1";
 
-/// Names the kernel's process needs for itself; a secret must not replace them.
-const RESERVED_PREFIXES: &[&str] = &["CATHODE_", "JPY_", "LD_", "DYLD_", "PYTHON", "MPL"];
-const RESERVED_NAMES: &[&str] = &["PATH", "HOME", "TMPDIR", "SHELL", "USER", "PWD"];
+/// Names the kernel's process needs for itself, and names that make a
+/// shell or an interpreter run code or load libraries when merely present
+/// in the environment: a secret must not set them.
+const RESERVED_PREFIXES: &[&str] = &[
+    "CATHODE_", "JPY_", "LD_", "DYLD_", "PYTHON", "MPL", "BASH_FUNC_", "PERL5", "PERLLIB",
+    "RUBY", "NODE_", "JAVA_TOOL", "_JAVA_", "JDK_JAVA", "GCONV", "GIT_SSH", "GIT_EXEC",
+    "GIT_CONFIG", "MALLOC_",
+];
+const RESERVED_NAMES: &[&str] = &[
+    "PATH", "HOME", "TMPDIR", "SHELL", "USER", "PWD", "BASH_ENV", "ENV", "PROMPT_COMMAND",
+    "PS1", "PS2", "PS3", "PS4", "IFS", "SHELLOPTS", "BASHOPTS", "CDPATH", "GLOBIGNORE",
+    "BROWSER", "EDITOR", "VISUAL", "PAGER", "LESSOPEN", "LESSCLOSE", "GIT_ASKPASS",
+    "SSH_ASKPASS", "R_PROFILE", "R_PROFILE_USER", "R_ENVIRON", "R_ENVIRON_USER", "LOCPATH",
+    "NLSPATH", "TZDIR", "HOSTALIASES", "RESOLV_HOST_CONF", "OPENSSL_CONF", "SSL_CERT_FILE",
+    "SSL_CERT_DIR", "CURL_CA_BUNDLE", "REQUESTS_CA_BUNDLE",
+];
 
 /// The master key, if secrets are enabled on this server.
 pub struct Vault {
@@ -64,9 +77,9 @@ pub fn validate_name(name: &str) -> std::result::Result<(), String> {
 }
 
 pub fn validate_value(value: &str) -> std::result::Result<(), String> {
-    if value.chars().count() < MIN_VALUE_CHARS {
+    if value.chars().filter(|c| !c.is_whitespace()).count() < MIN_VALUE_CHARS {
         return Err(format!(
-            "a secret's value must be at least {MIN_VALUE_CHARS} characters: shorter values cannot be masked without masking ordinary text"
+            "a secret's value must have at least {MIN_VALUE_CHARS} characters other than whitespace: shorter values cannot be masked without masking ordinary text"
         ));
     }
     if value.len() > MAX_VALUE_BYTES {

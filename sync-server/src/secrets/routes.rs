@@ -1,18 +1,18 @@
 //! The secrets REST API. Owners set and delete values; owners and editors
 //! list names; only the notebook's own runtime token ever reads values.
 
-use crate::api::{principal, role, ApiError, ApiResult};
+use crate::api::{role, ApiError, ApiResult};
 use crate::app::AppState;
+use crate::auth::{self, Principal};
 use crate::error::ServerError;
 use crate::store::TokenScope;
-use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::extract::{Path, State};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::{Extension, Json};
 use schema::wire::Role;
 use serde::Deserialize;
 use serde_json::json;
-use std::collections::HashMap;
 
 fn secret_error(e: ServerError) -> ApiError {
     match e {
@@ -33,11 +33,9 @@ fn secret_error(e: ServerError) -> ApiError {
 
 pub async fn list(
     State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
     Path(id): Path<String>,
-    headers: HeaderMap,
-    Query(query): Query<HashMap<String, String>>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    let who = principal(&state, &headers, &query).await?;
     let (_, my_role) = role(&state, &who, &id).await?;
     if my_role == Role::Viewer {
         return Err(ApiError::forbidden(
@@ -61,12 +59,10 @@ pub struct SetSecret {
 
 pub async fn put(
     State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
     Path((id, name)): Path<(String, String)>,
-    headers: HeaderMap,
-    Query(query): Query<HashMap<String, String>>,
     body: Result<Json<SetSecret>, axum::extract::rejection::JsonRejection>,
 ) -> ApiResult<StatusCode> {
-    let who = principal(&state, &headers, &query).await?;
     let (_, my_role) = role(&state, &who, &id).await?;
     if my_role != Role::Owner || who.scope != TokenScope::User {
         return Err(ApiError::forbidden("only an owner can set secrets"));
@@ -86,11 +82,9 @@ pub async fn put(
 
 pub async fn delete(
     State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
     Path((id, name)): Path<(String, String)>,
-    headers: HeaderMap,
-    Query(query): Query<HashMap<String, String>>,
 ) -> ApiResult<StatusCode> {
-    let who = principal(&state, &headers, &query).await?;
     let (_, my_role) = role(&state, &who, &id).await?;
     if my_role != Role::Owner || who.scope != TokenScope::User {
         return Err(ApiError::forbidden("only an owner can delete secrets"));
@@ -105,15 +99,21 @@ pub async fn delete(
 /// Values in clear, for the notebook's runtime agent alone.
 pub async fn reveal_for_runtime(
     State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
     Path(id): Path<String>,
-    headers: HeaderMap,
-    Query(query): Query<HashMap<String, String>>,
 ) -> ApiResult<Response> {
-    let who = principal(&state, &headers, &query).await?;
     let (_, my_role) = role(&state, &who, &id).await?;
     if my_role != Role::Runtime {
         return Err(ApiError::forbidden(
             "secret values go only to the notebook's runtime agent",
+        ));
+    }
+    if !auth::may_read_secrets(state.store.as_ref(), &who, &id).await? {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "secrets_withheld",
+            "this runtime token was minted by an editor: secret values go only to agents \
+             started with a token minted by an owner (or by the server)",
         ));
     }
     let secrets = if state.vault.enabled() {

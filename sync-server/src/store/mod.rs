@@ -29,10 +29,59 @@ pub enum TokenScope {
     },
 }
 
+/// The role a runtime token's issuer held when minting it. The token works
+/// only while the issuer still holds that role (or a higher one), and only
+/// an owner's or the server's token reads secret values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MintedAs {
+    Owner,
+    Editor,
+    /// Minted by the server for an agent it starts itself.
+    Server,
+}
+
+impl MintedAs {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Owner => "owner",
+            Self::Editor => "editor",
+            Self::Server => "server",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "owner" => Self::Owner,
+            "editor" => Self::Editor,
+            "server" => Self::Server,
+            _ => return None,
+        })
+    }
+}
+
+/// A token to store (its secret is only ever held as a hash).
+#[derive(Clone, Debug)]
+pub struct NewToken<'a> {
+    /// Whom the token acts as.
+    pub user_id: &'a str,
+    /// Who minted it: a user id, or `server`.
+    pub issued_by: &'a str,
+    pub scope: &'a TokenScope,
+    pub minted_as: Option<MintedAs>,
+    pub expires_at_ms: Option<i64>,
+    pub label: Option<&'a str>,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TokenRecord {
+    pub id: String,
     pub user: UserRecord,
     pub scope: TokenScope,
+    pub issued_by: String,
+    pub minted_as: Option<MintedAs>,
+    pub created_at_ms: i64,
+    pub expires_at_ms: Option<i64>,
+    pub label: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -80,9 +129,16 @@ pub trait Store: Send + Sync + 'static {
     async fn user_count(&self) -> Result<i64>;
     async fn create_user(&self, name: &str, is_admin: bool) -> Result<UserRecord>;
     async fn user(&self, id: &str) -> Result<Option<UserRecord>>;
-    async fn insert_token(&self, token_hash: &str, user_id: &str, scope: &TokenScope)
-        -> Result<()>;
-    async fn resolve_token(&self, token_hash: &str) -> Result<Option<TokenRecord>>;
+    /// Store a token's hash and what it stands for; returns the token's id.
+    async fn insert_token(&self, token_hash: &str, token: &NewToken<'_>) -> Result<String>;
+    /// The token with this hash, unless it expired before `now_ms`.
+    async fn resolve_token(&self, token_hash: &str, now_ms: i64) -> Result<Option<TokenRecord>>;
+    /// Tokens acting as this user, expired ones included, newest first.
+    async fn tokens_of_user(&self, user_id: &str) -> Result<Vec<TokenRecord>>;
+    /// A token by id, with its hash (to find its open connections).
+    async fn token_by_id(&self, id: &str) -> Result<Option<(TokenRecord, String)>>;
+    /// Whether there was such a token to delete.
+    async fn delete_token(&self, id: &str) -> Result<bool>;
 
     /// Create a notebook, its owner grant and the first change of each
     /// document, in one transaction.

@@ -1,8 +1,8 @@
 //! The sqlx implementation of [`Store`], for SQLite and Postgres alike.
 
 use super::{
-    ChangeRow, NotebookRecord, SealedSecretRow, Snapshot, Store, TokenRecord, TokenScope,
-    UserRecord,
+    ChangeRow, MintedAs, NewToken, NotebookRecord, SealedSecretRow, Snapshot, Store, TokenRecord,
+    TokenScope, UserRecord,
 };
 use crate::error::{Result, ServerError};
 use async_trait::async_trait;
@@ -111,6 +111,46 @@ fn change_from_row(row: &AnyRow) -> Result<ChangeRow> {
     })
 }
 
+/// The columns of a token and its user; a macro so that each query built
+/// on it is still one literal.
+macro_rules! token_select {
+    ($where:literal) => {
+        concat!(
+            "SELECT t.token_hash AS token_hash, t.kind AS kind, ",
+            "t.notebook_id AS notebook_id, t.id AS token_id, t.issued_by AS issued_by, ",
+            "t.minted_role AS minted_role, t.created_at AS token_created_at, ",
+            "t.expires_at AS expires_at, t.label AS label, u.id AS id, u.name AS name, ",
+            "u.is_admin AS is_admin FROM tokens t JOIN users u ON u.id = t.user_id ",
+            $where
+        )
+    };
+}
+
+/// A token row; `None` for a row whose kind this binary does not know.
+fn token_from_row(row: &AnyRow) -> Result<Option<TokenRecord>> {
+    let kind: String = row.try_get("kind")?;
+    let notebook: Option<String> = row.try_get("notebook_id")?;
+    let scope = match (kind.as_str(), notebook) {
+        ("runtime", Some(notebook_id)) => TokenScope::Runtime { notebook_id },
+        ("user", _) => TokenScope::User,
+        _ => return Ok(None),
+    };
+    let minted: Option<String> = row.try_get("minted_role")?;
+    let user = user_from_row(row)?;
+    Ok(Some(TokenRecord {
+        id: row.try_get("token_id")?,
+        issued_by: row
+            .try_get::<Option<String>, _>("issued_by")?
+            .unwrap_or_else(|| user.id.clone()),
+        user,
+        scope,
+        minted_as: minted.as_deref().and_then(MintedAs::parse),
+        created_at_ms: row.try_get("token_created_at")?,
+        expires_at_ms: row.try_get("expires_at")?,
+        label: row.try_get("label")?,
+    }))
+}
+
 const INSERT_CHANGE: &str = "INSERT INTO changes \
     (notebook_id, doc, seq, hash, actor, author, event_type, bytes, created_at) \
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
@@ -166,51 +206,73 @@ impl Store for SqlStore {
         row.as_ref().map(user_from_row).transpose()
     }
 
-    async fn insert_token(
-        &self,
-        token_hash: &str,
-        user_id: &str,
-        scope: &TokenScope,
-    ) -> Result<()> {
-        let (kind, notebook) = match scope {
+    async fn insert_token(&self, token_hash: &str, token: &NewToken<'_>) -> Result<String> {
+        let (kind, notebook) = match token.scope {
             TokenScope::User => ("user", None),
             TokenScope::Runtime { notebook_id } => ("runtime", Some(notebook_id.as_str())),
         };
+        let id = format!("tok-{}", uuid::Uuid::new_v4().simple());
         sqlx::query(
-            "INSERT INTO tokens (token_hash, kind, user_id, notebook_id, created_at) \
-             VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO tokens (token_hash, kind, user_id, notebook_id, created_at, id, \
+             issued_by, minted_role, expires_at, label) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(token_hash)
         .bind(kind)
-        .bind(user_id)
+        .bind(token.user_id)
         .bind(notebook)
         .bind(now_ms())
+        .bind(&id)
+        .bind(token.issued_by)
+        .bind(token.minted_as.map(MintedAs::as_str))
+        .bind(token.expires_at_ms)
+        .bind(token.label)
         .execute(&self.pool)
         .await?;
-        Ok(())
+        Ok(id)
     }
 
-    async fn resolve_token(&self, token_hash: &str) -> Result<Option<TokenRecord>> {
-        let row = sqlx::query(
-            "SELECT t.kind AS kind, t.notebook_id AS notebook_id, u.id AS id, u.name AS name, \
-             u.is_admin AS is_admin FROM tokens t JOIN users u ON u.id = t.user_id \
-             WHERE t.token_hash = $1",
-        )
-        .bind(token_hash)
-        .fetch_optional(&self.pool)
-        .await?;
+    async fn resolve_token(&self, token_hash: &str, now_ms: i64) -> Result<Option<TokenRecord>> {
+        let sql = token_select!(
+            "WHERE t.token_hash = $1 AND (t.expires_at IS NULL OR t.expires_at > $2)"
+        );
+        let row = sqlx::query(sql)
+            .bind(token_hash)
+            .bind(now_ms)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(token_from_row).transpose()?.flatten())
+    }
+
+    async fn tokens_of_user(&self, user_id: &str) -> Result<Vec<TokenRecord>> {
+        let sql = token_select!("WHERE t.user_id = $1 ORDER BY t.created_at DESC, t.id");
+        let rows = sqlx::query(sql)
+            .bind(user_id)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut out = Vec::new();
+        for row in &rows {
+            if let Some(t) = token_from_row(row)? {
+                out.push(t);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn token_by_id(&self, id: &str) -> Result<Option<(TokenRecord, String)>> {
+        let sql = token_select!("WHERE t.id = $1");
+        let row = sqlx::query(sql).bind(id).fetch_optional(&self.pool).await?;
         let Some(row) = row else { return Ok(None) };
-        let kind: String = row.try_get("kind")?;
-        let notebook: Option<String> = row.try_get("notebook_id")?;
-        let scope = match (kind.as_str(), notebook) {
-            ("runtime", Some(notebook_id)) => TokenScope::Runtime { notebook_id },
-            ("user", _) => TokenScope::User,
-            _ => return Ok(None),
-        };
-        Ok(Some(TokenRecord {
-            user: user_from_row(&row)?,
-            scope,
-        }))
+        let hash: String = row.try_get("token_hash")?;
+        Ok(token_from_row(&row)?.map(|t| (t, hash)))
+    }
+
+    async fn delete_token(&self, id: &str) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM tokens WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
     }
 
     async fn create_notebook(&self, record: &NotebookRecord, initial: &[ChangeRow]) -> Result<()> {

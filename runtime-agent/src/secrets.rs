@@ -68,7 +68,9 @@ impl Secrets {
                 // secrets its owner keeps from editors.
                 tracing::warn!(
                     "{}",
-                    body["message"].as_str().unwrap_or("secrets withheld from this token")
+                    body["message"]
+                        .as_str()
+                        .unwrap_or("secrets withheld from this token")
                 );
                 return Ok(Secrets::default());
             }

@@ -133,15 +133,22 @@ fn allowed(kind: DocKind, place: Place, key: Option<&str>, op: &Action<'_>) -> R
     }
     match (place, key) {
         (Root, Some(k)) => match (kind, k, op) {
-            (DocKind::Runtime, "lease", Text) | (DocKind::Runtime, "last_queue_seq", Number) => Ok(()),
+            (DocKind::Runtime, "lease", Text) | (DocKind::Runtime, "last_queue_seq", Number) => {
+                Ok(())
+            }
             (_, "schema_version" | "kind" | "notebook_id", _) => Err(format!(
                 "the root's {k} is written once, by the server, when the notebook is created"
             )),
-            (_, "cells" | "controls" | "input_answers" | "sessions" | "executions"
-                | "handled_controls", _) => {
-                Err(format!("the root's {k} map may not be replaced or removed"))
-            }
-            _ => Err(format!("the root of the {} document has no field {k}", kind.as_str())),
+            (
+                _,
+                "cells" | "controls" | "input_answers" | "sessions" | "executions"
+                | "handled_controls",
+                _,
+            ) => Err(format!("the root's {k} map may not be replaced or removed")),
+            _ => Err(format!(
+                "the root of the {} document has no field {k}",
+                kind.as_str()
+            )),
         },
         (Cells | Sessions | Executions, Some(k)) => {
             if !is_entry_id(k) {
@@ -169,7 +176,9 @@ fn allowed(kind: DocKind, place: Place, key: Option<&str>, op: &Action<'_>) -> R
             Text if EXECUTION_STRINGS.contains(&k) => Ok(()),
             Number if EXECUTION_NUMBERS.contains(&k) => Ok(()),
             Make(ObjType::List) if k == "outputs" => Ok(()),
-            _ => Err(format!("an execution has no writable field {k} of that type")),
+            _ => Err(format!(
+                "an execution has no writable field {k} of that type"
+            )),
         },
         (CellMetadata | Controls | InputAnswers, Some(k)) => {
             if k.len() > MAX_KEY_BYTES {

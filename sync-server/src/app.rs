@@ -200,7 +200,10 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             api::require_token,
         ))
-        .layer(middleware::from_fn_with_state(state.clone(), request_deadline));
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            request_deadline,
+        ));
     Router::new()
         .route("/health", get(api::health))
         .route("/", get(index))

@@ -102,8 +102,13 @@ pub async fn may_read_secrets(
     principal: &Principal,
     notebook_id: &str,
 ) -> Result<bool> {
-    Ok(role_in(store, principal, notebook_id).await? == Some(Role::Runtime)
-        && matches!(principal.minted_as, Some(MintedAs::Owner | MintedAs::Server)))
+    Ok(
+        role_in(store, principal, notebook_id).await? == Some(Role::Runtime)
+            && matches!(
+                principal.minted_as,
+                Some(MintedAs::Owner | MintedAs::Server)
+            ),
+    )
 }
 
 /// Issue a token and return it in clear, once, with its id.

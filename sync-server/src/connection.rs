@@ -52,8 +52,7 @@ pub async fn serve(socket: WebSocket, state: AppState) {
     };
 
     let peer_id = format!("p-{}", uuid::Uuid::new_v4().simple());
-    let span =
-        tracing::info_span!("peer", notebook_id = %hello.notebook_id, %peer_id, user = %who.user.name);
+    let span = tracing::info_span!("peer", notebook_id = %hello.notebook_id, %peer_id, user = %who.user.name);
     async move {
         let outbox = Outbox::new();
         outbox.push_control(
@@ -113,7 +112,12 @@ async fn join(
     let deadline = Instant::now() + JOIN_RETRY_FOR;
     loop {
         let Some(room) = state.rooms.room(notebook_id) else {
-            send_error(outbox, ErrorCode::ShuttingDown, "the server is shutting down", true);
+            send_error(
+                outbox,
+                ErrorCode::ShuttingDown,
+                "the server is shutting down",
+                true,
+            );
             return None;
         };
         let (joined, wait) = oneshot::channel();
@@ -224,7 +228,10 @@ async fn write_frames(
             Ok(Ok(())) => {}
             Ok(Err(_)) => break,
             Err(_) => {
-                tracing::warn!(timeout_ms = timeout.as_millis() as u64, "peer not reading: closed");
+                tracing::warn!(
+                    timeout_ms = timeout.as_millis() as u64,
+                    "peer not reading: closed"
+                );
                 let frame = error_frame(
                     ErrorCode::TooSlow,
                     "this connection did not keep up with the notebook and was closed; reconnect to resume",
@@ -370,10 +377,7 @@ async fn read_frames(
         if bytes.len() > max {
             fatal(
                 ErrorCode::TooLarge,
-                format!(
-                    "frame of {} bytes exceeds the limit of {max}",
-                    bytes.len()
-                ),
+                format!("frame of {} bytes exceeds the limit of {max}", bytes.len()),
             );
             return;
         }

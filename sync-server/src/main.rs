@@ -2,9 +2,9 @@ use anyhow::Context;
 use clap::Parser;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use sync_server::secrets::MasterKeySource;
 use std::time::Duration;
 use sync_server::config::ServerLimits;
+use sync_server::secrets::MasterKeySource;
 use sync_server::{Config, Server};
 
 /// cathode's sync server.
@@ -55,7 +55,11 @@ struct Args {
     #[arg(long, env = "CATHODE_IDLE_TIMEOUT_MS", default_value_t = 60_000)]
     idle_timeout_ms: u64,
     /// Milliseconds a WebSocket peer may stay silent (pings are sent every 30 s).
-    #[arg(long, env = "CATHODE_WEBSOCKET_IDLE_TIMEOUT_MS", default_value_t = 90_000)]
+    #[arg(
+        long,
+        env = "CATHODE_WEBSOCKET_IDLE_TIMEOUT_MS",
+        default_value_t = 90_000
+    )]
     websocket_idle_timeout_ms: u64,
     /// Milliseconds a whole HTTP request may take, body included.
     #[arg(long, env = "CATHODE_REQUEST_TIMEOUT_MS", default_value_t = 300_000)]

@@ -103,7 +103,14 @@ impl Rooms {
         let id = notebook_id.to_owned();
         let shutdown = self.shutdown.subscribe();
         let task = tokio::spawn(async move {
-            match Room::load(&id, this.store.clone(), this.log.clone(), this.limits.clone()).await {
+            match Room::load(
+                &id,
+                this.store.clone(),
+                this.log.clone(),
+                this.limits.clone(),
+            )
+            .await
+            {
                 Ok(room) => room.run(rx, shutdown).await,
                 // Dropping `rx` fails every queued join; the next one retries the load.
                 Err(e) => {

@@ -22,8 +22,34 @@ impl RawPeer {
         Ok(Self { socket })
     }
 
+    /// Open from a chosen loopback address (127.0.0.0/8 is all loopback
+    /// on Linux), so a test can be several clients with their own limits.
+    pub async fn open_from(ws_url: &str, local: std::net::IpAddr) -> Result<Self> {
+        Self::open_tuned(ws_url, local, None).await
+    }
+
+    /// As [`RawPeer::open_from`], with a receive buffer of `recv_buffer`
+    /// bytes: a reader that stops reading then fills up quickly (Linux
+    /// would otherwise buffer up to `tcp_rmem`'s maximum, 32 MB here).
+    pub async fn open_tuned(
+        ws_url: &str,
+        local: std::net::IpAddr,
+        recv_buffer: Option<u32>,
+    ) -> Result<Self> {
+        let stream = connect_tuned(ws_url, local, recv_buffer).await?;
+        let (socket, _) =
+            tokio_tungstenite::client_async(ws_url, MaybeTlsStream::Plain(stream)).await?;
+        Ok(Self { socket })
+    }
+
     pub async fn hello(ws_url: &str, token: &str, notebook: &str) -> Result<(Self, Welcome)> {
-        let mut peer = Self::open(ws_url).await?;
+        let peer = Self::open(ws_url).await?;
+        peer.say_hello(token, notebook).await
+    }
+
+    /// Send hello and wait for welcome.
+    pub async fn say_hello(self, token: &str, notebook: &str) -> Result<(Self, Welcome)> {
+        let mut peer = self;
         peer.send_frame(&Frame::Hello(Hello {
             protocol: PROTOCOL_VERSION,
             notebook_id: notebook.into(),
@@ -34,6 +60,12 @@ impl RawPeer {
             Some(Frame::Welcome(w)) => Ok((peer, w)),
             other => bail!("expected welcome, got {other:?}"),
         }
+    }
+
+    /// Send raw bytes without waiting for the socket to flush them.
+    pub async fn feed_bytes(&mut self, bytes: Vec<u8>) -> Result<()> {
+        self.socket.feed(Message::Binary(bytes.into())).await?;
+        Ok(())
     }
 
     pub async fn send_frame(&mut self, frame: &Frame) -> Result<()> {
@@ -134,6 +166,31 @@ impl RawPeer {
         })
         .await
     }
+}
+
+/// A TCP connection to the host and port of `url` (`ws://` or `http://`)
+/// from a chosen local address.
+pub async fn connect_from(url: &str, local: std::net::IpAddr) -> Result<TcpStream> {
+    connect_tuned(url, local, None).await
+}
+
+async fn connect_tuned(
+    url: &str,
+    local: std::net::IpAddr,
+    recv_buffer: Option<u32>,
+) -> Result<TcpStream> {
+    let rest = url
+        .split("://")
+        .nth(1)
+        .ok_or_else(|| anyhow!("no scheme in {url}"))?;
+    let host = rest.split('/').next().unwrap_or(rest);
+    let addr: std::net::SocketAddr = host.parse()?;
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    socket.bind(std::net::SocketAddr::new(local, 0))?;
+    if let Some(size) = recv_buffer {
+        socket.set_recv_buffer_size(size)?;
+    }
+    Ok(socket.connect(addr).await?)
 }
 
 /// A change any writer of that document may make, made through the typed

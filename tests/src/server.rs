@@ -27,6 +27,17 @@ pub struct TestServer {
     pub addr: String,
     pub owner_token: String,
     extra_args: Vec<String>,
+    options: ServerOptions,
+}
+
+/// How a test server's process is started, beyond its flags.
+#[derive(Clone, Debug, Default)]
+pub struct ServerOptions {
+    /// Its open-file limit (soft and hard), as an operator's ulimit would set.
+    pub max_open_files: Option<u64>,
+    /// Write its stderr to `server.log` in the data directory (to be read
+    /// with [`TestServer::log`]) instead of the test's own stderr.
+    pub capture_log: bool,
 }
 
 impl TestServer {
@@ -36,6 +47,10 @@ impl TestServer {
 
     /// Start a fresh server (new database) with extra command-line flags.
     pub fn start_with(extra: &[&str]) -> Result<Self> {
+        Self::start_with_options(extra, ServerOptions::default())
+    }
+
+    pub fn start_with_options(extra: &[&str], options: ServerOptions) -> Result<Self> {
         let data_dir = tempfile::tempdir()?;
         let mut server = Self {
             child: None,
@@ -43,6 +58,7 @@ impl TestServer {
             addr: String::new(),
             owner_token: String::new(),
             extra_args: extra.iter().map(|s| s.to_string()).collect(),
+            options,
         };
         server.spawn(None)?;
         Ok(server)
@@ -57,7 +73,29 @@ impl TestServer {
             );
         }
         let bind = format!("127.0.0.1:{}", port.unwrap_or(0));
-        let mut child = Command::new(&binary)
+        let stderr = if self.options.capture_log {
+            Stdio::from(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(self.log_path())?,
+            )
+        } else {
+            Stdio::inherit()
+        };
+        let mut command = Command::new(&binary);
+        if let Some(n) = self.options.max_open_files {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: setrlimit is async-signal-safe; nothing else runs
+            // between fork and exec.
+            unsafe {
+                command.pre_exec(move || {
+                    nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE, n, n)
+                        .map_err(std::io::Error::from)
+                });
+            }
+        }
+        let mut child = command
             .arg("--bind")
             .arg(&bind)
             .arg("--data-dir")
@@ -69,7 +107,7 @@ impl TestServer {
                 std::env::var("CATHODE_LOG").unwrap_or_else(|_| "warn".into()),
             )
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .spawn()
             .with_context(|| format!("spawning {}", binary.display()))?;
         let stdout = child.stdout.take().ok_or_else(|| anyhow!("no stdout"))?;
@@ -124,6 +162,41 @@ impl TestServer {
 
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(|c| c.id())
+    }
+
+    fn log_path(&self) -> PathBuf {
+        self.data_dir.path().join("server.log")
+    }
+
+    /// What the server wrote to stderr, with `capture_log`.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.log_path()).unwrap_or_default()
+    }
+
+    /// The server process's resident memory now and at its peak, in KiB.
+    pub fn memory_kib(&self) -> (u64, u64) {
+        let status = self
+            .pid()
+            .and_then(|pid| std::fs::read_to_string(format!("/proc/{pid}/status")).ok())
+            .unwrap_or_default();
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|v| v.split_whitespace().next())
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0)
+        };
+        (field("VmRSS:"), field("VmHWM:"))
+    }
+
+    /// Whether the server answers `/health` within `timeout`.
+    pub async fn healthy(&self, timeout: Duration) -> bool {
+        let request = reqwest::Client::new()
+            .get(format!("{}/health", self.http_url()))
+            .timeout(timeout)
+            .send();
+        matches!(request.await, Ok(r) if r.status().is_success())
     }
 
     /// SIGKILL: no flushing, no goodbyes.

@@ -34,18 +34,24 @@ fn check_all(doc: &Automerge, kind: DocKind) {
 #[test]
 fn every_notebook_writer_passes() {
     let mut nb = NotebookDoc::create("nb-1").unwrap();
-    let a = nb.create_cell(CellType::Code, Placement::End, "a = 1").unwrap();
-    let b = nb.create_cell(CellType::Markdown, Placement::Start, "# b").unwrap();
+    let a = nb
+        .create_cell(CellType::Code, Placement::End, "a = 1")
+        .unwrap();
+    let b = nb
+        .create_cell(CellType::Markdown, Placement::Start, "# b")
+        .unwrap();
     nb.move_cell(&a, Placement::Before(b.clone())).unwrap();
     nb.splice_source(&a, 1, 2, "bc").unwrap();
     nb.set_source(&b, "# title\n\nbody").unwrap();
     nb.set_cell_type(&b, CellType::Raw).unwrap();
-    nb.set_metadata(&a, "tags", Some(&serde_json::json!(["x"]))).unwrap();
+    nb.set_metadata(&a, "tags", Some(&serde_json::json!(["x"])))
+        .unwrap();
     nb.set_metadata(&a, "tags", None).unwrap();
     nb.request_execution(&a, "ada").unwrap();
     nb.request_run_all("ada").unwrap();
     nb.request_control(ControlKind::Interrupt, "ada").unwrap();
-    nb.answer_input(&crate::ExecutionId::random(), 0, "42", "ada").unwrap();
+    nb.answer_input(&crate::ExecutionId::random(), 0, "42", "ada")
+        .unwrap();
     nb.delete_cell(&b).unwrap();
     check_all(nb.automerge(), DocKind::Notebook);
 }
@@ -54,12 +60,21 @@ fn every_notebook_writer_passes() {
 fn every_runtime_writer_passes() {
     let mut rt = RuntimeDoc::create("nb-1").unwrap();
     let session = SessionId::random();
-    rt.claim_lease(&session, "agent", "python3", 1_000, 30_000).unwrap();
+    rt.claim_lease(&session, "agent", "python3", 1_000, 30_000)
+        .unwrap();
     rt.renew_lease(&session, 2_000, 30_000).unwrap();
-    rt.set_session_status(&session, SessionStatus::Idle).unwrap();
+    rt.set_session_status(&session, SessionStatus::Idle)
+        .unwrap();
     let cell = crate::CellId::random();
     let x = rt
-        .queue_execution(&cell, &crate::RequestId::random(), "ada", &[], Some("b-1"), 3_000)
+        .queue_execution(
+            &cell,
+            &crate::RequestId::random(),
+            "ada",
+            &[],
+            Some("b-1"),
+            3_000,
+        )
         .unwrap();
     rt.start_execution(&x, 1, 3_001).unwrap();
     let out = OutputManifest::Stream {
@@ -81,9 +96,17 @@ fn every_runtime_writer_passes() {
     .unwrap();
     rt.set_input_request(&x, None).unwrap();
     rt.clear_outputs(&x).unwrap();
-    rt.finish_execution(&x, ExecutionState::Done, 3_002).unwrap();
+    rt.finish_execution(&x, ExecutionState::Done, 3_002)
+        .unwrap();
     let y = rt
-        .queue_execution(&cell, &crate::RequestId::random(), "ada", &[], Some("b-1"), 4_000)
+        .queue_execution(
+            &cell,
+            &crate::RequestId::random(),
+            "ada",
+            &[],
+            Some("b-1"),
+            4_000,
+        )
         .unwrap();
     let _ = y;
     rt.cancel_queued_batch("b-1", 4_001).unwrap();
@@ -93,7 +116,10 @@ fn every_runtime_writer_passes() {
 }
 
 /// A change made directly on a replica of `doc`, bypassing the typed API.
-fn rogue(doc: &Automerge, write: impl FnOnce(&mut automerge::transaction::Transaction<'_>)) -> Change {
+fn rogue(
+    doc: &Automerge,
+    write: impl FnOnce(&mut automerge::transaction::Transaction<'_>),
+) -> Change {
     let mut fork = doc.fork();
     fork.set_actor(automerge::ActorId::random());
     let mut tx = fork.transaction();
@@ -119,66 +145,129 @@ fn writes_outside_the_layout_are_refused() {
     let cell = doc.get(&cells, a.as_str()).unwrap().unwrap().1;
     let source = doc.get(&cell, "source").unwrap().unwrap().1;
 
-    let why = refused(doc, kind, &rogue(doc, |tx| {
-        tx.put(ROOT, "schema_version", 999).unwrap();
-    }));
+    let why = refused(
+        doc,
+        kind,
+        &rogue(doc, |tx| {
+            tx.put(ROOT, "schema_version", 999).unwrap();
+        }),
+    );
     assert!(why.contains("schema_version"), "{why}");
-    refused(doc, kind, &rogue(doc, |tx| {
-        tx.put(ROOT, "kind", "runtime").unwrap();
-    }));
-    refused(doc, kind, &rogue(doc, |tx| {
-        tx.put(ROOT, "notebook_id", "nb-2").unwrap();
-    }));
-    let why = refused(doc, kind, &rogue(doc, |tx| {
-        tx.put_object(ROOT, "cells", ObjType::Map).unwrap();
-    }));
+    refused(
+        doc,
+        kind,
+        &rogue(doc, |tx| {
+            tx.put(ROOT, "kind", "runtime").unwrap();
+        }),
+    );
+    refused(
+        doc,
+        kind,
+        &rogue(doc, |tx| {
+            tx.put(ROOT, "notebook_id", "nb-2").unwrap();
+        }),
+    );
+    let why = refused(
+        doc,
+        kind,
+        &rogue(doc, |tx| {
+            tx.put_object(ROOT, "cells", ObjType::Map).unwrap();
+        }),
+    );
     assert!(why.contains("replaced"), "{why}");
-    refused(doc, kind, &rogue(doc, |tx| {
-        tx.delete(ROOT, "cells").unwrap();
-    }));
-    refused(doc, kind, &rogue(doc, |tx| {
-        tx.put(ROOT, "intruder", "was here").unwrap();
-    }));
+    refused(
+        doc,
+        kind,
+        &rogue(doc, |tx| {
+            tx.delete(ROOT, "cells").unwrap();
+        }),
+    );
+    refused(
+        doc,
+        kind,
+        &rogue(doc, |tx| {
+            tx.put(ROOT, "intruder", "was here").unwrap();
+        }),
+    );
     // A cell that is not a map, a cell id that is not an id, a field that
     // does not exist, a source that is not text.
-    refused(doc, kind, &rogue(doc, |tx| {
-        tx.put(&cells, "c-new", "not a map").unwrap();
-    }));
-    refused(doc, kind, &rogue(doc, |tx| {
-        tx.put_object(&cells, "../x", ObjType::Map).unwrap();
-    }));
-    refused(doc, kind, &rogue(doc, |tx| {
-        tx.put(&cell, "owner", "me").unwrap();
-    }));
-    refused(doc, kind, &rogue(doc, |tx| {
-        tx.put(&cell, "source", "flat string").unwrap();
-    }));
-    refused(doc, kind, &rogue(doc, |tx| {
-        tx.put(&cell, "cell_type", 3).unwrap();
-    }));
+    refused(
+        doc,
+        kind,
+        &rogue(doc, |tx| {
+            tx.put(&cells, "c-new", "not a map").unwrap();
+        }),
+    );
+    refused(
+        doc,
+        kind,
+        &rogue(doc, |tx| {
+            tx.put_object(&cells, "../x", ObjType::Map).unwrap();
+        }),
+    );
+    refused(
+        doc,
+        kind,
+        &rogue(doc, |tx| {
+            tx.put(&cell, "owner", "me").unwrap();
+        }),
+    );
+    refused(
+        doc,
+        kind,
+        &rogue(doc, |tx| {
+            tx.put(&cell, "source", "flat string").unwrap();
+        }),
+    );
+    refused(
+        doc,
+        kind,
+        &rogue(doc, |tx| {
+            tx.put(&cell, "cell_type", 3).unwrap();
+        }),
+    );
     // Objects nested where none belong, marks and counters.
-    refused(doc, kind, &rogue(doc, |tx| {
-        tx.insert_object(&source, 0, ObjType::Map).unwrap();
-    }));
-    refused(doc, kind, &rogue(doc, |tx| {
-        tx.put(&cell, "position", automerge::ScalarValue::counter(1)).unwrap();
-    }));
+    refused(
+        doc,
+        kind,
+        &rogue(doc, |tx| {
+            tx.insert_object(&source, 0, ObjType::Map).unwrap();
+        }),
+    );
+    refused(
+        doc,
+        kind,
+        &rogue(doc, |tx| {
+            tx.put(&cell, "position", automerge::ScalarValue::counter(1))
+                .unwrap();
+        }),
+    );
     // Objects created inside the rogue change are followed too.
-    refused(doc, kind, &rogue(doc, |tx| {
-        let c = tx.put_object(&cells, "c-deep", ObjType::Map).unwrap();
-        let m = tx.put_object(&c, "metadata", ObjType::Map).unwrap();
-        tx.put_object(&m, "nested", ObjType::List).unwrap();
-    }));
+    refused(
+        doc,
+        kind,
+        &rogue(doc, |tx| {
+            let c = tx.put_object(&cells, "c-deep", ObjType::Map).unwrap();
+            let m = tx.put_object(&c, "metadata", ObjType::Map).unwrap();
+            tx.put_object(&m, "nested", ObjType::List).unwrap();
+        }),
+    );
     // The runtime document's layout differs.
-    refused(doc, DocKind::Runtime, &rogue(doc, |tx| {
-        tx.put(ROOT, "lease", 5).unwrap();
-    }));
+    refused(
+        doc,
+        DocKind::Runtime,
+        &rogue(doc, |tx| {
+            tx.put(ROOT, "lease", 5).unwrap();
+        }),
+    );
 }
 
 #[test]
 fn an_edit_inside_a_deleted_cell_still_resolves() {
     let mut nb = NotebookDoc::create("nb-1").unwrap();
-    let a = nb.create_cell(CellType::Code, Placement::End, "abc").unwrap();
+    let a = nb
+        .create_cell(CellType::Code, Placement::End, "abc")
+        .unwrap();
     // Another peer types into the cell, concurrently with its deletion here.
     let mut other = nb.automerge().fork();
     other.set_actor(automerge::ActorId::random());

@@ -19,7 +19,10 @@ const COMPRESSED_CHANGE: u8 = 2;
 
 /// Check one chunk of a sync message's change list; returns the bytes to
 /// hand to Automerge in its place.
-pub(crate) fn check_chunk<'a>(bytes: &'a [u8], budget: &mut Budget) -> Result<Cow<'a, [u8]>, Refusal> {
+pub(crate) fn check_chunk<'a>(
+    bytes: &'a [u8],
+    budget: &mut Budget,
+) -> Result<Cow<'a, [u8]>, Refusal> {
     let mut out: Option<Vec<u8>> = None;
     let mut r = Reader::new(bytes);
     // A V2 message's one chunk may hold several concatenated chunks.
@@ -27,7 +30,9 @@ pub(crate) fn check_chunk<'a>(bytes: &'a [u8], budget: &mut Budget) -> Result<Co
         let start = r.position();
         let magic = r.take(4, "chunk header")?;
         if magic != MAGIC {
-            return Err(Refusal::malformed("a change chunk lacks Automerge's magic bytes"));
+            return Err(Refusal::malformed(
+                "a change chunk lacks Automerge's magic bytes",
+            ));
         }
         let checksum: [u8; 4] = r.take(4, "chunk header")?.try_into().unwrap_or_default();
         let kind = r.byte("chunk header")?;

@@ -123,12 +123,7 @@ pub(crate) fn charge_rows(
     Ok(rows)
 }
 
-fn count_rows(
-    t: ColumnType,
-    data: &[u8],
-    budget: &mut Budget,
-    what: &str,
-) -> Result<u64, Refusal> {
+fn count_rows(t: ColumnType, data: &[u8], budget: &mut Budget, what: &str) -> Result<u64, Refusal> {
     let mut r = Reader::new(data);
     let mut rows = 0u64;
     let limit = budget.rows_left();
@@ -204,13 +199,19 @@ mod tests {
         // A run of 2^40 identical integers in six bytes: counted, refused.
         let data = [0x80, 0x80, 0x80, 0x80, 0x80, 0x20, 0x01];
         let mut b = budget();
-        let meta = ColumnMeta { spec: (4 << 4) | 2, len: data.len() as u64 };
+        let meta = ColumnMeta {
+            spec: (4 << 4) | 2,
+            len: data.len() as u64,
+        };
         assert!(charge_rows(&[(meta, &data[..])], &mut b, "ops").is_err());
 
         // Three literals and a run of two nulls: five rows.
         let data = [0x7d, 1, 2, 3, 0x00, 0x02];
         let mut b = budget();
-        let meta = ColumnMeta { spec: (4 << 4) | 2, len: data.len() as u64 };
+        let meta = ColumnMeta {
+            spec: (4 << 4) | 2,
+            len: data.len() as u64,
+        };
         assert_eq!(charge_rows(&[(meta, &data[..])], &mut b, "ops").unwrap(), 5);
     }
 
@@ -220,7 +221,10 @@ mod tests {
         let mut data = vec![0x80, 0x80, 0x80, 0x80, 0x04, 100];
         data.extend([b'x'; 100]);
         let mut b = budget();
-        let meta = ColumnMeta { spec: (10 << 4) | 5, len: data.len() as u64 };
+        let meta = ColumnMeta {
+            spec: (10 << 4) | 5,
+            len: data.len() as u64,
+        };
         assert!(charge_rows(&[(meta, &data[..])], &mut b, "ops").is_err());
     }
 
@@ -232,8 +236,20 @@ mod tests {
         let preds = [0x80, 0x80, 0x80, 0x80, 0x80, 0x20, 0x01];
         let mut b = budget();
         let cols = [
-            (ColumnMeta { spec: 7 << 4, len: 7 }, &group[..]),
-            (ColumnMeta { spec: (7 << 4) | 3, len: 7 }, &preds[..]),
+            (
+                ColumnMeta {
+                    spec: 7 << 4,
+                    len: 7,
+                },
+                &group[..],
+            ),
+            (
+                ColumnMeta {
+                    spec: (7 << 4) | 3,
+                    len: 7,
+                },
+                &preds[..],
+            ),
         ];
         assert!(charge_rows(&cols, &mut b, "ops").is_err());
     }

@@ -20,7 +20,10 @@ pub struct CheckedMessage<'a> {
     pub has_changes: bool,
 }
 
-pub fn check_sync_message<'a>(bytes: &'a [u8], limits: &Limits) -> Result<CheckedMessage<'a>, Refusal> {
+pub fn check_sync_message<'a>(
+    bytes: &'a [u8],
+    limits: &Limits,
+) -> Result<CheckedMessage<'a>, Refusal> {
     let mut r = Reader::new(bytes);
     let version = r.byte("sync message")?;
     if version != V1 && version != V2 {

@@ -12,8 +12,13 @@
 //!   outside 1..=64 bits per entry or 1..=64 probes;
 //! - counts larger than the bytes that would have to follow them;
 //! - chunk types no cathode peer sends in sync (bundles, unknown ones);
-//! - DEFLATE output past [`Limits::inflate_limit`], a bound proportional to
-//!   the frame: inflation streams and stops at the bound;
+//! - DEFLATE output past [`Limits::inflate_limit`]: inflation streams and
+//!   stops there. The limit is proportional to the frame, but with a factor
+//!   above DEFLATE's own maximum ratio (1032:1), because honest data reaches
+//!   it: a megabyte of one repeated character, as a cell's metadata value in
+//!   a whole-document (V2) message, deflates a thousandfold. What stops a
+//!   bomb is the cap (256 MiB by default): an 8 MiB frame once inflated to
+//!   24 GiB;
 //! - more rows (operations, predecessors, changes) than the budget allows,
 //!   counted by walking runs without expanding them, and repeated strings
 //!   whose expansion passes the string budget.
@@ -65,7 +70,8 @@ pub struct Limits {
     pub max_bloom_bits_per_entry: u64,
     pub max_bloom_probes: u64,
     /// Inflated bytes allowed: `inflate_floor + inflate_ratio * frame`,
-    /// never more than `inflate_cap`.
+    /// never more than `inflate_cap`. The ratio must stay above DEFLATE's
+    /// maximum (1032:1), or honest, very repetitive data is refused.
     pub inflate_floor: u64,
     pub inflate_ratio: u64,
     pub inflate_cap: u64,
@@ -87,7 +93,7 @@ impl Default for Limits {
             max_bloom_bits_per_entry: 64,
             max_bloom_probes: 64,
             inflate_floor: 1 << 20,
-            inflate_ratio: 64,
+            inflate_ratio: 1100,
             inflate_cap: 256 << 20,
             rows_floor: 1 << 20,
             rows_per_byte: 8,

@@ -56,14 +56,18 @@ impl<'a> Reader<'a> {
             let b = self.byte(what)?;
             let low = u64::from(b & 0x7f);
             if shift == 63 && low > 1 {
-                return Err(Refusal::malformed(format!("{what}: LEB128 overflows 64 bits")));
+                return Err(Refusal::malformed(format!(
+                    "{what}: LEB128 overflows 64 bits"
+                )));
             }
             value |= low << shift;
             if b & 0x80 == 0 {
                 return Ok(value);
             }
         }
-        Err(Refusal::malformed(format!("{what}: LEB128 longer than 10 bytes")))
+        Err(Refusal::malformed(format!(
+            "{what}: LEB128 longer than 10 bytes"
+        )))
     }
 
     /// A signed LEB128 of at most 64 bits.
@@ -73,7 +77,9 @@ impl<'a> Reader<'a> {
         loop {
             let b = self.byte(what)?;
             if shift >= 64 {
-                return Err(Refusal::malformed(format!("{what}: LEB128 longer than 10 bytes")));
+                return Err(Refusal::malformed(format!(
+                    "{what}: LEB128 longer than 10 bytes"
+                )));
             }
             value |= i64::from(b & 0x7f).wrapping_shl(shift);
             shift += 7;

@@ -77,7 +77,10 @@ fn what_automerge_itself_sends_passes_unchanged() {
         }
     }
     assert_eq!(empty.get_heads(), doc.get_heads());
-    assert!(documents > 0, "no whole-document (V2) message was exercised");
+    assert!(
+        documents > 0,
+        "no whole-document (V2) message was exercised"
+    );
 }
 
 /// How many document chunks a sync message carries.
@@ -95,7 +98,10 @@ fn a_compressed_change_is_inflated_once_and_keeps_its_hash() {
     let doc = doc_with_text(20_000);
     let mut change = doc.get_changes(&[]).pop().unwrap();
     let compressed = change.bytes().into_owned();
-    assert!(compressed.len() < change.raw_bytes().len(), "not compressed");
+    assert!(
+        compressed.len() < change.raw_bytes().len(),
+        "not compressed"
+    );
     let message = sync::Message {
         heads: doc.get_heads(),
         need: vec![],
@@ -207,5 +213,19 @@ fn a_large_honest_edit_passes() {
     let change = doc.get_changes(&before).pop().unwrap();
     let frame = message_with(vec![change.raw_bytes().to_vec()]);
     assert!(frame.len() < 10_000, "{}", frame.len());
+    check_sync_message(&frame, &limits()).unwrap();
+}
+
+#[test]
+fn a_highly_compressible_whole_document_passes() {
+    // A megabyte of one character deflates about a thousandfold: a whole
+    // document (V2) message carrying it is honest and must pass.
+    let mut doc = Automerge::new();
+    let mut tx = doc.transaction();
+    tx.put(ROOT, "padding", "y".repeat(4_000_000)).unwrap();
+    tx.commit();
+    let saved = doc.save();
+    assert!(saved.len() < 20_000, "{}", saved.len());
+    let frame = message_with(vec![saved]);
     check_sync_message(&frame, &limits()).unwrap();
 }

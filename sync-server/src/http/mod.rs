@@ -124,7 +124,9 @@ pub async fn serve(
 
 async fn refuse(mut tcp: TcpStream, why: tracker::Refusal) {
     let message = match why {
-        tracker::Refusal::PerAddress => "too many connections from your address; close some and retry",
+        tracker::Refusal::PerAddress => {
+            "too many connections from your address; close some and retry"
+        }
         tracker::Refusal::Total => "the server is at its connection limit; retry shortly",
     };
     let body = format!(r#"{{"error":"too_many_connections","message":"{message}"}}"#);
@@ -152,19 +154,20 @@ async fn serve_connection(
         admission,
     });
     let service_activity = activity.clone();
-    let service = hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
-        let activity = service_activity.clone();
-        request
-            .extensions_mut()
-            .insert(ConnectionActivity(activity.clone()));
-        let router = router.clone();
-        async move {
-            activity.busy.fetch_add(1, Ordering::Relaxed);
-            let response = router.oneshot(request.map(axum::body::Body::new)).await;
-            activity.busy.fetch_sub(1, Ordering::Relaxed);
-            response
-        }
-    });
+    let service =
+        hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
+            let activity = service_activity.clone();
+            request
+                .extensions_mut()
+                .insert(ConnectionActivity(activity.clone()));
+            let router = router.clone();
+            async move {
+                activity.busy.fetch_add(1, Ordering::Relaxed);
+                let response = router.oneshot(request.map(axum::body::Body::new)).await;
+                activity.busy.fetch_sub(1, Ordering::Relaxed);
+                response
+            }
+        });
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
         .timer(TokioTimer::new())

@@ -168,7 +168,9 @@ impl Room {
         }
         let mut seen = HashSet::new();
         let doc = &self.docs[k].doc;
-        pool.retain(|c| seen.insert(c.change.hash()) && doc.get_change_by_hash(&c.change.hash()).is_none());
+        pool.retain(|c| {
+            seen.insert(c.change.hash()) && doc.get_change_by_hash(&c.change.hash()).is_none()
+        });
 
         let mut accepted: Vec<Candidate> = Vec::new();
         let mut accepted_hashes: HashSet<ChangeHash> = HashSet::new();
@@ -302,7 +304,11 @@ impl Room {
                 }
                 Ok(Err(e)) => {
                     self.reload(kind, rows).await;
-                    self.drop_peer(&peer_id, ErrorCode::BadSync, format!("changes refused: {e}"));
+                    self.drop_peer(
+                        &peer_id,
+                        ErrorCode::BadSync,
+                        format!("changes refused: {e}"),
+                    );
                     skip.insert(peer_id);
                 }
                 Err(panic) => {

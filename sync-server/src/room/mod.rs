@@ -54,6 +54,13 @@ use tracing::Instrument;
 
 /// Commands taken per batch at most.
 const MAX_BATCH: usize = 256;
+/// Presence goes out at most this often: a burst of joins or updates
+/// reaches each reader as one frame per interval, not one per event. The
+/// interval grows by [`PRESENCE_INTERVAL_PER_PEER`] with each peer, so a
+/// room sends about a thousand presence frames a second at most, however
+/// many peers it has.
+const PRESENCE_INTERVAL: std::time::Duration = std::time::Duration::from_millis(50);
+const PRESENCE_INTERVAL_PER_PEER: std::time::Duration = std::time::Duration::from_millis(1);
 
 /// Room for one inbound sync frame: held until the room has handled it,
 /// so that what peers send and the room has not yet read is bounded in
@@ -105,6 +112,10 @@ pub struct Room {
     limits: Arc<Limits>,
     log: EventLog,
     store: Arc<dyn Store>,
+    /// When presence was last sent out; the next round waits for
+    /// [`PRESENCE_INTERVAL`] after it.
+    presence_sent: tokio::time::Instant,
+    presence_pending: bool,
 }
 
 impl Room {
@@ -130,6 +141,8 @@ impl Room {
             limits,
             log,
             store,
+            presence_sent: tokio::time::Instant::now(),
+            presence_pending: false,
         })
     }
 
@@ -148,10 +161,15 @@ impl Room {
             let mut batch = Vec::with_capacity(MAX_BATCH);
             loop {
                 batch.clear();
+                let presence_at = self.presence_sent + self.presence_interval();
                 let received = tokio::select! {
                     biased;
                     _ = shutdown.wait_for(|stop| *stop) => 0,
                     n = commands.recv_many(&mut batch, MAX_BATCH) => n,
+                    _ = tokio::time::sleep_until(presence_at), if self.presence_pending => {
+                        self.flush_presence();
+                        continue;
+                    }
                 };
                 if *shutdown.borrow() {
                     self.shut_down().await;
@@ -233,6 +251,10 @@ impl Room {
         Ok(())
     }
 
+    fn presence_interval(&self) -> std::time::Duration {
+        PRESENCE_INTERVAL.max(PRESENCE_INTERVAL_PER_PEER * self.peers.len() as u32)
+    }
+
     /// Forget a peer: it left, or it was dropped (after being told why).
     fn remove_peer(&mut self, peer_id: &str) {
         if let Some(peer) = self.peers.remove(peer_id) {
@@ -293,7 +315,9 @@ impl Room {
     async fn maybe_snapshot(&mut self) {
         for document in &mut self.docs {
             if document.wants_snapshot() {
-                document.snapshot(self.store.as_ref(), &self.notebook_id).await;
+                document
+                    .snapshot(self.store.as_ref(), &self.notebook_id)
+                    .await;
             }
         }
     }
@@ -314,7 +338,9 @@ impl Room {
 
     async fn shut_down(&mut self) {
         for document in &mut self.docs {
-            document.snapshot(self.store.as_ref(), &self.notebook_id).await;
+            document
+                .snapshot(self.store.as_ref(), &self.notebook_id)
+                .await;
         }
         for peer in self.peers.values() {
             peer.error(ErrorCode::ShuttingDown, "the server is shutting down", true);

@@ -39,7 +39,10 @@ pub struct Outbox {
 /// What the writer should do next.
 pub enum Next {
     /// Send this frame; `freed` when it emptied a slot the room fills.
-    Frame { bytes: Vec<u8>, freed: bool },
+    Frame {
+        bytes: Vec<u8>,
+        freed: bool,
+    },
     Close,
 }
 

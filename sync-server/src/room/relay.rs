@@ -62,8 +62,16 @@ impl Room {
         }
     }
 
-    /// Send each peer the presence news it can take now.
+    /// Send each peer the presence news it can take now, at most once per
+    /// interval (otherwise the room's loop comes back for it).
     pub(super) fn flush_presence(&mut self) {
+        let now = tokio::time::Instant::now();
+        if now < self.presence_sent + self.presence_interval() {
+            self.presence_pending = true;
+            return;
+        }
+        self.presence_sent = now;
+        self.presence_pending = false;
         for (peer_id, peer) in &self.peers {
             if !self.presence.has_news_for(peer_id) {
                 continue;

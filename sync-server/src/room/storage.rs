@@ -36,7 +36,14 @@ impl Document {
     pub fn next_row(&mut self, notebook_id: &str, author: &str, change: &mut Change) -> ChangeRow {
         self.last_seq += 1;
         self.ops_since_snapshot += change.len();
-        change_row(notebook_id, self.kind, self.last_seq, author, change, now_ms())
+        change_row(
+            notebook_id,
+            self.kind,
+            self.last_seq,
+            author,
+            change,
+            now_ms(),
+        )
     }
 
     /// Save a snapshot covering the log so far. A failure only costs load

@@ -246,10 +246,7 @@ impl Store for SqlStore {
 
     async fn tokens_of_user(&self, user_id: &str) -> Result<Vec<TokenRecord>> {
         let sql = token_select!("WHERE t.user_id = $1 ORDER BY t.created_at DESC, t.id");
-        let rows = sqlx::query(sql)
-            .bind(user_id)
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(sql).bind(user_id).fetch_all(&self.pool).await?;
         let mut out = Vec::new();
         for row in &rows {
             if let Some(t) = token_from_row(row)? {

@@ -231,8 +231,17 @@ impl ChangeChecker {
         }
         let expanded = change.decode();
         let start = u64::from(expanded.start_op);
+        // Runs of operations on one object (a pasted text) resolve once.
+        let mut last: Option<(&ObjectId, Place)> = None;
         for (i, op) in expanded.operations.iter().enumerate() {
-            let place = self.place_of(doc, &op.obj)?;
+            let place = match last {
+                Some((obj, place)) if *obj == op.obj => place,
+                _ => {
+                    let place = self.place_of(doc, &op.obj)?;
+                    last = Some((&op.obj, place));
+                    place
+                }
+            };
             let key = match &op.key {
                 Key::Map(k) => Some(k.as_str()),
                 Key::Seq(_) => None,
@@ -249,6 +258,7 @@ impl ChangeChecker {
                 };
                 let id = (start + i as u64, expanded.actor_id.clone());
                 self.places.insert(id, created);
+                last = None;
             }
         }
         Ok(())

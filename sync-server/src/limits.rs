@@ -26,7 +26,10 @@ pub fn raise_descriptor_limit() -> u64 {
                 }
             }
         }
-        limit.rlim_cur as u64
+        #[allow(clippy::unnecessary_cast)] // rlim_t is not u64 everywhere
+        {
+            limit.rlim_cur as u64
+        }
     }
     #[cfg(not(unix))]
     {

@@ -99,6 +99,7 @@ impl Rooms {
             },
         );
         drop(rooms);
+        tracing::info!(notebook_id, "room opened");
         let this = self.clone();
         let id = notebook_id.to_owned();
         let shutdown = self.shutdown.subscribe();
@@ -119,6 +120,7 @@ impl Rooms {
                 }
             }
             this.remove(&id, generation);
+            tracing::info!(notebook_id = %id, "room closed");
         });
         let mut tasks = self.tasks.lock().unwrap_or_else(|p| p.into_inner());
         tasks.retain(|t| !t.is_finished());

@@ -3,6 +3,7 @@
 //! clients.
 
 pub mod agent;
+pub mod burst;
 pub mod cells;
 pub mod probe;
 pub mod raw;

@@ -38,6 +38,8 @@ pub struct ServerOptions {
     /// Write its stderr to `server.log` in the data directory (to be read
     /// with [`TestServer::log`]) instead of the test's own stderr.
     pub capture_log: bool,
+    /// Its `CATHODE_LOG` filter (default: the test's own, or `warn`).
+    pub log_filter: Option<String>,
 }
 
 impl TestServer {
@@ -104,8 +106,11 @@ impl TestServer {
             .env_remove("DATABASE_URL")
             .env(
                 "CATHODE_LOG",
-                std::env::var("CATHODE_LOG").unwrap_or_else(|_| "warn".into()),
+                self.options.log_filter.clone().unwrap_or_else(|| {
+                    std::env::var("CATHODE_LOG").unwrap_or_else(|_| "warn".into())
+                }),
             )
+            .env("NO_COLOR", "1")
             .stdout(Stdio::piped())
             .stderr(stderr)
             .spawn()
@@ -213,6 +218,34 @@ impl TestServer {
         let pid = nix::unistd::Pid::from_raw(child.id() as i32);
         let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
         child.wait().ok().and_then(|s| s.code())
+    }
+
+    /// Send SIGTERM and return at once.
+    pub fn signal_term(&self) {
+        if let Some(child) = &self.child {
+            let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        }
+    }
+
+    /// Wait up to `timeout` for the process to exit; its exit code, or
+    /// `None` if it is still running (it is then killed).
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<i32> {
+        let deadline = Instant::now() + timeout;
+        let mut child = self.child.take()?;
+        loop {
+            match child.try_wait() {
+                Ok(Some(status)) => return status.code(),
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(20))
+                }
+                _ => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return None;
+                }
+            }
+        }
     }
 
     /// Start again on the same port and database.

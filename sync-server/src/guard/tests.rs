@@ -159,11 +159,9 @@ fn deflate_bombs_stop_at_the_limit() {
     let err = check_sync_message(&frame, &limits()).unwrap_err();
     assert!(err.too_large, "{err}");
     // ...and a document chunk's deflated column.
-    let mut doc = Vec::new();
-    doc.push(0); // actors
-    doc.push(0); // heads
-    doc.push(0); // change columns
-    doc.push(1); // one op column: id 4, integer, deflated
+    // No actors, no heads, no change columns, one op column (id 4,
+    // integer, deflated).
+    let mut doc = vec![0, 0, 0, 1];
     reader::write_uleb(&mut doc, (4 << 4) | 0b1000 | 2);
     reader::write_uleb(&mut doc, bomb.len() as u64);
     doc.extend_from_slice(&bomb);

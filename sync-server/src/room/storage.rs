@@ -4,7 +4,7 @@
 
 use crate::error::{Result, ServerError};
 use crate::store::{ChangeRow, Store};
-use schema::automerge::{Automerge, Change};
+use schema::automerge::{Automerge, Change, ReadDoc};
 use schema::clock::now_ms;
 use schema::DocKind;
 
@@ -14,6 +14,14 @@ pub const SNAPSHOT_EVERY: i64 = 500;
 /// can carry thousands (a pasted cell): measured here, replaying 200 changes
 /// of 2 KB cells took 730 ms where loading their snapshot took 210 ms.
 pub const SNAPSHOT_EVERY_OPS: usize = 20_000;
+/// But a snapshot saves the whole document, so on a large document the
+/// interval grows with it: a new snapshot once the log after the last one
+/// holds a quarter as many changes or operations as that snapshot. Saving
+/// then costs a constant amount per incoming operation however large the
+/// notebook (a fixed interval made a burst of 3,000 pasted cells save a
+/// growing document 600 times), and a cold load replays at most a quarter
+/// of the document.
+const SNAPSHOT_GROWTH: u64 = 4;
 
 pub struct Document {
     pub kind: DocKind,
@@ -24,12 +32,17 @@ pub struct Document {
     pub snapshot_seq: i64,
     /// Operations in the log after the latest snapshot.
     pub ops_since_snapshot: usize,
+    /// Changes and operations the document had at the latest snapshot.
+    pub snapshot_size: (u64, u64),
 }
 
 impl Document {
     pub fn wants_snapshot(&self) -> bool {
-        self.last_seq - self.snapshot_seq >= SNAPSHOT_EVERY
-            || self.ops_since_snapshot >= SNAPSHOT_EVERY_OPS
+        let (changes, ops) = self.snapshot_size;
+        let changes_since = (self.last_seq - self.snapshot_seq).max(0) as u64;
+        let ops_since = self.ops_since_snapshot as u64;
+        changes_since >= (SNAPSHOT_EVERY as u64).max(changes / SNAPSHOT_GROWTH)
+            || ops_since >= (SNAPSHOT_EVERY_OPS as u64).max(ops / SNAPSHOT_GROWTH)
     }
 
     /// The next row of the log, for a change just applied.
@@ -52,14 +65,19 @@ impl Document {
         if self.last_seq == self.snapshot_seq {
             return;
         }
+        // Saving a large document takes a while: let the runtime move its
+        // other tasks off this thread meanwhile.
+        let bytes = tokio::task::block_in_place(|| self.doc.save());
         let snapshot = crate::store::Snapshot {
             upto_seq: self.last_seq,
-            bytes: self.doc.save(),
+            bytes,
         };
         match store.put_snapshot(notebook_id, self.kind, &snapshot).await {
             Ok(()) => {
                 self.snapshot_seq = snapshot.upto_seq;
                 self.ops_since_snapshot = 0;
+                let stats = self.doc.stats();
+                self.snapshot_size = (stats.num_changes, stats.num_ops);
             }
             Err(e) => tracing::warn!(error = %e, "snapshot failed"),
         }
@@ -136,6 +154,10 @@ pub async fn load_document(
         ops_since_snapshot += change.len();
         changes.push(change);
     }
+    let snapshot_size = {
+        let stats = doc.stats();
+        (stats.num_changes, stats.num_ops)
+    };
     doc.apply_changes(changes)?;
     if last_seq == 0 {
         return Err(ServerError::NotebookNotFound(notebook_id.to_owned()));
@@ -146,5 +168,6 @@ pub async fn load_document(
         last_seq,
         snapshot_seq,
         ops_since_snapshot,
+        snapshot_size,
     })
 }

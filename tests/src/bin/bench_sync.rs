@@ -1,5 +1,6 @@
 //! Sync benchmark: change propagation between clients, durable change
-//! throughput into the SQLite event log, and the cost of an open notebook.
+//! throughput into the SQLite event log, a burst of large changes on a
+//! fresh and on a long-lived notebook, and the cost of an open notebook.
 //!
 //! `cargo run --release -p cathode-tests --bin bench-sync` (builds the
 //! server too; run `cargo build --release --bins` first). Prints a table;
@@ -165,6 +166,29 @@ async fn open_cost(notebooks: usize) -> Result<(f64, Duration, Duration)> {
     ))
 }
 
+/// 3,000 changes of 4 KB from one peer, until another has them all: on a
+/// fresh notebook and on one with 100,000 changes of history.
+async fn bursts(changes: usize, history: usize) -> Result<(Duration, Duration)> {
+    let server = TestServer::start()?;
+    let mut times = Vec::new();
+    for prior in [0, history] {
+        let notebook = server.create_notebook(&server.owner_token, "burst").await?;
+        let config = server.client_config(&server.owner_token, &notebook);
+        let writer = NotebookClient::connect(config.clone()).await?;
+        if prior > 0 {
+            cathode_tests::burst::prefill(&writer, prior).await?;
+        }
+        let reader = NotebookClient::connect(config).await?;
+        times.push(
+            cathode_tests::burst::burst(&writer, &reader, changes, 4096, Duration::from_secs(1800))
+                .await?,
+        );
+        writer.close().await;
+        reader.close().await;
+    }
+    Ok((times[0], times[1]))
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<()> {
     let edits: usize = std::env::var("BENCH_EDITS")
@@ -190,6 +214,23 @@ async fn main() -> Result<()> {
         "{:<28} {:>12.1}x",
         "group commit gain",
         grouped / serial.max(1.0)
+    );
+
+    let burst_changes = 3_000;
+    let history: usize = std::env::var("BENCH_HISTORY")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(100_000);
+    let (fresh, old) = bursts(burst_changes, history).await?;
+    println!(
+        "\nburst of {burst_changes} changes of 4 KB from one peer, until another has them all"
+    );
+    println!("{:<28} {:>12}", "fresh notebook", ms(fresh));
+    println!("{:<28} {:>12}", format!("after {history} changes"), ms(old));
+    println!(
+        "{:<28} {:>12.0}",
+        "changes per second (fresh)",
+        burst_changes as f64 / fresh.as_secs_f64()
     );
 
     let notebooks = 10;

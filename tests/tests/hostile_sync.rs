@@ -92,10 +92,18 @@ fn deflated_zeros(n: usize) -> Vec<u8> {
     e.finish().unwrap()
 }
 
-/// A chunk of Automerge's storage format with a zero checksum.
+/// A chunk of Automerge's storage format, with its checksum.
 fn chunk(kind: u8, body: &[u8]) -> Vec<u8> {
-    let mut out = vec![0x85, 0x6f, 0x4a, 0x83, 0, 0, 0, 0, kind];
-    leb(&mut out, body.len() as u64);
+    use sha2::{Digest, Sha256};
+    let mut header = vec![kind];
+    leb(&mut header, body.len() as u64);
+    let hash = Sha256::new()
+        .chain_update(&header)
+        .chain_update(body)
+        .finalize();
+    let mut out = vec![0x85, 0x6f, 0x4a, 0x83];
+    out.extend_from_slice(&hash[..4]);
+    out.extend_from_slice(&header);
     out.extend_from_slice(body);
     out
 }

@@ -38,6 +38,9 @@ pub(crate) fn check_chunk<'a>(
         let kind = r.byte("chunk header")?;
         let data = r.prefixed("chunk body")?;
         let end = r.position();
+        if kind == CHANGE || kind == DOCUMENT {
+            check_checksum(kind, data, checksum)?;
+        }
         match kind {
             CHANGE => {
                 check_change(data, budget)?;
@@ -53,6 +56,7 @@ pub(crate) fn check_chunk<'a>(
             }
             COMPRESSED_CHANGE => {
                 let inflated = inflate(data, budget, "compressed change")?;
+                check_checksum(CHANGE, &inflated, checksum)?;
                 check_change(&inflated, budget)?;
                 let out = out.get_or_insert_with(|| {
                     let mut v = Vec::with_capacity(bytes.len());
@@ -111,17 +115,28 @@ pub fn split_chunks(bytes: &[u8]) -> Result<Vec<(ChunkKind, &[u8])>, Refusal> {
 fn check_change(data: &[u8], budget: &mut Budget) -> Result<(), Refusal> {
     let mut r = Reader::new(data);
     r.hashes("change deps")?;
-    r.prefixed("change actor")?;
-    r.uleb("change seq")?;
-    r.uleb("change start op")?;
+    let author = actor_id(&mut r, "change actor")?;
+    if r.uleb("change seq")? == 0 {
+        return Err(Refusal::malformed("change: sequence number 0"));
+    }
+    let start_op = r.uleb("change start op")?;
+    if start_op == 0 || start_op > u64::from(u32::MAX) {
+        return Err(Refusal::malformed("change: start op out of range"));
+    }
     r.sleb("change time")?;
-    r.prefixed("change message")?;
+    let message = r.prefixed("change message")?;
+    if std::str::from_utf8(message).is_err() {
+        return Err(Refusal::malformed("change: message is not UTF-8"));
+    }
     let others = r.uleb("change actors")?;
     if others > r.remaining() as u64 {
         return Err(Refusal::malformed("change: more actors than bytes"));
     }
+    let mut actors = std::collections::HashSet::from([author]);
     for _ in 0..others {
-        r.prefixed("change actors")?;
+        if !actors.insert(actor_id(&mut r, "change actors")?) {
+            return Err(Refusal::malformed("change: an actor is listed twice"));
+        }
     }
     let columns = read_columns(&mut r, "change columns")?;
     if columns.iter().any(ColumnMeta::deflated) {
@@ -140,12 +155,15 @@ fn check_change(data: &[u8], budget: &mut Budget) -> Result<(), Refusal> {
 /// possibly compressed.
 fn check_document(data: &[u8], budget: &mut Budget) -> Result<(), Refusal> {
     let mut r = Reader::new(data);
-    let actors = r.uleb("document actors")?;
-    if actors > r.remaining() as u64 {
+    let count = r.uleb("document actors")?;
+    if count > r.remaining() as u64 {
         return Err(Refusal::malformed("document: more actors than bytes"));
     }
-    for _ in 0..actors {
-        r.prefixed("document actors")?;
+    let mut actors = std::collections::HashSet::new();
+    for _ in 0..count {
+        if !actors.insert(actor_id(&mut r, "document actors")?) {
+            return Err(Refusal::malformed("document: an actor is listed twice"));
+        }
     }
     r.hashes("document heads")?;
     let change_columns = read_columns(&mut r, "document change columns")?;
@@ -167,6 +185,37 @@ fn check_document(data: &[u8], budget: &mut Budget) -> Result<(), Refusal> {
         }
         let with_data: Vec<_> = inflated.iter().map(|(m, d)| (m.clone(), &d[..])).collect();
         charge_rows(&with_data, budget, what)?;
+    }
+    Ok(())
+}
+
+/// Longest actor id accepted: Automerge makes 16-byte ones.
+const MAX_ACTOR_BYTES: u64 = 64;
+
+fn actor_id<'a>(r: &mut Reader<'a>, what: &str) -> Result<&'a [u8], Refusal> {
+    let id = r.prefixed(what)?;
+    if id.is_empty() || id.len() as u64 > MAX_ACTOR_BYTES {
+        return Err(Refusal::malformed(format!(
+            "{what}: an actor id is 1 to {MAX_ACTOR_BYTES} bytes"
+        )));
+    }
+    Ok(id)
+}
+
+/// A chunk's checksum is the first four bytes of the SHA-256 of its type,
+/// length and (uncompressed) data: every honest chunk has it right.
+fn check_checksum(kind: u8, data: &[u8], checksum: [u8; 4]) -> Result<(), Refusal> {
+    use sha2::{Digest, Sha256};
+    let mut header = vec![kind];
+    write_uleb(&mut header, data.len() as u64);
+    let mut hasher = Sha256::new();
+    hasher.update(&header);
+    hasher.update(data);
+    let hash = hasher.finalize();
+    if hash[..4] != checksum {
+        return Err(Refusal::malformed(
+            "a chunk's checksum does not match its data",
+        ));
     }
     Ok(())
 }

@@ -26,11 +26,15 @@
 //! What the message changes in the document is then checked against the
 //! schema's layout (`schema::layout`) by the room, change by change.
 
+mod changes;
 mod chunks;
 mod columns;
+#[doc(hidden)]
+pub mod fuzzing;
 mod message;
 mod reader;
 
+pub use changes::new_changes;
 pub use chunks::{split_chunks, ChunkKind};
 pub use message::{check_sync_message, CheckedMessage};
 

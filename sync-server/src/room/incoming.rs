@@ -17,10 +17,10 @@
 //! the room never serves a half-applied change.
 
 use super::Room;
-use crate::guard::{self, ChunkKind, Refusal};
+use crate::guard::{self, Refusal};
 use crate::store::ChangeRow;
 use schema::automerge::sync::{self, ChunkList, SyncDoc};
-use schema::automerge::{Automerge, Change, ChangeHash, ReadDoc};
+use schema::automerge::{Change, ChangeHash, ReadDoc};
 use schema::wire::ErrorCode;
 use schema::DocKind;
 use std::collections::HashSet;
@@ -46,32 +46,6 @@ pub(super) struct Staged {
 pub(crate) struct Candidate {
     pub peer_id: String,
     pub change: Change,
-}
-
-/// The new changes a checked message carries: change chunks as they are,
-/// a document chunk (a V2 message) opened to its changes. Those already in
-/// `doc` are skipped.
-fn extract_changes(doc: &Automerge, message: &sync::Message) -> Result<Vec<Change>, Refusal> {
-    let mut out = Vec::new();
-    for entry in message.changes.iter() {
-        for (kind, bytes) in guard::split_chunks(entry)? {
-            let changes = match kind {
-                ChunkKind::Change => vec![Change::from_bytes(bytes.to_vec())
-                    .map_err(|e| Refusal::malformed(format!("change: {e}")))?],
-                ChunkKind::Document => Automerge::load(bytes)
-                    .map_err(|e| Refusal::malformed(format!("document: {e}")))?
-                    .get_changes(&[])
-                    .into_iter()
-                    .collect(),
-            };
-            out.extend(
-                changes
-                    .into_iter()
-                    .filter(|c| doc.get_change_by_hash(&c.hash()).is_none()),
-            );
-        }
-    }
-    Ok(out)
 }
 
 fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
@@ -105,7 +79,7 @@ impl Room {
             let changes = if message.changes.is_empty() {
                 Vec::new()
             } else if role.can_write(kind) {
-                extract_changes(doc, &message)?
+                guard::new_changes(doc, &message)?
             } else {
                 forbidden = true;
                 Vec::new()

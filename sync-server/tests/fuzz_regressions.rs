@@ -1,0 +1,47 @@
+//! Every input the fuzzers keep (`fuzz/regressions/<target>/`), run through
+//! the same code as the fuzz target: what once crashed must now pass
+//! through without a panic.
+
+use std::path::{Path, PathBuf};
+
+fn inputs(target: &str) -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fuzz/regressions")
+        .join(target);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    assert!(
+        !files.is_empty(),
+        "no regression inputs in {}",
+        dir.display()
+    );
+    files
+}
+
+#[test]
+fn frame_regressions() {
+    for path in inputs("frame") {
+        let data = std::fs::read(&path).unwrap();
+        sync_server::guard::fuzzing::frame(&data);
+    }
+}
+
+#[test]
+fn sync_message_regressions() {
+    for path in inputs("sync_message") {
+        let data = std::fs::read(&path).unwrap();
+        sync_server::guard::fuzzing::sync_message(&data);
+    }
+}
+
+#[test]
+fn the_empty_actor_crash_is_refused_by_the_guard() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fuzz/regressions/sync_message/empty-actor-id-panics-automerge-apply");
+    let data = std::fs::read(path).unwrap();
+    let limits = sync_server::guard::Limits::default();
+    assert!(sync_server::guard::check_sync_message(&data, &limits).is_err());
+}

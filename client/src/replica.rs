@@ -506,10 +506,11 @@ async fn session(
                             return SessionEnd::Lost;
                         }
                     }
-                    Ok(_) | Err(_) => {
-                        tracing::warn!("unexpected frame from the server");
-                        return SessionEnd::Lost;
-                    }
+                    // A frame this client does not use (a newer or older
+                    // server's, such as the old per-peer presence frame)
+                    // is skipped: the session itself is not at fault.
+                    Ok(_) => tracing::debug!("skipped a frame this client does not use"),
+                    Err(e) => tracing::debug!(error = %e, "skipped an undecodable frame"),
                 }
             }
             command = commands.recv() => match command {

@@ -14,9 +14,16 @@ async fn a_burst_of_three_thousand_changes_arrives_whole() {
     let reader = NotebookClient::connect(server.client_config(&server.owner_token, &notebook))
         .await
         .unwrap();
-    let took = cathode_tests::burst::burst(&writer, &reader, 3_000, 4096, Duration::from_secs(900))
-        .await
-        .unwrap();
+    let took = cathode_tests::burst::burst(
+        &writer,
+        &reader,
+        cathode_tests::burst::BurstShape::NewCells,
+        3_000,
+        4096,
+        Duration::from_secs(900),
+    )
+    .await
+    .unwrap();
     eprintln!("3,000 changes of 4 KB: {took:?} until the other peer had them all");
     writer
         .wait_acknowledged(Duration::from_secs(120))

@@ -12,6 +12,7 @@ use schema::wire::{ErrorCode, Frame};
 use schema::{CellType, DocKind, Placement};
 use std::io::Write;
 use std::time::Duration;
+use sync_server::guard::{encode_chunk, write_uleb};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -92,34 +93,6 @@ fn deflated_zeros(n: usize) -> Vec<u8> {
     e.finish().unwrap()
 }
 
-/// A chunk of Automerge's storage format, with its checksum.
-fn chunk(kind: u8, body: &[u8]) -> Vec<u8> {
-    use sha2::{Digest, Sha256};
-    let mut header = vec![kind];
-    leb(&mut header, body.len() as u64);
-    let hash = Sha256::new()
-        .chain_update(&header)
-        .chain_update(body)
-        .finalize();
-    let mut out = vec![0x85, 0x6f, 0x4a, 0x83];
-    out.extend_from_slice(&hash[..4]);
-    out.extend_from_slice(&header);
-    out.extend_from_slice(body);
-    out
-}
-
-fn leb(out: &mut Vec<u8>, mut v: u64) {
-    loop {
-        let b = (v & 0x7f) as u8;
-        v >>= 7;
-        if v == 0 {
-            out.push(b);
-            return;
-        }
-        out.push(b | 0x80);
-    }
-}
-
 fn sync_frame(chunks: Vec<Vec<u8>>) -> Vec<u8> {
     let message = sync::Message {
         heads: vec![],
@@ -157,20 +130,26 @@ async fn compression_and_run_length_bombs_stay_within_a_memory_bound() {
     let bomb = deflated_zeros(4 << 30);
     assert!(bomb.len() < 8 << 20, "{}", bomb.len());
     let mut document = vec![0, 0, 0, 1];
-    leb(&mut document, (4 << 4) | 0b1000 | 2);
-    leb(&mut document, bomb.len() as u64);
+    write_uleb(&mut document, (4 << 4) | 0b1000 | 2);
+    write_uleb(&mut document, bomb.len() as u64);
     document.extend_from_slice(&bomb);
     // A change whose action column is a run of 2^40 values: seven bytes.
     let mut run = vec![0, 1, 0xaa, 1, 1, 0, 0, 0, 1];
-    leb(&mut run, (4 << 4) | 2);
+    write_uleb(&mut run, (4 << 4) | 2);
     run.extend([7, 0x80, 0x80, 0x80, 0x80, 0x80, 0x20, 0x01]);
     let cases = [
-        ("compressed change", sync_frame(vec![chunk(2, &bomb)])),
+        (
+            "compressed change",
+            sync_frame(vec![encode_chunk(2, &bomb)]),
+        ),
         (
             "compressed document column",
-            sync_frame(vec![chunk(0, &document)]),
+            sync_frame(vec![encode_chunk(0, &document)]),
         ),
-        ("run of 2^40 operations", sync_frame(vec![chunk(1, &run)])),
+        (
+            "run of 2^40 operations",
+            sync_frame(vec![encode_chunk(1, &run)]),
+        ),
     ];
     for (name, frame) in cases {
         let (mut peer, _) = RawPeer::hello(&server.ws_url(), &editor, &notebook)

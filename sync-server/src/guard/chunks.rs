@@ -83,6 +83,28 @@ pub(crate) fn check_chunk<'a>(
     })
 }
 
+/// A chunk of Automerge's storage format (`kind`: 0 document, 1 change,
+/// 2 compressed change) around `body`, with its checksum: what the tests
+/// build by hand to send what no Automerge peer would.
+pub fn encode_chunk(kind: u8, body: &[u8]) -> Vec<u8> {
+    let mut header = vec![kind];
+    write_uleb(&mut header, body.len() as u64);
+    let mut out = MAGIC.to_vec();
+    out.extend_from_slice(&checksum_of(&header, body));
+    out.extend_from_slice(&header);
+    out.extend_from_slice(body);
+    out
+}
+
+fn checksum_of(header: &[u8], body: &[u8]) -> [u8; 4] {
+    use sha2::{Digest, Sha256};
+    let hash = Sha256::new()
+        .chain_update(header)
+        .chain_update(body)
+        .finalize();
+    [hash[0], hash[1], hash[2], hash[3]]
+}
+
 /// The kind of a chunk the checks let through.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ChunkKind {
@@ -205,14 +227,9 @@ fn actor_id<'a>(r: &mut Reader<'a>, what: &str) -> Result<&'a [u8], Refusal> {
 /// A chunk's checksum is the first four bytes of the SHA-256 of its type,
 /// length and (uncompressed) data: every honest chunk has it right.
 fn check_checksum(kind: u8, data: &[u8], checksum: [u8; 4]) -> Result<(), Refusal> {
-    use sha2::{Digest, Sha256};
     let mut header = vec![kind];
     write_uleb(&mut header, data.len() as u64);
-    let mut hasher = Sha256::new();
-    hasher.update(&header);
-    hasher.update(data);
-    let hash = hasher.finalize();
-    if hash[..4] != checksum {
+    if checksum_of(&header, data) != checksum {
         return Err(Refusal::malformed(
             "a chunk's checksum does not match its data",
         ));

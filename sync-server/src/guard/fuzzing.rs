@@ -81,11 +81,12 @@ pub fn sync_message(data: &[u8]) {
                 .deps()
                 .iter()
                 .all(|d| doc.get_change_by_hash(d).is_some());
-            if ready && matches!(automerge(|| checker.check(&doc, &change)), Some(Ok(()))) {
-                if automerge(|| doc.apply_changes([change])).is_none() {
-                    // The room reloads the document from its log here.
-                    doc = notebook().clone();
-                }
+            if ready
+                && matches!(automerge(|| checker.check(&doc, &change)), Some(Ok(())))
+                && automerge(|| doc.apply_changes([change])).is_none()
+            {
+                // The room reloads the document from its log here.
+                doc = notebook().clone();
             }
         }
     }

@@ -35,8 +35,9 @@ mod message;
 mod reader;
 
 pub use changes::new_changes;
-pub use chunks::{split_chunks, ChunkKind};
+pub use chunks::{encode_chunk, split_chunks, ChunkKind};
 pub use message::{check_sync_message, CheckedMessage};
+pub use reader::write_uleb;
 
 /// Why a message was refused. `TooLarge` means well-formed but over a
 /// limit; `Malformed` anything else.

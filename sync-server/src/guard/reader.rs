@@ -119,7 +119,7 @@ impl<'a> Reader<'a> {
 }
 
 /// Append an unsigned LEB128.
-pub(crate) fn write_uleb(out: &mut Vec<u8>, mut v: u64) {
+pub fn write_uleb(out: &mut Vec<u8>, mut v: u64) {
     loop {
         let b = (v & 0x7f) as u8;
         v >>= 7;

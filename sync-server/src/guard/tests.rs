@@ -133,18 +133,7 @@ fn deflated_zeros(n: usize) -> Vec<u8> {
 }
 
 fn chunk(kind: u8, body: &[u8]) -> Vec<u8> {
-    use sha2::{Digest, Sha256};
-    let mut header = vec![kind];
-    reader::write_uleb(&mut header, body.len() as u64);
-    let hash = Sha256::new()
-        .chain_update(&header)
-        .chain_update(body)
-        .finalize();
-    let mut out = vec![0x85, 0x6f, 0x4a, 0x83];
-    out.extend_from_slice(&hash[..4]);
-    out.extend_from_slice(&header);
-    out.extend_from_slice(body);
-    out
+    encode_chunk(kind, body)
 }
 
 fn message_with(chunks: Vec<Vec<u8>>) -> Vec<u8> {

@@ -166,10 +166,24 @@ async fn open_cost(notebooks: usize) -> Result<(f64, Duration, Duration)> {
     ))
 }
 
+/// One burst: how long, and the CPU seconds the server and the two
+/// clients (this process) spent on it.
+struct Burst {
+    took: Duration,
+    server_cpu: f64,
+    clients_cpu: f64,
+}
+
 /// 3,000 changes of 4 KB from one peer, until another has them all: on a
 /// fresh notebook and on one with 100,000 changes of history.
-async fn bursts(changes: usize, history: usize) -> Result<(Duration, Duration)> {
+async fn bursts(
+    shape: cathode_tests::burst::BurstShape,
+    changes: usize,
+    history: usize,
+) -> Result<Vec<Burst>> {
+    use cathode_tests::burst::cpu_seconds;
     let server = TestServer::start()?;
+    let server_pid = server.pid().context("no server pid")?;
     let mut times = Vec::new();
     for prior in [0, history] {
         let notebook = server.create_notebook(&server.owner_token, "burst").await?;
@@ -179,14 +193,32 @@ async fn bursts(changes: usize, history: usize) -> Result<(Duration, Duration)> 
             cathode_tests::burst::prefill(&writer, prior).await?;
         }
         let reader = NotebookClient::connect(config).await?;
-        times.push(
-            cathode_tests::burst::burst(&writer, &reader, changes, 4096, Duration::from_secs(1800))
-                .await?,
-        );
+        let (server_before, me_before) = (cpu_seconds(server_pid), cpu_seconds(std::process::id()));
+        let took = cathode_tests::burst::burst(
+            &writer,
+            &reader,
+            shape,
+            changes,
+            4096,
+            Duration::from_secs(1800),
+        )
+        .await?;
+        times.push(Burst {
+            took,
+            server_cpu: cpu_seconds(server_pid) - server_before,
+            clients_cpu: cpu_seconds(std::process::id()) - me_before,
+        });
         writer.close().await;
         reader.close().await;
     }
-    Ok((times[0], times[1]))
+    Ok(times)
+}
+
+/// Whether `BENCH_SECTIONS` (comma-separated; all when unset) names this one.
+fn section(name: &str) -> bool {
+    std::env::var("BENCH_SECTIONS")
+        .map(|s| s.split(',').any(|x| x.trim() == name))
+        .unwrap_or(true)
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -195,16 +227,29 @@ async fn main() -> Result<()> {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(1000);
-    println!("cathode sync benchmark (loopback, SQLite WAL with synchronous=FULL)\n");
-    println!("change propagation, one character A -> server -> B, {edits} edits");
-    println!("{:<28} {:>12} {:>12}", "connected receivers", "p50", "p99");
-    let server = TestServer::start()?;
-    for receivers in [1usize, 10, 50] {
-        let (p50, p99) = propagation(&server, receivers, edits).await?;
-        println!("{:<28} {:>12} {:>12}", receivers, ms(p50), ms(p99));
+    println!("cathode sync benchmark (loopback, SQLite WAL with synchronous=FULL)");
+    if section("propagation") {
+        println!("\nchange propagation, one character A -> server -> B, {edits} edits");
+        println!("{:<28} {:>12} {:>12}", "connected receivers", "p50", "p99");
+        let server = TestServer::start()?;
+        for receivers in [1usize, 10, 50] {
+            let (p50, p99) = propagation(&server, receivers, edits).await?;
+            println!("{:<28} {:>12} {:>12}", receivers, ms(p50), ms(p99));
+        }
     }
-    drop(server);
+    if section("throughput") {
+        throughput_section().await?;
+    }
+    if section("burst") {
+        burst_section().await?;
+    }
+    if section("open") {
+        open_section().await?;
+    }
+    Ok(())
+}
 
+async fn throughput_section() -> Result<()> {
     let dir = tempfile::tempdir()?;
     let (serial, grouped) = durable_throughput(dir.path()).await?;
     println!("\ndurable changes per second into the SQLite event log");
@@ -215,24 +260,46 @@ async fn main() -> Result<()> {
         "group commit gain",
         grouped / serial.max(1.0)
     );
+    Ok(())
+}
 
+async fn burst_section() -> Result<()> {
     let burst_changes = 3_000;
     let history: usize = std::env::var("BENCH_HISTORY")
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(100_000);
-    let (fresh, old) = bursts(burst_changes, history).await?;
     println!(
         "\nburst of {burst_changes} changes of 4 KB from one peer, until another has them all"
     );
-    println!("{:<28} {:>12}", "fresh notebook", ms(fresh));
-    println!("{:<28} {:>12}", format!("after {history} changes"), ms(old));
     println!(
-        "{:<28} {:>12.0}",
-        "changes per second (fresh)",
-        burst_changes as f64 / fresh.as_secs_f64()
+        "{:<34} {:>12} {:>12} {:>12}",
+        "", "time", "server CPU", "clients CPU"
     );
+    use cathode_tests::burst::BurstShape;
+    for shape in [BurstShape::NewCells, BurstShape::Appends] {
+        let runs = bursts(shape, burst_changes, history).await?;
+        let what = match shape {
+            BurstShape::NewCells => "new cells",
+            BurstShape::Appends => "appends to one cell",
+        };
+        for (label, run) in [format!("{what}, fresh"), format!("{what}, after {history}")]
+            .iter()
+            .zip(&runs)
+        {
+            println!(
+                "{:<34} {:>12} {:>11.1}s {:>11.1}s",
+                label,
+                ms(run.took),
+                run.server_cpu,
+                run.clients_cpu
+            );
+        }
+    }
+    Ok(())
+}
 
+async fn open_section() -> Result<()> {
     let notebooks = 10;
     let (mib, open_p50, open_max) = open_cost(notebooks).await?;
     println!("\nopen notebook of 200 cells x 2 KB ({notebooks} notebooks, cold server)");

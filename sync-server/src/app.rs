@@ -66,6 +66,7 @@ impl Server {
             log.clone(),
             Arc::new(crate::guard::Limits::default()),
             inbound,
+            config.limits.room_unload_after,
         );
         let listener = tokio::net::TcpListener::bind(config.bind).await?;
         Ok(Self {

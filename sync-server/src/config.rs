@@ -49,6 +49,9 @@ pub struct ServerLimits {
     pub room_inbound_bytes: usize,
     /// How long SIGTERM waits for rooms and requests to finish.
     pub shutdown_timeout: Duration,
+    /// A room with no peer for this long saves a snapshot and leaves
+    /// memory; the next connection loads it again.
+    pub room_unload_after: Duration,
 }
 
 impl Default for ServerLimits {
@@ -64,6 +67,7 @@ impl Default for ServerLimits {
             presence_per_second: 20,
             room_inbound_bytes: 64 << 20,
             shutdown_timeout: Duration::from_secs(10),
+            room_unload_after: Duration::from_secs(60),
         }
     }
 }

@@ -74,6 +74,9 @@ struct Args {
     /// Milliseconds SIGTERM waits for rooms to finish their work.
     #[arg(long, env = "CATHODE_SHUTDOWN_TIMEOUT_MS", default_value_t = 10_000)]
     shutdown_timeout_ms: u64,
+    /// Milliseconds a notebook's room stays in memory with nobody connected.
+    #[arg(long, env = "CATHODE_ROOM_UNLOAD_MS", default_value_t = 60_000)]
+    room_unload_ms: u64,
 }
 
 fn default_data_dir() -> PathBuf {
@@ -151,6 +154,7 @@ async fn main() -> anyhow::Result<()> {
             peer_write_timeout: Duration::from_millis(args.peer_write_timeout_ms),
             presence_per_second: args.presence_per_second,
             shutdown_timeout: Duration::from_millis(args.shutdown_timeout_ms),
+            room_unload_after: Duration::from_millis(args.room_unload_ms),
             ..ServerLimits::default()
         },
     };

@@ -146,12 +146,20 @@ impl Room {
         })
     }
 
-    /// Serve commands until the channel closes, the log fails, or
-    /// `shutdown` turns true (checked between batches, never mid-batch).
+    /// Serve commands until the channel closes, the log fails,
+    /// `shutdown` turns true (checked between batches, never mid-batch), or
+    /// nobody has been connected for `unload_after`.
+    ///
+    /// Unloading closes the channel first: a join already queued then
+    /// fails and its connection retries, reaching a new room once this one
+    /// has left the registry. Everything this room took is already in the
+    /// log (each batch waits for its commit), so the snapshot it saves on
+    /// the way out only makes the next load fast.
     pub async fn run(
         mut self,
         mut commands: mpsc::Receiver<RoomCommand>,
         mut shutdown: watch::Receiver<bool>,
+        unload_after: std::time::Duration,
     ) {
         let span = tracing::info_span!("room", notebook_id = %self.notebook_id);
         async move {
@@ -159,6 +167,8 @@ impl Room {
             // the next cold open is fast.
             self.maybe_snapshot().await;
             let mut batch = Vec::with_capacity(MAX_BATCH);
+            let mut last_busy = tokio::time::Instant::now();
+            let mut unload = false;
             loop {
                 batch.clear();
                 let presence_at = self.presence_sent + self.presence_interval();
@@ -170,7 +180,16 @@ impl Room {
                         self.flush_presence();
                         continue;
                     }
+                    _ = tokio::time::sleep_until(last_busy + unload_after), if self.peers.is_empty() => {
+                        unload = true;
+                        0
+                    }
                 };
+                if unload {
+                    commands.close();
+                    self.unload().await;
+                    return;
+                }
                 if *shutdown.borrow() {
                     self.shut_down().await;
                     return;
@@ -182,6 +201,7 @@ impl Room {
                     return;
                 }
                 self.maybe_snapshot().await;
+                last_busy = tokio::time::Instant::now();
             }
         }
         .instrument(span)
@@ -333,6 +353,16 @@ impl Room {
                 "the server could not store changes; reconnect",
                 true,
             );
+        }
+    }
+
+    /// Nobody is connected: save what the snapshots lack and go.
+    async fn unload(&mut self) {
+        tracing::debug!("room idle; unloading");
+        for document in &mut self.docs {
+            document
+                .snapshot(self.store.as_ref(), &self.notebook_id)
+                .await;
         }
     }
 

@@ -45,6 +45,40 @@ pub async fn start(name: &str, env: Vec<(String, String)>) -> Result<Arc<dyn Ker
     Ok(Arc::new(JupyterKernel::start(spec, options).await?))
 }
 
+/// One kernel this agent can start, as `--list-kernels` reports it.
+#[derive(serde::Serialize)]
+pub struct AvailableKernel {
+    pub name: String,
+    pub display_name: String,
+    pub language: String,
+}
+
+/// Every kernel `start` accepts: wasm-python first, then each installed
+/// kernelspec. The server asks the agent binary rather than searching
+/// itself, so that it finds exactly what the agents it starts will find.
+pub fn available() -> Vec<AvailableKernel> {
+    let mut kernels = vec![AvailableKernel {
+        name: WASM_PYTHON.to_owned(),
+        display_name: "Python 3 (WebAssembly)".to_owned(),
+        language: "python".to_owned(),
+    }];
+    for (name, spec) in KernelSpecFinder::new(&prefixes()).list() {
+        if name == WASM_PYTHON {
+            continue;
+        }
+        kernels.push(AvailableKernel {
+            display_name: if spec.display_name.is_empty() {
+                name.clone()
+            } else {
+                spec.display_name
+            },
+            language: spec.language,
+            name,
+        });
+    }
+    kernels
+}
+
 /// Start and stop one WASM kernel: compiles and caches the module if needed.
 pub async fn prepare_wasm() -> Result<()> {
     let kernel = WasmKernel::start(WasmOptions::from_env()).await?;

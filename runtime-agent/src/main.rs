@@ -9,13 +9,21 @@ use std::time::Duration;
 #[command(version)]
 struct Args {
     /// The notebook to serve.
-    #[arg(long, env = "NOTEBOOK_ID", required_unless_present = "prepare_wasm")]
+    #[arg(
+        long,
+        env = "NOTEBOOK_ID",
+        required_unless_present_any = ["prepare_wasm", "list_kernels"]
+    )]
     notebook_id: Option<String>,
     /// Compile and cache the WASM Python module (about 90 s, once per
     /// machine and artifact), then exit. Set-up runs this so that no agent
     /// start pays for it.
     #[arg(long)]
     prepare_wasm: bool,
+    /// Print the kernels this agent can start as JSON
+    /// (`{"kernels":[{"name","display_name","language"}]}`), then exit.
+    #[arg(long)]
+    list_kernels: bool,
     /// The sync server.
     #[arg(
         long,
@@ -56,6 +64,11 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(runtime_agent::masking::log_writer::MaskedStderr)
         .init();
     let args = Args::parse();
+    if args.list_kernels {
+        let kernels = runtime_agent::kernel_host::available();
+        println!("{}", serde_json::json!({ "kernels": kernels }));
+        return Ok(());
+    }
     if args.prepare_wasm {
         let started = std::time::Instant::now();
         eprintln!("runtime-agent: preparing the WASM Python kernel (compiles once, about 90 s on a fresh machine)");

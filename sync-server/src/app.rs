@@ -170,6 +170,7 @@ pub fn router(state: AppState) -> Router {
     let blob_limit = state.config.max_blob_bytes;
     let authenticated = Router::new()
         .route("/api/me", get(api::me))
+        .route("/api/kernelspecs", get(api::kernelspecs))
         .route(
             "/api/notebooks",
             post(api::create_notebook).get(api::list_notebooks),

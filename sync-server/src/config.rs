@@ -17,6 +17,9 @@ pub struct Config {
     pub owner_token_file: Option<PathBuf>,
     /// The secrets master key's source; `None` disables secrets.
     pub secrets_key: Option<MasterKeySource>,
+    /// The `runtime-agent` binary the server runs (never links: the two
+    /// crates stay apart).
+    pub agent_binary: PathBuf,
     pub limits: ServerLimits,
 }
 

@@ -74,9 +74,21 @@ struct Args {
     /// Milliseconds SIGTERM waits for rooms to finish their work.
     #[arg(long, env = "CATHODE_SHUTDOWN_TIMEOUT_MS", default_value_t = 10_000)]
     shutdown_timeout_ms: u64,
+    /// The runtime-agent binary; by default the one beside this server's
+    /// own executable, else `runtime-agent` on PATH.
+    #[arg(long, env = "CATHODE_AGENT_BIN")]
+    agent_bin: Option<PathBuf>,
     /// Milliseconds a notebook's room stays in memory with nobody connected.
     #[arg(long, env = "CATHODE_ROOM_UNLOAD_MS", default_value_t = 60_000)]
     room_unload_ms: u64,
+}
+
+fn default_agent_binary() -> PathBuf {
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.join("runtime-agent")))
+        .filter(|path| path.is_file())
+        .unwrap_or_else(|| PathBuf::from("runtime-agent"))
 }
 
 fn default_data_dir() -> PathBuf {
@@ -144,6 +156,7 @@ async fn main() -> anyhow::Result<()> {
         max_blob_bytes: args.max_blob_bytes,
         owner_token_file: args.owner_token_file,
         secrets_key,
+        agent_binary: args.agent_bin.unwrap_or_else(default_agent_binary),
         limits: ServerLimits {
             max_connections: args.max_connections,
             max_connections_per_ip: args.max_connections_per_ip,

@@ -7,11 +7,13 @@
 //! body is read: an anonymous client cannot make the server buffer a body.
 
 mod blobs;
+mod kernelspecs;
 mod notebooks;
 mod tokens;
 mod users;
 
 pub use blobs::{get_blob, put_blob};
+pub use kernelspecs::kernelspecs;
 pub use notebooks::{create_notebook, get_notebook, grant, list_notebooks};
 pub use tokens::{create_runtime_token, create_token, list_tokens, revoke_token};
 pub use users::{create_user, me};

@@ -25,6 +25,7 @@ pub struct AppState {
     pub rooms: Arc<Rooms>,
     pub config: Arc<Config>,
     pub vault: Arc<crate::secrets::Vault>,
+    pub runtimes: crate::runtimes::Runtimes,
 }
 
 /// A server bound to its address, not yet serving.
@@ -69,6 +70,18 @@ impl Server {
             config.limits.room_unload_after,
         );
         let listener = tokio::net::TcpListener::bind(config.bind).await?;
+        let bound = listener.local_addr()?;
+        // Agents reach the server over loopback when it listens everywhere.
+        let agent_host = if bound.ip().is_unspecified() {
+            std::net::SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), bound.port())
+        } else {
+            bound
+        };
+        let runtimes = crate::runtimes::Runtimes::start(
+            config.agent_binary.clone(),
+            format!("http://{agent_host}"),
+            store.clone(),
+        );
         Ok(Self {
             listener,
             state: AppState {
@@ -76,6 +89,7 @@ impl Server {
                 rooms,
                 config: Arc::new(config),
                 vault: Arc::new(vault),
+                runtimes,
             },
             log,
             log_task,
@@ -108,6 +122,9 @@ impl Server {
         tracing::info!("shutting down: no longer accepting connections");
         let _ = stopped_tx.send(());
         let tracker = serving.await.ok();
+        // Agents first, while their connections still stand: each marks its
+        // session dead and releases its lease on the way out.
+        state.runtimes.stop_all().await;
         state.rooms.shut_down(deadline).await;
         // Give the writers a moment to deliver the rooms' goodbyes.
         if let Some(tracker) = tracker {
@@ -171,6 +188,12 @@ pub fn router(state: AppState) -> Router {
     let authenticated = Router::new()
         .route("/api/me", get(api::me))
         .route("/api/kernelspecs", get(api::kernelspecs))
+        .route(
+            "/api/notebooks/{id}/runtime",
+            get(api::runtime_status)
+                .post(api::start_runtime)
+                .delete(api::stop_runtime),
+        )
         .route(
             "/api/notebooks",
             post(api::create_notebook).get(api::list_notebooks),

@@ -14,6 +14,7 @@ pub mod http;
 pub mod limits;
 pub mod room;
 pub mod rooms;
+pub mod runtimes;
 pub mod secrets;
 pub mod store;
 

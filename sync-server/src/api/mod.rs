@@ -9,12 +9,14 @@
 mod blobs;
 mod kernelspecs;
 mod notebooks;
+mod runtime;
 mod tokens;
 mod users;
 
 pub use blobs::{get_blob, put_blob};
 pub use kernelspecs::kernelspecs;
 pub use notebooks::{create_notebook, get_notebook, grant, list_notebooks};
+pub use runtime::{runtime_status, start_runtime, stop_runtime};
 pub use tokens::{create_runtime_token, create_token, list_tokens, revoke_token};
 pub use users::{create_user, me};
 

@@ -1,0 +1,101 @@
+//! One runtime-agent child process: started in its own process group,
+//! told to die with the server, its log tail kept for the status report.
+
+use std::collections::VecDeque;
+use std::path::Path;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+/// Lines of an agent's log kept for `GET …/runtime`. The agent masks its
+/// own log lines, so what is kept here holds no secret value.
+const LOG_LINES: usize = 40;
+
+/// The last lines an agent wrote to stderr.
+#[derive(Clone, Default)]
+pub struct LogTail(Arc<Mutex<VecDeque<String>>>);
+
+impl LogTail {
+    fn push(&self, line: String) {
+        let mut lines = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if lines.len() == LOG_LINES {
+            lines.pop_front();
+        }
+        lines.push_back(line);
+    }
+
+    pub fn lines(&self) -> Vec<String> {
+        let lines = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        lines.iter().cloned().collect()
+    }
+}
+
+pub struct AgentLaunch<'a> {
+    pub binary: &'a Path,
+    pub notebook_id: &'a str,
+    pub server_url: &'a str,
+    pub token: &'a str,
+    pub kernel: &'a str,
+}
+
+/// Start the agent. The token travels in the environment, never in argv
+/// (which every local user can read in `ps`).
+pub fn spawn(launch: &AgentLaunch<'_>) -> std::io::Result<(Child, LogTail)> {
+    let mut command = Command::new(launch.binary);
+    command
+        .env("NOTEBOOK_ID", launch.notebook_id)
+        .env("CATHODE_SERVER_URL", launch.server_url)
+        .env("CATHODE_TOKEN", launch.token)
+        .env("CATHODE_KERNEL", launch.kernel)
+        .env_remove("CATHODE_TOKEN_FILE")
+        // A backtrace would push the agent's one-line reason out of the
+        // log tail the status report shows.
+        .env_remove("RUST_BACKTRACE")
+        .env_remove("RUST_LIB_BACKTRACE")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    #[cfg(target_os = "linux")]
+    // SAFETY: between fork and exec only async-signal-safe calls are made
+    // (setpgid, prctl, getppid).
+    unsafe {
+        let parent = libc::getpid();
+        command.pre_exec(move || {
+            // Its own group, so that stopping it reaches the kernel it starts.
+            libc::setpgid(0, 0);
+            // A server killed with SIGKILL leaves no agent behind.
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // The server may have died between fork and prctl.
+            if libc::getppid() != parent {
+                libc::_exit(1);
+            }
+            Ok(())
+        });
+    }
+    let mut child = command.spawn()?;
+    let tail = LogTail::default();
+    if let Some(stderr) = child.stderr.take() {
+        let tail = tail.clone();
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(stderr).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                tail.push(line);
+            }
+        });
+    }
+    Ok((child, tail))
+}
+
+/// Ask the agent's process group to stop (the agent marks its session
+/// dead and releases the lease on SIGTERM).
+pub fn terminate(pid: u32) {
+    #[cfg(unix)]
+    // SAFETY: a plain kill(2) on the group we created for this child.
+    unsafe {
+        libc::kill(-(pid as libc::pid_t), libc::SIGTERM);
+    }
+}

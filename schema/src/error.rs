@@ -19,6 +19,12 @@ pub enum SchemaError {
     },
     #[error("no cell with id {0}")]
     NoSuchCell(String),
+    #[error(
+        "cell id {0:?} is not a valid id (1 to 64 letters, digits, - or _) or is already taken"
+    )]
+    BadCellId(String),
+    #[error("key {0:?} is longer than 256 bytes")]
+    KeyTooLong(String),
     #[error("no execution with id {0}")]
     NoSuchExecution(String),
     #[error(

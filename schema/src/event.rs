@@ -42,6 +42,21 @@ pub enum DocumentEvent {
         cell_id: CellId,
         key: String,
     },
+    NotebookMetadataChanged {
+        key: String,
+    },
+    AttachmentsChanged {
+        cell_id: CellId,
+    },
+    /// A whole notebook file's cells, written by the server at import.
+    CellsImported {
+        cells: usize,
+    },
+    /// The outputs an imported file carried, one finished execution per
+    /// cell, written by the server at import.
+    ExecutionsImported {
+        executions: usize,
+    },
     ExecutionRequested {
         cell_id: CellId,
         request_id: RequestId,
@@ -113,6 +128,10 @@ impl DocumentEvent {
             Self::SourceEdited { .. } => "SourceEdited",
             Self::CellTypeChanged { .. } => "CellTypeChanged",
             Self::MetadataChanged { .. } => "MetadataChanged",
+            Self::NotebookMetadataChanged { .. } => "NotebookMetadataChanged",
+            Self::AttachmentsChanged { .. } => "AttachmentsChanged",
+            Self::CellsImported { .. } => "CellsImported",
+            Self::ExecutionsImported { .. } => "ExecutionsImported",
             Self::ExecutionRequested { .. } => "ExecutionRequested",
             Self::RunAllRequested { .. } => "RunAllRequested",
             Self::RuntimeClaimed { .. } => "RuntimeClaimed",

@@ -35,6 +35,16 @@ macro_rules! string_id {
     };
 }
 
+/// Whether `s` may name a cell, an execution or a session: what nbformat
+/// allows for cell ids (`^[a-zA-Z0-9-_]+$`, at most 64 characters), which
+/// every id cathode makes satisfies. The layout refuses entries under any
+/// other key.
+pub fn is_valid_id(s: &str) -> bool {
+    (1..=64).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 string_id!(
     /// A cell, stable for the cell's life whatever its position.
     CellId, "c-"

@@ -31,6 +31,7 @@ pub enum Place {
     Cell,
     Source,
     CellMetadata,
+    NotebookMetadata,
     Controls,
     InputAnswers,
     // The runtime document.
@@ -50,6 +51,7 @@ fn child(kind: DocKind, parent: Place, key: &str, obj: ObjType) -> Place {
     match (kind, parent, key, obj) {
         (DocKind::Notebook, Root, "cells", ObjType::Map) => Cells,
         (DocKind::Notebook, Root, "controls", ObjType::Map) => Controls,
+        (DocKind::Notebook, Root, "metadata", ObjType::Map) => NotebookMetadata,
         (DocKind::Notebook, Root, "input_answers", ObjType::Map) => InputAnswers,
         (DocKind::Notebook, Cells, _, ObjType::Map) => Cell,
         (DocKind::Notebook, Cell, "source", ObjType::Text) => Source,
@@ -94,13 +96,10 @@ fn action(op: &OpType) -> Action<'_> {
 /// execution, a session): what nbformat allows for cell ids, which every
 /// id cathode makes satisfies.
 fn is_entry_id(key: &str) -> bool {
-    (1..=64).contains(&key.len())
-        && key
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    crate::ids::is_valid_id(key)
 }
 
-const NOTEBOOK_CELL_STRINGS: &[&str] = &["cell_type", "position", "run_request"];
+const NOTEBOOK_CELL_STRINGS: &[&str] = &["cell_type", "position", "run_request", "attachments"];
 const SESSION_STRINGS: &[&str] = &["agent", "kernel", "status"];
 const SESSION_NUMBERS: &[&str] = &["started_at"];
 const EXECUTION_STRINGS: &[&str] = &[
@@ -141,7 +140,7 @@ fn allowed(kind: DocKind, place: Place, key: Option<&str>, op: &Action<'_>) -> R
             )),
             (
                 _,
-                "cells" | "controls" | "input_answers" | "sessions" | "executions"
+                "cells" | "metadata" | "controls" | "input_answers" | "sessions" | "executions"
                 | "handled_controls",
                 _,
             ) => Err(format!("the root's {k} map may not be replaced or removed")),
@@ -165,6 +164,7 @@ fn allowed(kind: DocKind, place: Place, key: Option<&str>, op: &Action<'_>) -> R
         (Cell, Some(k)) => match (k, op) {
             (k, Text) if NOTEBOOK_CELL_STRINGS.contains(&k) => Ok(()),
             ("source", Make(ObjType::Text)) | ("metadata", Make(ObjType::Map)) => Ok(()),
+            ("attachments", Delete) => Ok(()),
             _ => Err(format!("a cell has no writable field {k} of that type")),
         },
         (Session, Some(k)) => match op {
@@ -180,13 +180,13 @@ fn allowed(kind: DocKind, place: Place, key: Option<&str>, op: &Action<'_>) -> R
                 "an execution has no writable field {k} of that type"
             )),
         },
-        (CellMetadata | Controls | InputAnswers, Some(k)) => {
+        (CellMetadata | NotebookMetadata | Controls | InputAnswers, Some(k)) => {
             if k.len() > MAX_KEY_BYTES {
                 return refuse("key too long");
             }
             match op {
                 Text => Ok(()),
-                Delete if place == CellMetadata => Ok(()),
+                Delete if matches!(place, CellMetadata | NotebookMetadata) => Ok(()),
                 _ => refuse("values here are JSON strings"),
             }
         }

@@ -13,8 +13,10 @@ pub mod control;
 pub mod error;
 pub mod event;
 pub mod ids;
+pub mod imported;
 pub mod layout;
 pub mod notebook;
+pub mod notebook_meta;
 pub mod output;
 pub mod position;
 pub mod runtime;
@@ -29,6 +31,7 @@ pub use control::{Control, ControlKind, InputRequest};
 pub use error::{Result, SchemaError};
 pub use event::{history, DocumentEvent, HistoryEntry};
 pub use ids::{CellId, ExecutionId, RequestId, SessionId};
+pub use imported::{ImportedCell, ImportedExecution, IMPORTED_BY};
 pub use notebook::{Cell, CellType, NotebookDoc, Placement, PriorRequest, RunRequest};
 pub use output::{MimeBundle, MimePayload, OutputManifest, StreamName, Truncation};
 pub use runtime::{

@@ -1,8 +1,10 @@
 //! The notebook document: what people (and the AI acting for them) write.
 //!
 //! Layout (private to this module): root `{schema_version, kind: "notebook",
-//! notebook_id, cells: {cell_id: {cell_type, position, source: Text,
-//! metadata: {key: json string}, run_request: json string}}}`.
+//! notebook_id, metadata: {key: json string}, cells: {cell_id: {cell_type,
+//! position, source: Text, metadata: {key: json string}, attachments: json
+//! string, run_request: json string}}}`. The notebook-level metadata and
+//! the attachments have their typed functions in `notebook_meta.rs`.
 //! The run request is one JSON scalar so that two concurrent presses of
 //! "run" resolve to one whole request, never a mix of two.
 
@@ -152,6 +154,7 @@ impl NotebookDoc {
             tx.put(ROOT, "kind", KIND)?;
             tx.put(ROOT, "notebook_id", notebook_id)?;
             tx.put_object(ROOT, "cells", ObjType::Map)?;
+            tx.put_object(ROOT, "metadata", ObjType::Map)?;
             tx.put_object(ROOT, "controls", ObjType::Map)?;
             tx.put_object(ROOT, "input_answers", ObjType::Map)?;
             Ok(())
@@ -200,11 +203,11 @@ impl NotebookDoc {
         get_str(&self.doc, &ROOT, "notebook_id")?.ok_or(SchemaError::NotInitialised("notebook_id"))
     }
 
-    fn cells_obj(&self) -> Result<ObjId> {
+    pub(crate) fn cells_obj(&self) -> Result<ObjId> {
         require_obj(&self.doc, &ROOT, "cells", ObjType::Map)
     }
 
-    fn cell_obj(&self, id: &CellId) -> Result<ObjId> {
+    pub(crate) fn cell_obj(&self, id: &CellId) -> Result<ObjId> {
         let cells = self.cells_obj()?;
         get_obj(&self.doc, &cells, id.as_str(), ObjType::Map)?
             .ok_or_else(|| SchemaError::NoSuchCell(id.to_string()))

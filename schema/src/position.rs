@@ -48,6 +48,32 @@ pub fn key_between(before: Option<&str>, after: Option<&str>) -> String {
     from_digits(&chosen)
 }
 
+/// `n` keys in increasing order, all of one length: an imported notebook's
+/// cells, placed in one go. Calling [`key_between`] after each cell would
+/// make the keys grow with the count; these grow with its logarithm, and
+/// start and end in the middle of the alphabet so that cells inserted
+/// before the first or after the last later still get short keys.
+pub fn evenly_spaced(n: usize) -> Vec<String> {
+    let mut width = 1;
+    while (BASE as usize).pow(width) <= n {
+        width += 1;
+    }
+    (0..n)
+        .map(|i| {
+            let mut digits = vec![b'V'];
+            let mut rest = i;
+            let mut body = vec![DIGITS[0]; width as usize];
+            for slot in body.iter_mut().rev() {
+                *slot = DIGITS[rest % BASE as usize];
+                rest /= BASE as usize;
+            }
+            digits.extend(body);
+            digits.push(b'V');
+            String::from_utf8_lossy(&digits).into_owned()
+        })
+        .collect()
+}
+
 fn to_digits(key: &str) -> Vec<u8> {
     let mut digits: Vec<u8> = key.bytes().filter_map(digit_value).collect();
     while digits.last() == Some(&0) {
@@ -128,6 +154,20 @@ mod tests {
         let mut dedup = keys.clone();
         dedup.dedup();
         assert_eq!(dedup.len(), keys.len());
+    }
+
+    #[test]
+    fn evenly_spaced_keys_are_ordered_valid_and_short() {
+        for n in [0, 1, 61, 62, 63, 5000] {
+            let keys = evenly_spaced(n);
+            assert_eq!(keys.len(), n);
+            assert!(keys.windows(2).all(|w| w[0] < w[1]), "n = {n}");
+            assert!(keys.iter().all(|k| is_valid(k) && k.len() <= 5), "n = {n}");
+        }
+        let keys = evenly_spaced(3);
+        let before = key_between(None, Some(&keys[0]));
+        let after = key_between(Some(&keys[2]), None);
+        assert!(before < keys[0] && keys[2] < after);
     }
 
     #[test]

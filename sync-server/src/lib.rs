@@ -12,6 +12,7 @@ pub mod event_log;
 pub mod guard;
 pub mod http;
 pub mod limits;
+pub mod notebook_file;
 pub mod room;
 pub mod rooms;
 pub mod runtimes;

@@ -97,7 +97,13 @@ async fn serve(
     let masker = Arc::new(secrets.masker());
     masking::log_writer::install(masker.clone());
     tracing::info!(secrets = ?secrets, "secrets received");
-    let kernel = match kernel_host::start(&config.kernel, secrets.env()).await {
+    let launch = kernel_host::KernelLaunch {
+        name: config.kernel.clone(),
+        env: secrets.env(),
+        workdir: config.workdir.clone(),
+        ipython_hist_file: config.ipython_hist_file.clone(),
+    };
+    let kernel = match kernel_host::start(launch).await {
         Ok(k) => k,
         Err(e) => {
             let _ = lease::set_status(&client, &session, SessionStatus::Dead).await;
@@ -106,6 +112,7 @@ async fn serve(
     };
     lease::set_status(&client, &session, SessionStatus::Idle).await?;
     tracing::info!("ready");
+    record_kernelspec(&client, &config.kernel).await;
 
     let mut revision = client.revision();
     let mut renew = tokio::time::interval(config.renew_every());
@@ -231,4 +238,37 @@ async fn serve(
         let _ = client.wait_acknowledged(Duration::from_secs(5)).await;
     }
     Ok(exit)
+}
+
+/// A notebook that names no kernel gets the one it runs on, as Jupyter
+/// writes `kernelspec` into a notebook: the server starts that kernel for
+/// it next time, and an export says what it ran on. A kernel the notebook
+/// already names (an imported one's, say) is left as it is.
+async fn record_kernelspec(client: &NotebookClient, kernel: &str) {
+    let named = client
+        .notebook(|nb| nb.notebook_metadata().map(|m| m.contains_key("kernelspec")))
+        .await;
+    if !matches!(named, Ok(Ok(false))) {
+        return;
+    }
+    let name = kernel.to_owned();
+    let Ok(Some(described)) =
+        tokio::task::spawn_blocking(move || kernel_host::describe(&name)).await
+    else {
+        return;
+    };
+    let spec = serde_json::json!({
+        "name": described.name,
+        "display_name": described.display_name,
+        "language": described.language,
+    });
+    let written = client
+        .edit_notebook(move |nb| nb.set_notebook_metadata("kernelspec", Some(&spec)))
+        .await;
+    let failed = match written {
+        Ok(Ok(())) => return,
+        Ok(Err(e)) => e.to_string(),
+        Err(e) => e.to_string(),
+    };
+    tracing::warn!(error = %failed, "could not record the kernel in the notebook's metadata");
 }

@@ -1,3 +1,4 @@
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// How the agent runs; built from flags and environment by `main`.
@@ -14,6 +15,13 @@ pub struct Config {
     pub flush_interval: Duration,
     /// Shown in the runtime document as the lease holder.
     pub agent_name: String,
+    /// The kernel's working directory (absolute), the notebook's folder
+    /// when the server starts the agent. `None`: the agent's own, for a
+    /// Jupyter kernel, and `/` (nothing of the host) for wasm-python.
+    pub workdir: Option<PathBuf>,
+    /// IPython's history file for an ipykernel (`:memory:` for headless
+    /// runs); `None`: IPython's default.
+    pub ipython_hist_file: Option<String>,
 }
 
 impl Config {

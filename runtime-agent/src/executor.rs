@@ -49,7 +49,9 @@ pub async fn run(
                 return Ok(ExecutionState::Error);
             }
         };
-        let mut execution = kernel.execute(ExecuteRequest::new(source)).await?;
+        let mut request = ExecuteRequest::new(source);
+        request.allow_stdin = record.allow_stdin;
+        let mut execution = kernel.execute(request).await?;
         let mut buffer = OutputBuffer::new();
         let mut tick = tokio::time::interval(flush_interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -61,6 +63,10 @@ pub async fn run(
         // Every event is masked before the buffer, the blob store or a log
         // line sees it; the masker may hold back the end of a stream.
         let mut masking = EventMasker::new(masker.clone());
+        // Updates to displays shown by other cells, latest per display id,
+        // written with this execution's own flushes (a progress bar in an
+        // earlier cell costs one change per flush, not one per update).
+        let mut displays = DisplayUpdates::default();
         let mut ended = false;
         while !ended {
             tokio::select! {
@@ -95,12 +101,18 @@ pub async fn run(
                                     | KernelEvent::ExecuteResult { data, .. } => blobs.offload(data).await,
                                     _ => Default::default(),
                                 };
+                                if let KernelEvent::UpdateDisplayData { data, metadata, display_id } = &event {
+                                    displays.note(display_id, crate::outputs::updated_display(display_id, data, metadata, &offloaded));
+                                }
                                 buffer.apply_offloaded(&event, &offloaded);
                             }
                         }
                     }
                 },
-                _ = tick.tick(), if buffer.is_dirty() => flush(&client, &id, &mut buffer).await?,
+                _ = tick.tick(), if buffer.is_dirty() || displays.pending() => {
+                    flush(&client, &id, &mut buffer).await?;
+                    displays.flush(&client, &id).await?;
+                }
                 changed = revision.changed(), if waiting.is_some() => {
                     if changed.is_err() {
                         break;
@@ -141,6 +153,7 @@ pub async fn run(
         }
         buffer.finish();
         flush(&client, &id, &mut buffer).await?;
+        displays.flush(&client, &id).await?;
         finish(&client, &id, state, None).await?;
         tracing::info!(state = ?state, "finished");
         Ok(state)
@@ -200,4 +213,41 @@ async fn finish(
         })
         .await??;
     Ok(())
+}
+
+/// `update_display_data` for displays other cells show: as Jupyter does,
+/// an update changes the display wherever it appears, so a handle made in
+/// one cell and updated in a later one changes the earlier cell's output.
+#[derive(Default)]
+struct DisplayUpdates {
+    latest: std::collections::HashMap<String, OutputManifest>,
+}
+
+impl DisplayUpdates {
+    fn note(&mut self, display_id: &str, output: OutputManifest) {
+        self.latest.insert(display_id.to_owned(), output);
+    }
+
+    fn pending(&self) -> bool {
+        !self.latest.is_empty()
+    }
+
+    /// Write what is pending into the other executions showing each display
+    /// (this one's own outputs are its buffer's).
+    async fn flush(&mut self, client: &NotebookClient, running: &ExecutionId) -> Result<()> {
+        if self.latest.is_empty() {
+            return Ok(());
+        }
+        let updates = std::mem::take(&mut self.latest);
+        let x = running.clone();
+        client
+            .edit_runtime(move |rt| {
+                for (display_id, output) in &updates {
+                    rt.update_display(display_id, output, Some(&x))?;
+                }
+                Ok::<_, schema::SchemaError>(())
+            })
+            .await??;
+        Ok(())
+    }
 }

@@ -46,6 +46,15 @@ struct Args {
     /// Output flush interval while a cell runs, in milliseconds.
     #[arg(long, env = "CATHODE_FLUSH_MS", default_value_t = 16)]
     flush_ms: u64,
+    /// The kernel's working directory (the server passes the notebook's
+    /// folder): a Jupyter kernel starts there, wasm-python sees it
+    /// read-write at the same path and starts there.
+    #[arg(long, env = "CATHODE_WORKDIR")]
+    workdir: Option<PathBuf>,
+    /// IPython's history database for an ipykernel (`:memory:` for a
+    /// headless run, so parallel runs never lock each other's file).
+    #[arg(long, env = "CATHODE_IPYTHON_HIST_FILE")]
+    ipython_hist_file: Option<String>,
 }
 
 #[tokio::main]
@@ -98,6 +107,14 @@ async fn main() -> anyhow::Result<()> {
         lease_ttl: Duration::from_millis(args.lease_ttl_ms.max(300)),
         flush_interval: Duration::from_millis(args.flush_ms.max(1)),
         agent_name: format!("runtime-agent@{}", std::process::id()),
+        // Absolute, not canonical: the kernel sees the path as given.
+        workdir: args
+            .workdir
+            .map(|dir| {
+                std::path::absolute(&dir).with_context(|| format!("--workdir {}", dir.display()))
+            })
+            .transpose()?,
+        ipython_hist_file: args.ipython_hist_file,
     };
     match runtime_agent::run(config, shutdown_signal()).await? {
         Exit::Displaced => {

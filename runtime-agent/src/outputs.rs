@@ -119,6 +119,21 @@ pub struct OutputBuffer {
 /// Payloads already moved to the blob store, by MIME type.
 pub type Offloaded = std::collections::HashMap<String, MimePayload>;
 
+/// The output an `update_display_data` makes wherever its display is
+/// shown (in other executions too: see `executor`).
+pub fn updated_display(
+    display_id: &str,
+    data: &serde_json::Map<String, serde_json::Value>,
+    metadata: &serde_json::Map<String, serde_json::Value>,
+    offloaded: &Offloaded,
+) -> OutputManifest {
+    OutputManifest::DisplayData {
+        data: bundle(data, offloaded),
+        metadata: serde_json::Value::Object(metadata.clone()),
+        display_id: Some(display_id.to_owned()),
+    }
+}
+
 fn bundle(data: &serde_json::Map<String, serde_json::Value>, offloaded: &Offloaded) -> MimeBundle {
     data.iter()
         .map(|(mime, value)| {
@@ -539,10 +554,7 @@ mod tests {
         let x = doc
             .queue_execution(
                 &schema::CellId::random(),
-                &schema::RequestId::random(),
-                "ada",
-                &[],
-                None,
+                &schema::RunRequest::new("ada", vec![]),
                 0,
             )
             .unwrap();

@@ -110,14 +110,7 @@ impl Scheduler {
             .edit_runtime(move |rt| {
                 let mut queued = Vec::new();
                 for (cell, request) in &to_queue {
-                    let id = rt.queue_execution(
-                        cell,
-                        &request.request_id,
-                        &request.requested_by,
-                        &request.heads,
-                        request.batch.as_deref(),
-                        schema::clock::now_ms(),
-                    )?;
+                    let id = rt.queue_execution(cell, request, schema::clock::now_ms())?;
                     tracing::info!(execution_id = %id, cell_id = %cell, "queued");
                     queued.push(id);
                 }

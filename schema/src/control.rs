@@ -187,7 +187,7 @@ impl RuntimeDoc {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::{CellId, RequestId};
+    use crate::ids::CellId;
 
     #[test]
     fn controls_round_trip_and_are_handled_once() {
@@ -218,7 +218,7 @@ mod tests {
     fn input_requests_and_answers() {
         let mut rt = RuntimeDoc::create("n").unwrap();
         let x = rt
-            .queue_execution(&CellId::random(), &RequestId::random(), "ada", &[], None, 0)
+            .queue_execution(&CellId::random(), &crate::RunRequest::new("ada", vec![]), 0)
             .unwrap();
         let ask = InputRequest {
             seq: 0,

@@ -95,6 +95,12 @@ pub enum DocumentEvent {
     OutputsCleared {
         execution_id: ExecutionId,
     },
+    /// `update_display_data` reached outputs of other executions (a display
+    /// made in an earlier cell): every output showing it, in one change.
+    DisplayUpdated {
+        display_id: String,
+        outputs: usize,
+    },
     ExecutionFinished {
         execution_id: ExecutionId,
         state: ExecutionState,
@@ -143,6 +149,7 @@ impl DocumentEvent {
             Self::OutputAppended { .. } => "OutputAppended",
             Self::OutputReplaced { .. } => "OutputReplaced",
             Self::OutputsCleared { .. } => "OutputsCleared",
+            Self::DisplayUpdated { .. } => "DisplayUpdated",
             Self::ExecutionFinished { .. } => "ExecutionFinished",
             Self::ControlRequested { .. } => "ControlRequested",
             Self::ControlHandled { .. } => "ControlHandled",

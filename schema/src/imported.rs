@@ -239,10 +239,7 @@ mod tests {
         let next = rt
             .queue_execution(
                 &CellId::from("a"),
-                &RequestId::random(),
-                "ada",
-                &[],
-                None,
+                &crate::RunRequest::new("ada", vec![]),
                 6,
             )
             .unwrap();

@@ -109,6 +109,7 @@ const EXECUTION_STRINGS: &[&str] = &[
     "source_heads",
     "state",
     "batch",
+    "stdin",
     "input_request",
 ];
 const EXECUTION_NUMBERS: &[&str] = &[
@@ -209,6 +210,10 @@ fn allowed(kind: DocKind, place: Place, key: Option<&str>, op: &Action<'_>) -> R
 pub struct ChangeChecker {
     kind: DocKind,
     places: HashMap<(u64, ActorId), Place>,
+    /// A checked change wrote a cell's run request: the server then makes
+    /// sure an agent is there to serve it, without reading every cell
+    /// after every keystroke.
+    saw_run_request: bool,
 }
 
 /// Resolutions kept before the cache starts over: a bound on memory, not
@@ -220,7 +225,13 @@ impl ChangeChecker {
         Self {
             kind,
             places: HashMap::new(),
+            saw_run_request: false,
         }
+    }
+
+    /// Whether a change checked since the last call wrote a run request.
+    pub fn take_run_request_seen(&mut self) -> bool {
+        std::mem::take(&mut self.saw_run_request)
     }
 
     /// Check every operation of `change`, whose dependencies are all in
@@ -251,6 +262,9 @@ impl ChangeChecker {
                 doc: self.kind.as_str(),
                 reason,
             })?;
+            if place == Place::Cell && key == Some("run_request") {
+                self.saw_run_request = true;
+            }
             if let Action::Make(t) = act {
                 let created = match key {
                     Some(k) => child(self.kind, place, k, t),

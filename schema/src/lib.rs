@@ -32,10 +32,12 @@ pub use error::{Result, SchemaError};
 pub use event::{history, DocumentEvent, HistoryEntry};
 pub use ids::{CellId, ExecutionId, RequestId, SessionId};
 pub use imported::{ImportedCell, ImportedExecution, IMPORTED_BY};
-pub use notebook::{Cell, CellType, NotebookDoc, Placement, PriorRequest, RunRequest};
+pub use notebook::{Cell, CellType, NotebookDoc, Placement, PriorRequest, RunOptions, RunRequest};
+pub use notebook_meta::kernel_named_in;
 pub use output::{MimeBundle, MimePayload, OutputManifest, StreamName, Truncation};
 pub use runtime::{
-    ExecutionRecord, ExecutionState, Lease, LeaseClaim, RuntimeDoc, SessionRecord, SessionStatus,
+    lease_holder, ExecutionRecord, ExecutionState, Lease, LeaseClaim, RuntimeDoc, SessionRecord,
+    SessionStatus,
 };
 
 /// Which of a notebook's two documents a message is about.

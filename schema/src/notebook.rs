@@ -79,6 +79,52 @@ pub struct RunRequest {
     /// rest of the batch is cancelled, as Jupyter stops on error.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub batch: Option<String>,
+    /// Whether someone will answer `input()`. A headless run says no, and
+    /// the kernel raises at once (as nbclient's `StdinNotImplementedError`)
+    /// instead of waiting for an answer that never comes.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub allow_stdin: bool,
+}
+
+impl RunRequest {
+    /// A request by `requested_by` at `heads`, with a fresh id, now.
+    pub fn new(requested_by: &str, heads: Vec<ChangeHash>) -> Self {
+        Self {
+            request_id: RequestId::random(),
+            requested_by: requested_by.to_owned(),
+            requested_at_ms: now_ms(),
+            heads,
+            batch: None,
+            allow_stdin: true,
+        }
+    }
+
+    /// The same request as part of a run all.
+    pub fn in_batch(mut self, batch: &str) -> Self {
+        self.batch = Some(batch.to_owned());
+        self
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_true(v: &bool) -> bool {
+    *v
+}
+
+/// How a run is asked for, beyond which cell.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunOptions {
+    /// See [`RunRequest::allow_stdin`].
+    pub allow_stdin: bool,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        Self { allow_stdin: true }
+    }
 }
 
 /// A request the runtime has already acted on, as much of it as it takes to
@@ -525,13 +571,20 @@ impl NotebookDoc {
 
     /// Ask the runtime to run a cell as it is now in this replica.
     pub fn request_execution(&mut self, id: &CellId, requested_by: &str) -> Result<RunRequest> {
+        self.request_execution_with(id, requested_by, &RunOptions::default())
+    }
+
+    /// [`Self::request_execution`], with options.
+    pub fn request_execution_with(
+        &mut self,
+        id: &CellId,
+        requested_by: &str,
+        options: &RunOptions,
+    ) -> Result<RunRequest> {
         let obj = self.cell_obj(id)?;
         let request = RunRequest {
-            request_id: RequestId::random(),
-            requested_by: requested_by.to_owned(),
-            requested_at_ms: now_ms(),
-            heads: self.doc.get_heads(),
-            batch: None,
+            allow_stdin: options.allow_stdin,
+            ..RunRequest::new(requested_by, self.doc.get_heads())
         };
         let raw = serde_json::to_string(&request).map_err(|_| SchemaError::Malformed {
             field: "run_request",
@@ -565,6 +618,7 @@ impl NotebookDoc {
                 requested_at_ms,
                 heads: heads.clone(),
                 batch: Some(batch.clone()),
+                allow_stdin: true,
             };
             let raw = serde_json::to_string(&request).map_err(|_| SchemaError::Malformed {
                 field: "run_request",

@@ -91,6 +91,16 @@ impl NotebookDoc {
     }
 }
 
+/// The kernel a notebook names (`metadata.kernelspec.name`), read from a
+/// notebook document held as plain Automerge (the server's rooms hold it
+/// so): the kernel the server starts when someone runs a cell.
+pub fn kernel_named_in(doc: &automerge::Automerge) -> Option<String> {
+    let meta = get_obj(doc, &ROOT, "metadata", ObjType::Map).ok()??;
+    let raw = get_str(doc, &meta, "kernelspec").ok()??;
+    let spec: Value = serde_json::from_str(&raw).ok()?;
+    spec.get("name")?.as_str().map(str::to_owned)
+}
+
 #[cfg(test)]
 mod tests {
     use crate::{CellType, NotebookDoc, Placement};
@@ -108,6 +118,10 @@ mod tests {
         let meta = nb.notebook_metadata().unwrap();
         assert_eq!(meta.len(), 1);
         assert_eq!(meta["kernelspec"]["name"], "python3");
+        assert_eq!(
+            super::kernel_named_in(nb.automerge()).as_deref(),
+            Some("python3")
+        );
         let long = "k".repeat(257);
         assert!(nb.set_notebook_metadata(&long, Some(&json!(1))).is_err());
     }

@@ -12,7 +12,7 @@ use crate::access::{check_root, get_i64, get_obj, get_str, require_obj};
 use crate::error::{Result, SchemaError};
 use crate::event::DocumentEvent;
 use crate::ids::{CellId, ExecutionId, RequestId, SessionId};
-use crate::notebook::PriorRequest;
+use crate::notebook::{PriorRequest, RunRequest};
 use crate::output::OutputManifest;
 use crate::txn::commit;
 use automerge::transaction::Transactable;
@@ -33,7 +33,7 @@ pub enum SessionStatus {
 }
 
 impl SessionStatus {
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             Self::Starting => "starting",
             Self::Idle => "idle",
@@ -142,8 +142,13 @@ pub struct ExecutionRecord {
     pub ended_at_ms: Option<i64>,
     /// The "run all" this execution belongs to, if any.
     pub batch: Option<String>,
+    /// Whether `input()` will be answered (see `RunRequest::allow_stdin`).
+    pub allow_stdin: bool,
     pub outputs: Vec<OutputManifest>,
 }
+
+/// An execution's `stdin` when nobody will answer `input()`.
+const NO_STDIN: &str = "none";
 
 /// The runtime document with typed access.
 #[derive(Debug, Clone)]
@@ -210,12 +215,7 @@ impl RuntimeDoc {
     // ---- lease -------------------------------------------------------------
 
     pub fn lease(&self) -> Result<Option<Lease>> {
-        match get_str(&self.doc, &ROOT, "lease")? {
-            Some(raw) if !raw.is_empty() => serde_json::from_str(&raw)
-                .map(Some)
-                .map_err(|_| SchemaError::Malformed { field: "lease" }),
-            _ => Ok(None),
-        }
+        lease_in(&self.doc)
     }
 
     /// Take the lease. A newer agent always displaces an older one (the
@@ -327,19 +327,7 @@ impl RuntimeDoc {
     }
 
     pub fn session(&self, session_id: &SessionId) -> Result<Option<SessionRecord>> {
-        let sessions = require_obj(&self.doc, &ROOT, "sessions", ObjType::Map)?;
-        let Some(s) = get_obj(&self.doc, &sessions, session_id.as_str(), ObjType::Map)? else {
-            return Ok(None);
-        };
-        Ok(Some(SessionRecord {
-            session_id: session_id.clone(),
-            agent: get_str(&self.doc, &s, "agent")?.unwrap_or_default(),
-            kernel: get_str(&self.doc, &s, "kernel")?.unwrap_or_default(),
-            status: get_str(&self.doc, &s, "status")?
-                .and_then(|v| SessionStatus::parse(&v))
-                .ok_or(SchemaError::Malformed { field: "status" })?,
-            started_at_ms: get_i64(&self.doc, &s, "started_at")?.unwrap_or_default(),
-        }))
+        session_in(&self.doc, session_id)
     }
 
     // ---- executions --------------------------------------------------------
@@ -358,13 +346,11 @@ impl RuntimeDoc {
         .ok_or_else(|| SchemaError::NoSuchExecution(id.to_string()))
     }
 
+    /// Queue a run of `cell_id` for `request`, after everything queued.
     pub fn queue_execution(
         &mut self,
         cell_id: &CellId,
-        request_id: &RequestId,
-        requested_by: &str,
-        source_heads: &[automerge::ChangeHash],
-        batch: Option<&str>,
+        request: &RunRequest,
         now_ms: i64,
     ) -> Result<ExecutionId> {
         let executions = self.executions_obj()?;
@@ -389,19 +375,22 @@ impl RuntimeDoc {
         commit(&mut self.doc, &event, |tx| {
             let x = tx.put_object(&executions, id.as_str(), ObjType::Map)?;
             tx.put(&x, "cell_id", cell_id.as_str())?;
-            tx.put(&x, "request_id", request_id.as_str())?;
-            tx.put(&x, "requested_by", requested_by)?;
+            tx.put(&x, "request_id", request.request_id.as_str())?;
+            tx.put(&x, "requested_by", request.requested_by.as_str())?;
             tx.put(
                 &x,
                 "source_heads",
-                crate::access::heads_to_strings(source_heads),
+                crate::access::heads_to_strings(&request.heads),
             )?;
             tx.put(&x, "state", ExecutionState::Queued.as_str())?;
             tx.put(&x, "queued_at", now_ms)?;
             tx.put(&x, "queue_seq", queue_seq)?;
             tx.put(ROOT, "last_queue_seq", queue_seq)?;
-            if let Some(batch) = batch {
-                tx.put(&x, "batch", batch)?;
+            if let Some(batch) = &request.batch {
+                tx.put(&x, "batch", batch.as_str())?;
+            }
+            if !request.allow_stdin {
+                tx.put(&x, "stdin", NO_STDIN)?;
             }
             tx.put_object(&x, "outputs", ObjType::List)?;
             Ok(())
@@ -487,6 +476,48 @@ impl RuntimeDoc {
         })
     }
 
+    /// Replace every output showing `display_id` in the executions the
+    /// cells show (`shown_executions`), as Jupyter updates a display
+    /// wherever it appears: `update_display_data` from a later cell changes
+    /// the display an earlier one made. One change, or none when no such
+    /// output is shown; returns how many were replaced.
+    /// `except`: an execution whose outputs its writer keeps itself (the
+    /// one running, whose buffer already applied the update).
+    pub fn update_display(
+        &mut self,
+        display_id: &str,
+        output: &OutputManifest,
+        except: Option<&ExecutionId>,
+    ) -> Result<usize> {
+        let mut targets = Vec::new();
+        for record in self.shown_executions()?.into_values() {
+            if Some(&record.execution_id) == except {
+                continue;
+            }
+            for (index, shown) in record.outputs.iter().enumerate() {
+                if matches!(shown, OutputManifest::DisplayData { display_id: Some(d), .. } if d == display_id)
+                {
+                    targets.push((self.outputs_obj(&record.execution_id)?, index));
+                }
+            }
+        }
+        if targets.is_empty() {
+            return Ok(0);
+        }
+        let event = DocumentEvent::DisplayUpdated {
+            display_id: display_id.to_owned(),
+            outputs: targets.len(),
+        };
+        let raw = output.to_json();
+        commit(&mut self.doc, &event, |tx| {
+            for (outputs, index) in &targets {
+                tx.put(outputs, *index, raw.as_str())?;
+            }
+            Ok(())
+        })?;
+        Ok(targets.len())
+    }
+
     pub fn clear_outputs(&mut self, id: &ExecutionId) -> Result<()> {
         let outputs = self.outputs_obj(id)?;
         let len = self.doc.length(&outputs);
@@ -531,6 +562,7 @@ impl RuntimeDoc {
             started_at_ms: get_i64(&self.doc, &x, "started_at")?,
             ended_at_ms: get_i64(&self.doc, &x, "ended_at")?,
             batch: get_str(&self.doc, &x, "batch")?,
+            allow_stdin: get_str(&self.doc, &x, "stdin")?.as_deref() != Some(NO_STDIN),
             outputs,
         })
     }
@@ -626,4 +658,55 @@ impl RuntimeDoc {
         });
         Ok(records)
     }
+
+    /// The execution whose outputs each cell shows: its latest to have
+    /// started, in queue order (an imported one counts as started). A run
+    /// cancelled before it started leaves the cell showing the run before,
+    /// as Jupyter keeps a cell's outputs until it runs again. Every reader
+    /// (export, the browser, the AI's context) shows a cell by this rule.
+    pub fn shown_executions(&self) -> Result<std::collections::HashMap<CellId, ExecutionRecord>> {
+        let mut shown = std::collections::HashMap::new();
+        for record in self.executions()? {
+            if record.started_at_ms.is_some() {
+                shown.insert(record.cell_id.clone(), record);
+            }
+        }
+        Ok(shown)
+    }
+}
+
+fn lease_in(doc: &Automerge) -> Result<Option<Lease>> {
+    match get_str(doc, &ROOT, "lease")? {
+        Some(raw) if !raw.is_empty() => serde_json::from_str(&raw)
+            .map(Some)
+            .map_err(|_| SchemaError::Malformed { field: "lease" }),
+        _ => Ok(None),
+    }
+}
+
+fn session_in(doc: &Automerge, session_id: &SessionId) -> Result<Option<SessionRecord>> {
+    let sessions = require_obj(doc, &ROOT, "sessions", ObjType::Map)?;
+    let Some(s) = get_obj(doc, &sessions, session_id.as_str(), ObjType::Map)? else {
+        return Ok(None);
+    };
+    Ok(Some(SessionRecord {
+        session_id: session_id.clone(),
+        agent: get_str(doc, &s, "agent")?.unwrap_or_default(),
+        kernel: get_str(doc, &s, "kernel")?.unwrap_or_default(),
+        status: get_str(doc, &s, "status")?
+            .and_then(|v| SessionStatus::parse(&v))
+            .ok_or(SchemaError::Malformed { field: "status" })?,
+        started_at_ms: get_i64(doc, &s, "started_at")?.unwrap_or_default(),
+    }))
+}
+
+/// The lease and its holder's session in a runtime document held as plain
+/// Automerge (the server's rooms hold it so, to sync it), read without
+/// wrapping: the server reports a runtime's state from it.
+pub fn lease_holder(doc: &Automerge) -> Result<Option<(Lease, Option<SessionRecord>)>> {
+    let Some(lease) = lease_in(doc)? else {
+        return Ok(None);
+    };
+    let session = session_in(doc, &lease.session_id)?;
+    Ok(Some((lease, session)))
 }

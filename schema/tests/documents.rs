@@ -190,7 +190,7 @@ fn executions_and_outputs() {
     let mut rt = RuntimeDoc::create("n1").unwrap();
     let cell = CellId::random();
     let x = rt
-        .queue_execution(&cell, &RequestId::random(), "ada", &[], None, 10)
+        .queue_execution(&cell, &schema::RunRequest::new("ada", vec![]), 10)
         .unwrap();
     assert_eq!(rt.execution(&x).unwrap().state, ExecutionState::Queued);
     rt.start_execution(&x, 1, 11).unwrap();
@@ -259,4 +259,59 @@ fn a_press_concurrent_with_run_all_did_not_see_it() {
         .find(|(c, _)| c == &cell)
         .unwrap();
     assert!(alice.request_saw(&later_all, &PriorRequest::from(&concurrent_all)));
+}
+
+#[test]
+fn update_display_reaches_every_shown_output_with_that_id() {
+    use schema::{MimePayload, OutputManifest, RunRequest};
+    let mut rt = RuntimeDoc::create("n1").unwrap();
+    let display = |text: &str, id: Option<&str>| OutputManifest::DisplayData {
+        data: [(
+            "text/plain".to_owned(),
+            MimePayload::Inline { value: text.into() },
+        )]
+        .into(),
+        metadata: serde_json::Value::Null,
+        display_id: id.map(str::to_owned),
+    };
+    let (a, b) = (CellId::random(), CellId::random());
+    let first = rt
+        .queue_execution(&a, &RunRequest::new("ada", vec![]), 1)
+        .unwrap();
+    rt.start_execution(&first, 1, 2).unwrap();
+    rt.append_output(&first, &display("old", Some("bar")))
+        .unwrap();
+    rt.append_output(&first, &display("other", None)).unwrap();
+    rt.finish_execution(&first, ExecutionState::Done, 3)
+        .unwrap();
+    let second = rt
+        .queue_execution(&b, &RunRequest::new("ada", vec![]), 4)
+        .unwrap();
+    rt.start_execution(&second, 2, 5).unwrap();
+    rt.append_output(&second, &display("old too", Some("bar")))
+        .unwrap();
+    // A run queued but never started does not hide the one before.
+    rt.queue_execution(&a, &RunRequest::new("ada", vec![]), 6)
+        .unwrap();
+
+    assert_eq!(
+        rt.update_display("bar", &display("mid", Some("bar")), Some(&second))
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        rt.update_display("bar", &display("new", Some("bar")), None)
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        rt.update_display("nowhere", &display("x", Some("nowhere")), None)
+            .unwrap(),
+        0
+    );
+    let shown = rt.shown_executions().unwrap();
+    assert_eq!(shown[&a].execution_id, first);
+    assert_eq!(shown[&a].outputs[0], display("new", Some("bar")));
+    assert_eq!(shown[&a].outputs[1], display("other", None));
+    assert_eq!(shown[&b].outputs[0], display("new", Some("bar")));
 }

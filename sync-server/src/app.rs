@@ -53,6 +53,12 @@ impl Server {
             );
             config.limits.max_connections = ceiling;
         }
+        if !crate::runtimes::valid_kernel_name(&config.runtime.default_kernel) {
+            return Err(crate::error::ServerError::Config(format!(
+                "--default-kernel {:?} is not a kernel name",
+                config.runtime.default_kernel
+            )));
+        }
         let store: Arc<dyn Store> = Arc::new(SqlStore::open(&config.database_url).await?);
         let first_owner_token = ensure_owner(store.as_ref(), &config).await?;
         let vault =
@@ -62,13 +68,6 @@ impl Server {
             .limits
             .room_inbound_bytes
             .max(4 * config.max_frame_bytes);
-        let rooms = Rooms::new(
-            store.clone(),
-            log.clone(),
-            Arc::new(crate::guard::Limits::default()),
-            inbound,
-            config.limits.room_unload_after,
-        );
         let listener = tokio::net::TcpListener::bind(config.bind).await?;
         let bound = listener.local_addr()?;
         // Agents reach the server over loopback when it listens everywhere.
@@ -77,10 +76,26 @@ impl Server {
         } else {
             bound
         };
+        // Agents of an earlier run of this server (one that was killed, so
+        // could not stop them) lose their tokens: any still alive is cut
+        // off, and a new agent takes over its notebook's lease when needed.
+        let revoked = store.delete_server_minted_tokens().await?;
+        if revoked > 0 {
+            tracing::info!(revoked, "revoked the agent tokens of an earlier run");
+        }
         let runtimes = crate::runtimes::Runtimes::start(
             config.agent_binary.clone(),
             format!("http://{agent_host}"),
             store.clone(),
+            config.runtime.clone(),
+        );
+        let rooms = Rooms::new(
+            store.clone(),
+            log.clone(),
+            Arc::new(crate::guard::Limits::default()),
+            inbound,
+            config.limits.room_unload_after,
+            Some(runtimes.report_sink()),
         );
         Ok(Self {
             listener,
@@ -198,7 +213,12 @@ pub fn router(state: AppState) -> Router {
             "/api/notebooks",
             post(api::create_notebook).get(api::list_notebooks),
         )
+        .route(
+            "/api/notebooks/import",
+            post(api::import_notebook).layer(DefaultBodyLimit::max(blob_limit)),
+        )
         .route("/api/notebooks/{id}", get(api::get_notebook))
+        .route("/api/notebooks/{id}/ipynb", get(api::export_notebook))
         .route("/api/notebooks/{id}/grants", post(api::grant))
         .route(
             "/api/notebooks/{id}/runtime-tokens",
@@ -207,6 +227,14 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/notebooks/{id}/blobs",
             put(api::put_blob).layer(DefaultBodyLimit::max(blob_limit)),
+        )
+        .route("/api/notebooks/{id}/files", get(api::list_files))
+        .route("/api/notebooks/{id}/files/", get(api::list_files))
+        .route(
+            "/api/notebooks/{id}/files/{*path}",
+            get(api::get_file)
+                .put(api::put_file)
+                .delete(api::delete_file),
         )
         .route("/api/notebooks/{id}/secrets", get(secrets::routes::list))
         .route(

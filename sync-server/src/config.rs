@@ -20,7 +20,60 @@ pub struct Config {
     /// The `runtime-agent` binary the server runs (never links: the two
     /// crates stay apart).
     pub agent_binary: PathBuf,
+    pub runtime: RuntimePolicy,
     pub limits: ServerLimits,
+}
+
+/// How the server looks after notebooks' runtime agents.
+#[derive(Clone, Debug)]
+pub struct RuntimePolicy {
+    /// A run request with no agent connected starts one.
+    pub auto_start: bool,
+    /// The kernel for a notebook whose metadata names none.
+    pub default_kernel: String,
+    /// An agent whose notebook has had nobody connected and nothing
+    /// running for this long is stopped; `None`: never.
+    pub idle_after: Option<Duration>,
+    /// A crashed agent is restarted at most this many times within
+    /// `restart_window`; past that it stays dead, its reason shown.
+    pub restart_limit: u32,
+    pub restart_window: Duration,
+    /// The first restart waits this long; each further one twice as long.
+    pub restart_backoff: Duration,
+    pub agent_limits: AgentLimits,
+    /// Holds one folder per notebook (`<this>/<notebook id>`), its
+    /// kernel's working directory and what the files API serves; here,
+    /// since the agents are started in it.
+    pub notebook_files_dir: PathBuf,
+}
+
+/// Resource limits each agent process starts with (rlimits, inherited by
+/// the kernel it starts, each counted per process). `None`: the server's own.
+#[derive(Clone, Debug, Default)]
+pub struct AgentLimits {
+    /// RLIMIT_DATA: the process's writable private memory (heap and
+    /// anonymous mappings; address space merely reserved, as WebAssembly
+    /// guard regions are, does not count).
+    pub memory_bytes: Option<u64>,
+    /// RLIMIT_CPU: seconds of CPU time before the kernel sends SIGXCPU.
+    pub cpu_seconds: Option<u64>,
+    /// RLIMIT_NOFILE.
+    pub open_files: Option<u64>,
+}
+
+impl Default for RuntimePolicy {
+    fn default() -> Self {
+        Self {
+            auto_start: true,
+            default_kernel: crate::runtimes::DEFAULT_KERNEL.to_owned(),
+            idle_after: Some(Duration::from_secs(60 * 60)),
+            restart_limit: 5,
+            restart_window: Duration::from_secs(10 * 60),
+            restart_backoff: Duration::from_secs(1),
+            agent_limits: AgentLimits::default(),
+            notebook_files_dir: PathBuf::from("notebooks"),
+        }
+    }
 }
 
 /// What one client may cost the server. Every default is safe on its own;

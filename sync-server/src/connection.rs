@@ -67,6 +67,7 @@ pub async fn serve(socket: WebSocket, state: AppState) {
         let info = PeerInfo {
             peer_id: peer_id.clone(),
             user: who.user.name.clone(),
+            user_id: who.user.id.clone(),
             role,
             token_hash: who.token_hash.clone(),
         };

@@ -25,6 +25,9 @@ pub enum ServerError {
     SecretsDisabled,
     #[error("{0}")]
     InvalidSecret(String),
+    /// A path into a notebook's folder refused as text (the message says why).
+    #[error("{0}")]
+    InvalidPath(String),
     #[error("secret {0} cannot be opened with the master key")]
     SecretUnreadable(String),
 }

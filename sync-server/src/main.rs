@@ -3,7 +3,7 @@ use clap::Parser;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
-use sync_server::config::ServerLimits;
+use sync_server::config::{AgentLimits, RuntimePolicy, ServerLimits};
 use sync_server::secrets::MasterKeySource;
 use sync_server::{Config, Server};
 
@@ -81,6 +81,53 @@ struct Args {
     /// Milliseconds a notebook's room stays in memory with nobody connected.
     #[arg(long, env = "CATHODE_ROOM_UNLOAD_MS", default_value_t = 60_000)]
     room_unload_ms: u64,
+    /// Do not start a notebook's agent when someone runs a cell with no
+    /// agent connected (start it with POST /api/notebooks/{id}/runtime).
+    #[arg(long, env = "CATHODE_NO_AUTO_RUNTIME")]
+    no_auto_runtime: bool,
+    /// The kernel for notebooks whose metadata names none.
+    #[arg(long, env = "CATHODE_DEFAULT_KERNEL", default_value = "wasm-python")]
+    default_kernel: String,
+    /// Stop an agent whose notebook has had nobody connected and nothing
+    /// running for this many minutes (fractions allowed; 0: never).
+    #[arg(long, env = "CATHODE_RUNTIME_IDLE_MINUTES", default_value_t = 60.0)]
+    runtime_idle_minutes: f64,
+    /// Restart a crashed agent at most this many times ...
+    #[arg(long, env = "CATHODE_RUNTIME_RESTART_LIMIT", default_value_t = 5)]
+    runtime_restart_limit: u32,
+    /// ... within this many minutes; then leave it dead.
+    #[arg(
+        long,
+        env = "CATHODE_RUNTIME_RESTART_WINDOW_MINUTES",
+        default_value_t = 10.0
+    )]
+    runtime_restart_window_minutes: f64,
+    /// Milliseconds before the first restart of a crashed agent (doubling).
+    #[arg(
+        long,
+        env = "CATHODE_RUNTIME_RESTART_BACKOFF_MS",
+        default_value_t = 1000
+    )]
+    runtime_restart_backoff_ms: u64,
+    /// Each agent's (and each of its kernels') writable memory, in MiB.
+    #[arg(long, env = "CATHODE_AGENT_MEMORY_MB")]
+    agent_memory_mb: Option<u64>,
+    /// Each agent's CPU time, in seconds.
+    #[arg(long, env = "CATHODE_AGENT_CPU_SECONDS")]
+    agent_cpu_seconds: Option<u64>,
+    /// Each agent's open files.
+    #[arg(long, env = "CATHODE_AGENT_OPEN_FILES")]
+    agent_open_files: Option<u64>,
+    /// Where each notebook's folder (its kernel's working directory, the
+    /// files API's files) lives: DIR/<notebook id>. Default: notebooks/ in
+    /// the data directory.
+    #[arg(long, env = "CATHODE_NOTEBOOK_FILES_DIR")]
+    notebook_files_dir: Option<PathBuf>,
+}
+
+fn minutes(value: f64, flag: &str) -> anyhow::Result<Duration> {
+    Duration::try_from_secs_f64(value * 60.0)
+        .map_err(|_| anyhow::anyhow!("--{flag} must be a number of minutes, 0 or more"))
 }
 
 fn default_agent_binary() -> PathBuf {
@@ -157,6 +204,28 @@ async fn main() -> anyhow::Result<()> {
         owner_token_file: args.owner_token_file,
         secrets_key,
         agent_binary: args.agent_bin.unwrap_or_else(default_agent_binary),
+        runtime: RuntimePolicy {
+            auto_start: !args.no_auto_runtime,
+            default_kernel: args.default_kernel,
+            idle_after: Some(minutes(args.runtime_idle_minutes, "runtime-idle-minutes")?)
+                .filter(|d| !d.is_zero()),
+            restart_limit: args.runtime_restart_limit,
+            restart_window: minutes(
+                args.runtime_restart_window_minutes,
+                "runtime-restart-window-minutes",
+            )?,
+            restart_backoff: Duration::from_millis(args.runtime_restart_backoff_ms),
+            agent_limits: AgentLimits {
+                memory_bytes: args.agent_memory_mb.map(|mb| mb.saturating_mul(1 << 20)),
+                cpu_seconds: args.agent_cpu_seconds,
+                open_files: args.agent_open_files,
+            },
+            notebook_files_dir: std::path::absolute(args.notebook_files_dir.unwrap_or_else(|| {
+                let data = args.data_dir.clone().unwrap_or_else(default_data_dir);
+                data.join("notebooks")
+            }))
+            .context("--notebook-files-dir")?,
+        },
         limits: ServerLimits {
             max_connections: args.max_connections,
             max_connections_per_ip: args.max_connections_per_ip,

@@ -10,7 +10,7 @@
 
 use crate::event_log::EventLog;
 use crate::guard::Limits;
-use crate::room::{Room, RoomCommand};
+use crate::room::{ReportSink, Room, RoomCommand};
 use crate::store::Store;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -45,6 +45,7 @@ pub struct Rooms {
     limits: Arc<Limits>,
     inbound_kib: usize,
     unload_after: Duration,
+    reports: Option<ReportSink>,
 }
 
 impl Rooms {
@@ -54,6 +55,7 @@ impl Rooms {
         limits: Arc<Limits>,
         inbound_bytes: usize,
         unload_after: Duration,
+        reports: Option<ReportSink>,
     ) -> Arc<Self> {
         Arc::new(Self {
             rooms: Mutex::new(HashMap::new()),
@@ -65,6 +67,7 @@ impl Rooms {
             limits,
             inbound_kib: inbound_bytes.div_ceil(1024).max(1),
             unload_after,
+            reports,
         })
     }
 
@@ -112,6 +115,7 @@ impl Rooms {
                 this.store.clone(),
                 this.log.clone(),
                 this.limits.clone(),
+                this.reports.clone(),
             )
             .await
             {
@@ -158,6 +162,23 @@ impl Rooms {
                     token_hash: token_hash.map(str::to_owned),
                 })
                 .await;
+        }
+    }
+
+    /// Wait until everything the notebook's room (if open) has received is
+    /// in the log, so a reader of the store sees what its peers see.
+    pub async fn flushed(&self, notebook_id: &str) {
+        let handle = self.map().get(notebook_id).map(|e| e.handle.clone());
+        if let Some(handle) = handle {
+            let (reply, done) = tokio::sync::oneshot::channel();
+            if handle
+                .commands
+                .send(RoomCommand::Flushed { reply })
+                .await
+                .is_ok()
+            {
+                let _ = done.await;
+            }
         }
     }
 

@@ -7,6 +7,7 @@ pub mod burst;
 pub mod cells;
 pub mod probe;
 pub mod raw;
+pub mod runtime;
 pub mod server;
 pub mod stats;
 

@@ -40,6 +40,21 @@ pub struct ServerOptions {
     pub capture_log: bool,
     /// Its `CATHODE_LOG` filter (default: the test's own, or `warn`).
     pub log_filter: Option<String>,
+    /// Let the server start a notebook's agent when a cell is run with
+    /// none connected. Off by default: most tests start their own agent,
+    /// and one the server started would displace it.
+    pub auto_runtime: bool,
+}
+
+impl ServerOptions {
+    /// Its log at `info` kept in a file, for tests that read what it said.
+    pub fn logged() -> Self {
+        Self {
+            capture_log: true,
+            log_filter: Some("info".into()),
+            ..Self::default()
+        }
+    }
 }
 
 impl TestServer {
@@ -86,6 +101,9 @@ impl TestServer {
             Stdio::inherit()
         };
         let mut command = Command::new(&binary);
+        if !self.options.auto_runtime {
+            command.arg("--no-auto-runtime");
+        }
         if let Some(n) = self.options.max_open_files {
             use std::os::unix::process::CommandExt;
             // SAFETY: setrlimit is async-signal-safe; nothing else runs

@@ -4,10 +4,10 @@
 //! loads again, whole, on the next connection.
 
 use cathode_client::NotebookClient;
+use cathode_tests::cells::add_cell;
 use cathode_tests::server::ServerOptions;
 use cathode_tests::TestServer;
 use futures_util::future::join_all;
-use schema::{CellType, Placement};
 use std::time::{Duration, Instant};
 
 const NOTEBOOKS: usize = 200;
@@ -38,12 +38,11 @@ async fn fill(server: &TestServer, notebook: &str, seed: usize) {
         .await
         .unwrap();
     for i in 0..CELLS {
-        let source = format!("# {seed}/{i}\n{}", "x".repeat(CELL_CHARS));
-        client
-            .edit_notebook(move |nb| nb.create_cell(CellType::Code, Placement::End, &source))
-            .await
-            .unwrap()
-            .unwrap();
+        add_cell(
+            &client,
+            &format!("# {seed}/{i}\n{}", "x".repeat(CELL_CHARS)),
+        )
+        .await;
     }
     client
         .wait_acknowledged(Duration::from_secs(30))
@@ -67,15 +66,9 @@ async fn open_whole(server: &TestServer, notebook: &str) -> NotebookClient {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_rooms_unload_and_memory_returns() {
-    let server = TestServer::start_with_options(
-        &["--room-unload-ms", "500"],
-        ServerOptions {
-            capture_log: true,
-            log_filter: Some("info".into()),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let server =
+        TestServer::start_with_options(&["--room-unload-ms", "500"], ServerOptions::logged())
+            .unwrap();
     let mut notebooks = Vec::new();
     for i in 0..NOTEBOOKS {
         notebooks.push(

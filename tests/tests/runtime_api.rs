@@ -3,35 +3,16 @@
 //! behind when it stops, cleanly or killed.
 
 use cathode_tests::cells::{add_cell, request_run, stdout_of, wait_execution};
+use cathode_tests::runtime::{alive, wait_gone};
+use cathode_tests::server::ServerOptions;
 use cathode_tests::TestServer;
 use reqwest::Method;
 use schema::ExecutionState;
 use serde_json::json;
 use std::time::{Duration, Instant};
 
-fn alive(pid: u32) -> bool {
-    // A zombie (exited, not yet reaped) counts as gone.
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|s| {
-            let state = s.rsplit(')').next().unwrap_or("").split_whitespace().next();
-            state != Some("Z")
-        })
-        .unwrap_or(false)
-}
-
-async fn wait_gone(pid: u32, within: Duration) -> bool {
-    let deadline = Instant::now() + within;
-    while alive(pid) {
-        if Instant::now() > deadline {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    true
-}
-
 async fn runs_on_a_started_agent(kernel: &str) {
-    let mut server = TestServer::start().unwrap();
+    let mut server = TestServer::start_with_options(&[], ServerOptions::logged()).unwrap();
     let (notebook, client) = server.notebook_with_owner("on demand").await.unwrap();
     let path = format!("/api/notebooks/{notebook}/runtime");
     let owner = server.owner_token.clone();
@@ -76,7 +57,7 @@ async fn runs_on_a_started_agent(kernel: &str) {
         .await
         .unwrap();
     assert_eq!(code, 201, "{started}");
-    assert_eq!(started["state"], "running");
+    assert_eq!(started["state"], "starting", "{started}");
     assert_eq!(started["kernel"], kernel);
     let pid = started["pid"].as_u64().unwrap() as u32;
     assert!(alive(pid));
@@ -136,6 +117,16 @@ async fn runs_on_a_started_agent(kernel: &str) {
         wait_gone(pid, Duration::from_secs(5)).await,
         "SIGTERM left agent {pid}"
     );
+    // Stopped by the server before it went, not by the parent-death signal.
+    let stopped = format!("pid={pid}");
+    assert!(
+        server
+            .log()
+            .lines()
+            .any(|l| l.contains("runtime agent stopped") && l.contains(&stopped)),
+        "the server did not stop agent {pid} itself:\n{}",
+        server.log()
+    );
 
     // SIGKILL of the server leaves none behind either.
     server.restart().unwrap();
@@ -163,8 +154,14 @@ async fn server_started_agent_runs_cells_on_wasm_python() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_agent_that_dies_is_reported_dead_with_its_status() {
-    let server = TestServer::start().unwrap();
+async fn an_agent_that_keeps_dying_is_restarted_to_the_limit_then_reported_dead() {
+    let server = TestServer::start_with(&[
+        "--runtime-restart-limit",
+        "2",
+        "--runtime-restart-backoff-ms",
+        "200",
+    ])
+    .unwrap();
     let (notebook, _client) = server.notebook_with_owner("dies").await.unwrap();
     let path = format!("/api/notebooks/{notebook}/runtime");
     let owner = server.owner_token.clone();
@@ -188,6 +185,12 @@ async fn an_agent_that_dies_is_reported_dead_with_its_status() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert_eq!(status["exit_status"], 1, "{status}");
+    assert_eq!(status["restarts"], 2, "{status}");
+    let reason = status["reason"].as_str().unwrap_or("");
+    assert!(
+        reason.contains("not restarted") && reason.contains("2 times"),
+        "the reason does not say the restarts ran out: {status}"
+    );
     let log = status["log_tail"].to_string();
     assert!(
         log.contains("not-installed"),

@@ -43,15 +43,9 @@ async fn write_until_gone(client: NotebookClient, safe: Arc<Mutex<Vec<CellId>>>)
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_under_load_keeps_one_room_per_notebook_and_every_acknowledged_change() {
-    let mut server = TestServer::start_with_options(
-        &["--shutdown-timeout-ms", "5000"],
-        ServerOptions {
-            capture_log: true,
-            log_filter: Some("info".into()),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let mut server =
+        TestServer::start_with_options(&["--shutdown-timeout-ms", "5000"], ServerOptions::logged())
+            .unwrap();
     let mut notebooks = Vec::new();
     for i in 0..NOTEBOOKS {
         notebooks.push(

@@ -38,6 +38,11 @@ pub struct KernelSpec {
     /// The environment prefix the spec was found under, if any: a bare
     /// `python` in argv then means that environment's interpreter.
     pub prefix: Option<PathBuf>,
+    /// Where the kernel process starts. Not part of kernel.json: the
+    /// launcher decides, as Jupyter starts a kernel in its notebook's
+    /// folder so that relative paths mean files next to the notebook.
+    /// `None`: our own working directory.
+    pub working_dir: Option<PathBuf>,
 }
 
 #[derive(Deserialize)]
@@ -80,6 +85,7 @@ impl KernelSpec {
             env: json.env,
             interrupt_mode,
             prefix: prefix.map(Path::to_path_buf),
+            working_dir: None,
         })
     }
 

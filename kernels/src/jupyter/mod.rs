@@ -45,6 +45,9 @@ pub struct JupyterOptions {
     /// Variables added to the kernelspec's environment (a notebook's
     /// secrets, for instance); kept across restarts.
     pub env: Vec<(String, String)>,
+    /// The kernel's working directory (a notebook's folder), kept across
+    /// restarts; `None`: ours.
+    pub working_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for JupyterOptions {
@@ -57,6 +60,7 @@ impl Default for JupyterOptions {
             },
             start_timeout: Duration::from_secs(60),
             env: Vec::new(),
+            working_dir: None,
         }
     }
 }
@@ -103,6 +107,9 @@ impl JupyterKernel {
     /// Launch `spec` and wait until it is ready for requests.
     pub async fn start(mut spec: KernelSpec, options: JupyterOptions) -> Result<JupyterKernel> {
         spec.env.extend(options.env.iter().cloned());
+        if options.working_dir.is_some() {
+            spec.working_dir = options.working_dir.clone();
+        }
         let (events, _) = broadcast::channel(256);
         let (cmds, cmd_rx) = mpsc::unbounded_channel();
         let (ready_tx, ready_rx) = oneshot::channel();

@@ -66,6 +66,11 @@ pub fn launch(
         .stderr(Stdio::piped())
         .kill_on_drop(true)
         .process_group(0);
+    if let Some(dir) = &spec.working_dir {
+        // PWD too: a shell kernel trusts it over getcwd when it names the
+        // same directory, and would otherwise show wherever we were started.
+        cmd.current_dir(dir).env("PWD", dir);
+    }
     #[cfg(target_os = "linux")]
     unsafe {
         // SAFETY: only async-signal-safe calls between fork and exec.

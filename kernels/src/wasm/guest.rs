@@ -52,6 +52,8 @@ pub struct Setup {
     pub mpl_dir: PathBuf,
     pub limits: Limits,
     pub env: Vec<(String, String)>,
+    /// Preopened read-write at the same path and made the guest's cwd.
+    pub working_dir: Option<PathBuf>,
     /// Where the outcome of interrupt-flag discovery is remembered for this
     /// module and harness (see poke.rs): discovery costs a fresh process
     /// about 150 ms, most of a kernel's start.
@@ -71,6 +73,29 @@ impl Drop for Guest {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.scratch);
     }
+}
+
+/// The guest sees the working directory at its host path, so that a path
+/// the kernel prints or writes into a file means the same on both sides.
+/// It must not shadow the guest's own mounts.
+fn guest_path(host: &std::path::Path) -> Result<String> {
+    let path = host
+        .to_str()
+        .filter(|p| host.is_absolute() && !p.contains('\0'))
+        .ok_or_else(|| {
+            KernelError::Wasm(format!(
+                "the working directory {} must be an absolute UTF-8 path",
+                host.display()
+            ))
+        })?;
+    let path = path.trim_end_matches('/');
+    let shadows = |mount: &str| path == mount || mount.starts_with(&format!("{path}/"));
+    if path.is_empty() || shadows("/tmp") || shadows(STDLIB_GUEST_DIR) {
+        return Err(KernelError::Wasm(format!(
+            "the working directory {path:?} would hide the guest's /tmp or its Python library"
+        )));
+    }
+    Ok(path.to_owned())
 }
 
 fn wasm_err(e: impl std::fmt::Display) -> KernelError {
@@ -93,6 +118,14 @@ impl Guest {
             .map_err(wasm_err)?
             .preopened_dir(&scratch, "/tmp", FsPerms::ReadWrite)
             .map_err(wasm_err)?;
+        let working_dir = setup.working_dir.as_deref().map(guest_path).transpose()?;
+        if let (Some(host), Some(guest)) = (&setup.working_dir, &working_dir) {
+            wasi.env("PWD", guest)
+                .preopened_dir(host, guest, FsPerms::ReadWrite)
+                .map_err(|e| {
+                    KernelError::Wasm(format!("cannot open the working directory {guest}: {e}"))
+                })?;
+        }
         let state = HostState::new(
             wasi.build_p1(),
             StoreLimitsBuilder::new()
@@ -131,11 +164,28 @@ impl Guest {
         };
         guest.store.data_mut().set_request_bytes(HARNESS.as_bytes());
         match guest.run(BOOT) {
-            TurnOutcome::Returned(0) => Ok(guest),
-            other => Err(KernelError::Wasm(format!(
-                "harness failed to start: {other:?}"
-            ))),
+            TurnOutcome::Returned(0) => {}
+            other => {
+                return Err(KernelError::Wasm(format!(
+                    "harness failed to start: {other:?}"
+                )))
+            }
         }
+        if let Some(dir) = working_dir {
+            // wasi-libc starts every program in "/" and keeps the cwd
+            // itself, resolving relative paths against the preopens; only a
+            // chdir inside the guest moves it.
+            let literal = serde_json::to_string(&dir).map_err(wasm_err)?;
+            match guest.run(&format!("__import__('os').chdir({literal})\n")) {
+                TurnOutcome::Returned(0) => {}
+                other => {
+                    return Err(KernelError::Wasm(format!(
+                        "cannot enter the working directory {dir}: {other:?}"
+                    )))
+                }
+            }
+        }
+        Ok(guest)
     }
 
     /// Forget interrupts sent before `since` (default: now), withdrawing

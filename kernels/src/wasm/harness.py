@@ -5,7 +5,8 @@
 # `_host.call(bytes) -> bytes`, with a one-byte opcode:
 #   O<text>  stdout write          E<text>  stderr write
 #   M<json>  an output message (display_data, execute_result, error, ...)
-#   I<json>  input request: answered V<value>, declined D, interrupted K
+#   I<json>  input request: answered V<value>, declined D, interrupted K,
+#            not served (allow_stdin false) N
 #   S<secs>  sleep, ended early by an interrupt (K)
 #   G        get the current request (JSON)
 #   R<json>  the reply to a non-execute request (complete, inspect, ...)
@@ -314,7 +315,15 @@ def _ask(prompt, password):
         return answer[1:].decode("utf-8")
     if c == b"K":
         raise KeyboardInterrupt
+    if c == b"N":
+        raise StdinNotImplementedError(
+            "raw_input was called, but this frontend does not support input requests.")
     raise EOFError("input was declined")
+
+
+class StdinNotImplementedError(NotImplementedError):
+    """input() in a run that serves no stdin (a headless run), as IPython
+    names it."""
 
 
 builtins.input = _input

@@ -55,6 +55,9 @@ pub struct ExecCtx {
     pub error: Option<(String, String)>,
     pub deadline: Option<Instant>,
     pub timed_out: bool,
+    /// The client serves stdin; otherwise `input()` raises at once, as
+    /// ipykernel's does for a request with `allow_stdin: false`.
+    pub allow_stdin: bool,
 }
 
 /// The store's data: WASI, limits, and the door's state.
@@ -308,6 +311,9 @@ impl HostState {
         let password = v.get("password").and_then(Value::as_bool).unwrap_or(false);
         if self.exec.as_ref().is_none_or(|e| e.events.is_closed()) {
             return b"D".to_vec();
+        }
+        if self.exec.as_ref().is_some_and(|e| !e.allow_stdin) {
+            return b"N".to_vec();
         }
         if self.interrupt_due {
             return self.interrupt_answer();

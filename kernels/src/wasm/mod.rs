@@ -51,6 +51,12 @@ pub struct WasmOptions {
     pub limits: Limits,
     /// Environment variables the guest sees (`os.environ`).
     pub env: Vec<(String, String)>,
+    /// A host directory (absolute) the guest gets read-write at the same
+    /// path and starts in, so a relative `open("data.csv")` finds the
+    /// notebook's files and a path printed by the kernel means the same
+    /// file on the host. `None`: the guest starts in `/`, which holds
+    /// nothing of the host's.
+    pub working_dir: Option<PathBuf>,
 }
 
 impl WasmOptions {
@@ -69,6 +75,7 @@ impl WasmOptions {
                 time: None,
             },
             env: Vec::new(),
+            working_dir: None,
         }
     }
 
@@ -111,6 +118,7 @@ fn prepare(options: &WasmOptions) -> Result<Setup> {
         mpl_dir,
         limits: options.limits.clone(),
         env: options.env.clone(),
+        working_dir: options.working_dir.clone(),
     })
 }
 
@@ -214,7 +222,12 @@ impl Kernel for WasmKernel {
         // kernel's thread has not started it yet.
         let since = self.control.lock().interrupt_seq;
         self.cmds
-            .send(WorkerCmd::Execute(request.code, sink, since))
+            .send(WorkerCmd::Execute(
+                request.code,
+                sink,
+                since,
+                request.allow_stdin,
+            ))
             .map_err(|_| KernelError::ShutDown)?;
         Ok(execution)
     }

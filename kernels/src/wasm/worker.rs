@@ -21,7 +21,8 @@ use crate::kernel::ExecutionSink;
 pub enum WorkerCmd {
     /// The code, where its events go, and the interrupt count when it was
     /// asked for: later interrupts are for it.
-    Execute(String, ExecutionSink, u64),
+    /// Code, where its events go, interrupts since, whether stdin is served.
+    Execute(String, ExecutionSink, u64, bool),
     Query(Value, oneshot::Sender<Result<Value>>),
     Restart(oneshot::Sender<Result<()>>),
     Shutdown(oneshot::Sender<()>),
@@ -122,7 +123,9 @@ impl Worker {
     pub fn run(mut self, mut cmds: mpsc::UnboundedReceiver<WorkerCmd>) {
         while let Some(cmd) = cmds.blocking_recv() {
             match cmd {
-                WorkerCmd::Execute(code, sink, since) => self.execute(code, sink, since),
+                WorkerCmd::Execute(code, sink, since, allow_stdin) => {
+                    self.execute(code, sink, since, allow_stdin)
+                }
                 WorkerCmd::Query(req, reply) => {
                     let _ = reply.send(self.query(req));
                 }
@@ -183,7 +186,7 @@ impl Worker {
         }
     }
 
-    fn execute(&mut self, code: String, mut sink: ExecutionSink, since: u64) {
+    fn execute(&mut self, code: String, mut sink: ExecutionSink, since: u64, allow_stdin: bool) {
         if self.guest.is_none() {
             sink.finish(Err(self.dead_error()));
             return;
@@ -214,6 +217,7 @@ impl Worker {
                 error: None,
                 deadline,
                 timed_out: false,
+                allow_stdin,
             });
             guest.turn()
         };

@@ -83,10 +83,7 @@ fn every_runtime_writer_passes() {
     let x = rt
         .queue_execution(
             &cell,
-            &crate::RequestId::random(),
-            "ada",
-            &[],
-            Some("b-1"),
+            &crate::RunRequest::new("ada", vec![]).in_batch("b-1"),
             3_000,
         )
         .unwrap();
@@ -115,15 +112,29 @@ fn every_runtime_writer_passes() {
     let y = rt
         .queue_execution(
             &cell,
-            &crate::RequestId::random(),
-            "ada",
-            &[],
-            Some("b-1"),
+            &crate::RunRequest::new("ada", vec![]).in_batch("b-1"),
             4_000,
         )
         .unwrap();
     let _ = y;
     rt.cancel_queued_batch("b-1", 4_001).unwrap();
+    let headless = crate::RunRequest {
+        allow_stdin: false,
+        ..crate::RunRequest::new("ada", vec![])
+    };
+    let z = rt.queue_execution(&cell, &headless, 4_500).unwrap();
+    rt.start_execution(&z, 2, 4_501).unwrap();
+    let display = |text: &str| OutputManifest::DisplayData {
+        data: [(
+            "text/plain".to_owned(),
+            crate::MimePayload::Inline { value: text.into() },
+        )]
+        .into(),
+        metadata: serde_json::Value::Null,
+        display_id: Some("d-1".into()),
+    };
+    rt.append_output(&z, &display("0%")).unwrap();
+    assert_eq!(rt.update_display("d-1", &display("100%"), None).unwrap(), 1);
     rt.mark_control_handled("k-1").unwrap();
     rt.import_executions(
         &[crate::ImportedExecution {
@@ -326,4 +337,24 @@ fn an_edit_inside_a_deleted_cell_still_resolves() {
     ChangeChecker::new(DocKind::Notebook)
         .check(nb.automerge(), &typed)
         .unwrap();
+}
+
+#[test]
+fn run_requests_are_noticed_and_edits_are_not() {
+    let mut nb = NotebookDoc::create("nb-1").unwrap();
+    let a = nb.create_cell(CellType::Code, Placement::End, "1").unwrap();
+    let base = nb.automerge().clone();
+    let mut checker = ChangeChecker::new(DocKind::Notebook);
+    let seen = |nb: &NotebookDoc, checker: &mut ChangeChecker| {
+        let heads = base.get_heads();
+        for change in nb.automerge().get_changes(&heads) {
+            checker.check(&base, &change).unwrap();
+        }
+        checker.take_run_request_seen()
+    };
+    nb.set_source(&a, "1 + 1").unwrap();
+    assert!(!seen(&nb, &mut checker), "an edit is not a run request");
+    nb.request_execution(&a, "ada").unwrap();
+    assert!(seen(&nb, &mut checker));
+    assert!(!checker.take_run_request_seen(), "taking clears it");
 }

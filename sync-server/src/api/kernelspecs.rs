@@ -7,7 +7,6 @@
 use super::{ApiError, ApiResult};
 use crate::app::AppState;
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::Json;
 use serde_json::Value;
 use std::process::Stdio;
@@ -16,15 +15,6 @@ use std::time::Duration;
 /// The agent answers from its kernelspec directories; a slow disk is the
 /// only thing that could make it take long.
 const LIST_TIMEOUT: Duration = Duration::from_secs(15);
-
-fn unavailable(message: String) -> ApiError {
-    tracing::warn!(%message, "cannot list kernels");
-    ApiError::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "runtime_unavailable",
-        message,
-    )
-}
 
 /// `GET /api/kernelspecs`: `{"default": …, "kernelspecs": [{"name",
 /// "display_name", "language"}]}`, wasm-python first.
@@ -39,13 +29,13 @@ pub async fn kernelspecs(State(state): State<AppState>) -> ApiResult<Json<Value>
     let output = match tokio::time::timeout(LIST_TIMEOUT, run).await {
         Ok(Ok(output)) => output,
         Ok(Err(e)) => {
-            return Err(unavailable(format!(
+            return Err(ApiError::runtime_unavailable(format!(
                 "cannot run the runtime agent {}: {e}",
                 binary.display()
             )))
         }
         Err(_) => {
-            return Err(unavailable(format!(
+            return Err(ApiError::runtime_unavailable(format!(
                 "the runtime agent {} did not list its kernels within {} s",
                 binary.display(),
                 LIST_TIMEOUT.as_secs()
@@ -53,14 +43,14 @@ pub async fn kernelspecs(State(state): State<AppState>) -> ApiResult<Json<Value>
         }
     };
     if !output.status.success() {
-        return Err(unavailable(format!(
+        return Err(ApiError::runtime_unavailable(format!(
             "the runtime agent {} failed to list its kernels ({})",
             binary.display(),
             output.status
         )));
     }
     let listed: Value = serde_json::from_slice(&output.stdout).map_err(|e| {
-        unavailable(format!(
+        ApiError::runtime_unavailable(format!(
             "the runtime agent {} listed its kernels in a form this server does not read: {e}",
             binary.display()
         ))
@@ -70,7 +60,7 @@ pub async fn kernelspecs(State(state): State<AppState>) -> ApiResult<Json<Value>
         .cloned()
         .unwrap_or(Value::Array(Vec::new()));
     Ok(Json(serde_json::json!({
-        "default": "wasm-python",
+        "default": state.config.runtime.default_kernel,
         "kernelspecs": kernels,
     })))
 }

@@ -7,6 +7,8 @@
 //! body is read: an anonymous client cannot make the server buffer a body.
 
 mod blobs;
+mod files;
+mod ipynb;
 mod kernelspecs;
 mod notebooks;
 mod runtime;
@@ -14,6 +16,8 @@ mod tokens;
 mod users;
 
 pub use blobs::{get_blob, put_blob};
+pub use files::{delete_file, get_file, list_files, put_file};
+pub use ipynb::{export_notebook, import_notebook};
 pub use kernelspecs::kernelspecs;
 pub use notebooks::{create_notebook, get_notebook, grant, list_notebooks};
 pub use runtime::{runtime_status, start_runtime, stop_runtime};
@@ -22,7 +26,7 @@ pub use users::{create_user, me};
 
 use crate::app::AppState;
 use crate::auth::{self, Principal};
-use crate::store::NotebookRecord;
+use crate::store::{MintedAs, NotebookRecord, TokenScope};
 use axum::extract::{Request, State};
 use axum::http::{header, Method, StatusCode};
 use axum::middleware::Next;
@@ -57,6 +61,17 @@ impl ApiError {
     }
     pub(crate) fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
+    }
+    /// The server cannot run the notebook's agent (binary missing, kernel
+    /// listing failed, the supervisor refused).
+    pub(crate) fn runtime_unavailable(message: impl Into<String>) -> Self {
+        let message = message.into();
+        tracing::warn!(%message, "runtime unavailable");
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "runtime_unavailable",
+            message,
+        )
     }
 }
 
@@ -144,6 +159,24 @@ pub(crate) async fn role(
     match (notebook, role) {
         (Some(n), Some(r)) => Ok((n, r)),
         _ => Err(ApiError::not_found(format!("no notebook {notebook_id}"))),
+    }
+}
+
+/// The caller may start and stop the notebook's runtime (and mint its
+/// tokens): an owner or editor acting as themselves, not through a runtime
+/// token. Returns the role a token they mint carries.
+pub(crate) async fn runtime_manager(
+    state: &AppState,
+    who: &Principal,
+    notebook_id: &str,
+) -> ApiResult<MintedAs> {
+    let (_, my_role) = role(state, who, notebook_id).await?;
+    match (my_role, &who.scope) {
+        (Role::Owner, TokenScope::User) => Ok(MintedAs::Owner),
+        (Role::Editor, TokenScope::User) => Ok(MintedAs::Editor),
+        _ => Err(ApiError::forbidden(
+            "only an owner or editor can start or stop a runtime",
+        )),
     }
 }
 

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 /// Longest notebook name, in characters.
-const MAX_NAME_CHARS: usize = 200;
+pub(crate) const MAX_NAME_CHARS: usize = 200;
 
 #[derive(Deserialize)]
 pub struct CreateNotebook {
@@ -32,14 +32,36 @@ pub async fn create_notebook(
     }
     let body = json_body(body)?;
     let name = display_name(&body.name, MAX_NAME_CHARS)?;
+    let id = new_notebook_id();
+    let notebook = NotebookDoc::create(&id).map_err(crate::error::ServerError::from)?;
+    let runtime = RuntimeDoc::create(&id).map_err(crate::error::ServerError::from)?;
+    let record = store_new_notebook(&state, &who, id, name, &notebook, &runtime).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"id": record.id, "name": record.name, "role": "owner"})),
+    ))
+}
+
+pub(crate) fn new_notebook_id() -> String {
+    format!("nb-{}", uuid::Uuid::new_v4().simple())
+}
+
+/// Store a new notebook whose two documents the server wrote: their
+/// changes become the log's first rows, the caller its owner.
+pub(crate) async fn store_new_notebook(
+    state: &AppState,
+    who: &Principal,
+    id: String,
+    name: String,
+    notebook: &NotebookDoc,
+    runtime: &RuntimeDoc,
+) -> ApiResult<NotebookRecord> {
     let record = NotebookRecord {
-        id: format!("nb-{}", uuid::Uuid::new_v4().simple()),
+        id,
         name,
         created_by: who.user.id.clone(),
         created_at_ms: schema::clock::now_ms(),
     };
-    let notebook = NotebookDoc::create(&record.id).map_err(crate::error::ServerError::from)?;
-    let runtime = RuntimeDoc::create(&record.id).map_err(crate::error::ServerError::from)?;
     let rows = crate::room::initial_rows(
         &record.id,
         &who.user.name,
@@ -48,10 +70,7 @@ pub async fn create_notebook(
     );
     state.store.create_notebook(&record, &rows).await?;
     tracing::info!(notebook_id = %record.id, "notebook created");
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({"id": record.id, "name": record.name, "role": "owner"})),
-    ))
+    Ok(record)
 }
 
 pub async fn list_notebooks(

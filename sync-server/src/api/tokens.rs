@@ -5,7 +5,7 @@
 //! listing shows every token by id, never its secret; revoking deletes it
 //! and closes the connections open with it.
 
-use super::{role, ApiError, ApiResult};
+use super::{runtime_manager, ApiError, ApiResult};
 use crate::app::AppState;
 use crate::auth::{self, Principal};
 use crate::store::{MintedAs, NewToken, TokenRecord, TokenScope};
@@ -13,7 +13,6 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
-use schema::wire::Role;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -96,16 +95,7 @@ pub async fn create_runtime_token(
     Path(id): Path<String>,
     body: Bytes,
 ) -> ApiResult<(StatusCode, Json<serde_json::Value>)> {
-    let (_, my_role) = role(&state, &who, &id).await?;
-    let minted_as = match (my_role, &who.scope) {
-        (Role::Owner, TokenScope::User) => MintedAs::Owner,
-        (Role::Editor, TokenScope::User) => MintedAs::Editor,
-        _ => {
-            return Err(ApiError::forbidden(
-                "only an owner or editor can start a runtime",
-            ))
-        }
-    };
+    let minted_as = runtime_manager(&state, &who, &id).await?;
     let options = TokenOptions::from_body(&body)?;
     let scope = TokenScope::Runtime {
         notebook_id: id.clone(),

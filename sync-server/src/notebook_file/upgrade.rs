@@ -43,9 +43,11 @@ pub fn upgrade(nb: &mut Value) -> Result<(), String> {
     };
     let worksheets = match top.remove("worksheets") {
         Some(Value::Array(w)) => w,
-        _ => return Err(format!(
+        _ => {
+            return Err(format!(
             "this nbformat {version} notebook could not be converted to v4: it has no 'worksheets'"
-        )),
+        ))
+        }
     };
     let mut cells = Vec::new();
     for (w, sheet) in worksheets.into_iter().enumerate() {

@@ -160,6 +160,7 @@ impl Room {
         let mut refused: HashSet<ChangeHash> = HashSet::new();
         let mut refusals: Vec<(String, String)> = Vec::new();
         let mut panicked: Vec<(String, String)> = Vec::new();
+        let mut run_requesters: Vec<String> = Vec::new();
         loop {
             let mut progress = false;
             let mut waiting = Vec::new();
@@ -183,6 +184,9 @@ impl Room {
                 let checker = &mut self.checkers[k];
                 match catch_unwind(AssertUnwindSafe(|| checker.check(doc, &candidate.change))) {
                     Ok(Ok(())) => {
+                        if checker.take_run_request_seen() {
+                            run_requesters.push(candidate.peer_id.clone());
+                        }
                         accepted_hashes.insert(hash);
                         accepted.push(candidate);
                     }
@@ -200,6 +204,9 @@ impl Room {
             if !progress || pool.is_empty() {
                 break;
             }
+        }
+        for peer_id in run_requesters {
+            self.run_requested(&peer_id);
         }
         for (peer_id, reason) in refusals {
             if let Some(peer) = self.peers.get(&peer_id) {

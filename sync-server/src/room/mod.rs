@@ -25,6 +25,7 @@
 //! reloading the document from the log if the panic may have left it half
 //! changed.
 
+pub mod activity;
 mod incoming;
 pub mod outbox;
 pub mod peer;
@@ -32,8 +33,9 @@ mod presence;
 mod relay;
 mod storage;
 
+pub use activity::{LeaseHolder, ReportSink, RoomActivity, RoomReport};
 pub use peer::PeerInfo;
-pub use storage::initial_rows;
+pub use storage::{initial_rows, load_document};
 
 use crate::error::Result;
 use crate::event_log::EventLog;
@@ -48,7 +50,7 @@ use schema::wire::ErrorCode;
 use schema::DocKind;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use storage::{load_document, Document};
+use storage::Document;
 use tokio::sync::{mpsc, oneshot, watch, OwnedSemaphorePermit};
 use tracing::Instrument;
 
@@ -98,6 +100,11 @@ pub enum RoomCommand {
     Revalidate {
         token_hash: Option<String>,
     },
+    /// Answered once everything the room received before it is in the
+    /// log: a reader of the store (an export) then sees all of it.
+    Flushed {
+        reply: oneshot::Sender<()>,
+    },
 }
 
 pub struct Room {
@@ -116,6 +123,9 @@ pub struct Room {
     /// [`PRESENCE_INTERVAL`] after it.
     presence_sent: tokio::time::Instant,
     presence_pending: bool,
+    /// Where this room's activity goes (the runtime supervisor).
+    reports: Option<ReportSink>,
+    reporting: activity::Reporting,
 }
 
 impl Room {
@@ -125,6 +135,7 @@ impl Room {
         store: Arc<dyn Store>,
         log: EventLog,
         limits: Arc<Limits>,
+        reports: Option<ReportSink>,
     ) -> Result<Self> {
         let notebook = load_document(store.as_ref(), notebook_id, DocKind::Notebook, &[]).await?;
         let runtime = load_document(store.as_ref(), notebook_id, DocKind::Runtime, &[]).await?;
@@ -143,6 +154,8 @@ impl Room {
             store,
             presence_sent: tokio::time::Instant::now(),
             presence_pending: false,
+            reports,
+            reporting: activity::Reporting::default(),
         })
     }
 
@@ -180,14 +193,19 @@ impl Room {
                         self.flush_presence();
                         continue;
                     }
+                    _ = tokio::time::sleep(activity::REPORT_RETRY), if self.reporting.pending => {
+                        self.report();
+                        continue;
+                    }
                     _ = tokio::time::sleep_until(last_busy + unload_after), if self.peers.is_empty() => {
                         unload = true;
                         0
                     }
                 };
                 if unload {
+                    tracing::debug!("room idle; unloading");
                     commands.close();
-                    self.unload().await;
+                    self.snapshot_all().await;
                     return;
                 }
                 if *shutdown.borrow() {
@@ -200,6 +218,7 @@ impl Room {
                 if self.process(batch.drain(..)).await.is_err() {
                     return;
                 }
+                self.report();
                 self.maybe_snapshot().await;
                 last_busy = tokio::time::Instant::now();
             }
@@ -212,6 +231,7 @@ impl Room {
         let mut staged = Vec::new();
         let mut candidates: [Vec<Candidate>; 2] = [Vec::new(), Vec::new()];
         let mut revalidate: Option<Option<String>> = None;
+        let mut flushed = Vec::new();
         for command in batch {
             match command {
                 RoomCommand::Join {
@@ -248,6 +268,7 @@ impl Room {
                         (_, Some(h)) => Some(h),
                     });
                 }
+                RoomCommand::Flushed { reply } => flushed.push(reply),
             }
         }
         let mut rows = Vec::new();
@@ -265,6 +286,9 @@ impl Room {
         if let Err(e) = self.log.append(rows).await {
             self.fail(&e);
             return Err(e);
+        }
+        for reply in flushed {
+            let _ = reply.send(());
         }
         self.relay(|_| true);
         self.flush_presence();
@@ -356,9 +380,8 @@ impl Room {
         }
     }
 
-    /// Nobody is connected: save what the snapshots lack and go.
-    async fn unload(&mut self) {
-        tracing::debug!("room idle; unloading");
+    /// Save what the snapshots lack, so the next load replays nothing.
+    async fn snapshot_all(&mut self) {
         for document in &mut self.docs {
             document
                 .snapshot(self.store.as_ref(), &self.notebook_id)
@@ -367,11 +390,7 @@ impl Room {
     }
 
     async fn shut_down(&mut self) {
-        for document in &mut self.docs {
-            document
-                .snapshot(self.store.as_ref(), &self.notebook_id)
-                .await;
-        }
+        self.snapshot_all().await;
         for peer in self.peers.values() {
             peer.error(ErrorCode::ShuttingDown, "the server is shutting down", true);
         }

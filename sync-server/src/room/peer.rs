@@ -11,7 +11,9 @@ use std::sync::Arc;
 #[derive(Clone, Debug)]
 pub struct PeerInfo {
     pub peer_id: String,
+    /// The user's name, as logs and presence show it.
     pub user: String,
+    pub user_id: String,
     pub role: Role,
     /// The stored hash of the peer's token, to find it when the token is
     /// revoked or its rights change.

@@ -1,6 +1,7 @@
 //! One runtime-agent child process: started in its own process group,
 //! told to die with the server, its log tail kept for the status report.
 
+use crate::config::AgentLimits;
 use std::collections::VecDeque;
 use std::path::Path;
 use std::process::Stdio;
@@ -37,6 +38,14 @@ pub struct AgentLaunch<'a> {
     pub server_url: &'a str,
     pub token: &'a str,
     pub kernel: &'a str,
+    pub limits: &'a AgentLimits,
+    /// The kernel's working directory: the notebook's folder, unless an
+    /// administrator chose another.
+    pub workdir: &'a Path,
+    /// A headless run (`cathode-run`): IPython keeps its history in memory,
+    /// as nbclient starts kernels, so parallel runs never wait on each
+    /// other's history database.
+    pub headless: bool,
 }
 
 /// Start the agent. The token travels in the environment, never in argv
@@ -48,6 +57,8 @@ pub fn spawn(launch: &AgentLaunch<'_>) -> std::io::Result<(Child, LogTail)> {
         .env("CATHODE_SERVER_URL", launch.server_url)
         .env("CATHODE_TOKEN", launch.token)
         .env("CATHODE_KERNEL", launch.kernel)
+        .env("CATHODE_WORKDIR", launch.workdir)
+        .env_remove("CATHODE_IPYTHON_HIST_FILE")
         .env_remove("CATHODE_TOKEN_FILE")
         // A backtrace would push the agent's one-line reason out of the
         // log tail the status report shows.
@@ -57,12 +68,19 @@ pub fn spawn(launch: &AgentLaunch<'_>) -> std::io::Result<(Child, LogTail)> {
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
+    if launch.headless {
+        command.env("CATHODE_IPYTHON_HIST_FILE", ":memory:");
+    }
     #[cfg(target_os = "linux")]
     // SAFETY: between fork and exec only async-signal-safe calls are made
-    // (setpgid, prctl, getppid).
+    // (setrlimit, setpgid, prctl, getppid).
     unsafe {
         let parent = libc::getpid();
+        let limits = launch.limits.clone();
         command.pre_exec(move || {
+            set_limit(libc::RLIMIT_DATA, limits.memory_bytes)?;
+            set_limit(libc::RLIMIT_CPU, limits.cpu_seconds)?;
+            set_limit(libc::RLIMIT_NOFILE, limits.open_files)?;
             // Its own group, so that stopping it reaches the kernel it starts.
             libc::setpgid(0, 0);
             // A server killed with SIGKILL leaves no agent behind.
@@ -90,12 +108,30 @@ pub fn spawn(launch: &AgentLaunch<'_>) -> std::io::Result<(Child, LogTail)> {
     Ok((child, tail))
 }
 
-/// Ask the agent's process group to stop (the agent marks its session
-/// dead and releases the lease on SIGTERM).
-pub fn terminate(pid: u32) {
+/// Lower one resource limit (soft and hard: the agent may not raise it).
+#[cfg(target_os = "linux")]
+fn set_limit(resource: libc::__rlimit_resource_t, value: Option<u64>) -> std::io::Result<()> {
+    let Some(value) = value else {
+        return Ok(());
+    };
+    let limit = libc::rlimit {
+        rlim_cur: value as libc::rlim_t,
+        rlim_max: value as libc::rlim_t,
+    };
+    // SAFETY: setrlimit(2) with a valid struct; async-signal-safe.
+    if unsafe { libc::setrlimit(resource, &limit) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Signal the agent's whole process group (it and its kernel): SIGTERM
+/// asks it to stop (it marks its session dead and releases the lease),
+/// SIGKILL ends one that would not.
+pub fn signal_group(pid: u32, signal: i32) {
     #[cfg(unix)]
     // SAFETY: a plain kill(2) on the group we created for this child.
     unsafe {
-        libc::kill(-(pid as libc::pid_t), libc::SIGTERM);
+        libc::kill(-(pid as libc::pid_t), signal);
     }
 }

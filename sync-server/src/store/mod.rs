@@ -139,6 +139,10 @@ pub trait Store: Send + Sync + 'static {
     async fn token_by_id(&self, id: &str) -> Result<Option<(TokenRecord, String)>>;
     /// Whether there was such a token to delete.
     async fn delete_token(&self, id: &str) -> Result<bool>;
+    /// Delete every token the server minted for its own agents; returns
+    /// how many. A starting server calls it: the agents of a server that
+    /// died hold such tokens, and none of them may keep a lease.
+    async fn delete_server_minted_tokens(&self) -> Result<u64>;
 
     /// Create a notebook, its owner grant and the first change of each
     /// document, in one transaction.

@@ -272,6 +272,14 @@ impl Store for SqlStore {
         Ok(done.rows_affected() > 0)
     }
 
+    async fn delete_server_minted_tokens(&self) -> Result<u64> {
+        let done = sqlx::query("DELETE FROM tokens WHERE minted_role = $1")
+            .bind(MintedAs::Server.as_str())
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
     async fn create_notebook(&self, record: &NotebookRecord, initial: &[ChangeRow]) -> Result<()> {
         let mut conn = self.pool.acquire().await?;
         let mut tx = conn.begin().await?;

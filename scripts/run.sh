@@ -37,8 +37,10 @@ url="http://$bind"
 echo "[run] running examples/tour.ipynb on the WASM Python kernel" >&2
 status=0
 "$bin/cathode-run" --server-url "$url" --token-file "$CATHODE_OWNER_TOKEN_FILE" \
-  --import examples/tour.ipynb --start-agent --kernel wasm-python --allow-errors || status=$?
+  --import examples/tour.ipynb --start-agent --kernel wasm-python --allow-errors \
+  --output "$CATHODE_DATA_DIR/tour.executed.ipynb" || status=$?
 echo "[run] the sample's last cell fails on purpose (exit status $status)." >&2
+echo "[run] the executed notebook: $CATHODE_DATA_DIR/tour.executed.ipynb" >&2
 echo "[run] its results are in the notebook's runtime document, stored in $CATHODE_DATA_DIR/cathode.sqlite;" >&2
 echo "[run] GET $url/api/notebooks lists it (token in $CATHODE_OWNER_TOKEN_FILE). The server keeps running: Ctrl-C stops it." >&2
 wait $server

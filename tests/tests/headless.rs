@@ -1,44 +1,86 @@
-//! `cathode-run`: import an .ipynb, start the agent, run every cell, print
-//! outputs, fail at the first error (or carry on with --allow-errors).
+//! `cathode-run`, as nbclient and papermill users run notebooks: import,
+//! parameters, every cell in order on a runtime the server starts, outputs
+//! printed, the executed notebook written; nbclient's rules for tagged,
+//! empty and input-asking cells, timeouts and dying kernels.
 
+use cathode_tests::ipynb::{code, markdown, nbformat_check, notebook};
 use cathode_tests::server::bin_dir;
 use cathode_tests::TestServer;
+use serde_json::{json, Value};
+use std::path::Path;
 use std::process::Command;
 
-fn run(
-    server: &TestServer,
-    notebook: &std::path::Path,
-    allow_errors: bool,
-) -> (Option<i32>, String) {
+struct Run {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+fn cathode_run(server: &TestServer, args: &[&str]) -> Run {
     let token_file = server.data_dir.path().join("token");
     std::fs::write(&token_file, &server.owner_token).unwrap();
-    let mut cmd = Command::new(bin_dir().join("cathode-run"));
-    cmd.arg("--server-url")
+    let out = Command::new(bin_dir().join("cathode-run"))
+        .arg("--server-url")
         .arg(server.http_url())
         .arg("--token-file")
         .arg(&token_file)
-        .arg("--import")
-        .arg(notebook)
-        .arg("--start-agent")
-        .arg("--kernel")
-        .arg("python3");
-    if allow_errors {
-        cmd.arg("--allow-errors");
+        .args(args)
+        .output()
+        .unwrap();
+    Run {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
-    let out = cmd.output().unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-    )
+}
+
+fn write(dir: &Path, name: &str, file: &Value) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, serde_json::to_vec(file).unwrap()).unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+fn python3() -> Value {
+    json!({"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+}
+
+fn tagged(mut cell: Value, tag: &str) -> Value {
+    cell["metadata"]["tags"] = json!([tag]);
+    cell
+}
+
+fn read(path: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+fn text(output: &Value) -> String {
+    match output
+        .get("text")
+        .or_else(|| output["data"].get("text/plain"))
+    {
+        Some(Value::Array(lines)) => lines.iter().filter_map(Value::as_str).collect(),
+        Some(Value::String(s)) => s.clone(),
+        _ => String::new(),
+    }
 }
 
 #[test]
 fn the_sample_notebook_runs_headless_with_its_outputs() {
     let server = TestServer::start().unwrap();
-    let sample = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/tour.ipynb");
-    let (code, stdout) = run(&server, &sample, true);
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/tour.ipynb");
+    let run = cathode_run(
+        &server,
+        &[
+            "--import",
+            sample.to_str().unwrap(),
+            "--kernel",
+            "wasm-python",
+            "--allow-errors",
+        ],
+    );
+    let stdout = &run.stdout;
     assert_eq!(
-        code,
+        run.code,
         Some(1),
         "the sample's last cell fails on purpose:\n{stdout}"
     );
@@ -53,34 +95,263 @@ fn the_sample_notebook_runs_headless_with_its_outputs() {
 }
 
 #[test]
-fn stops_at_the_first_error() {
+fn parameters_tags_and_the_executed_notebook() {
     let server = TestServer::start().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("failing.ipynb");
-    std::fs::write(
-        &path,
-        r#"{"cells": [
-            {"cell_type": "code", "source": "print('one')"},
-            {"cell_type": "code", "source": "raise ValueError('boom')"},
-            {"cell_type": "code", "source": "print('never')"}
-        ]}"#,
-    )
-    .unwrap();
-    let (code, stdout) = run(&server, &path, false);
-    assert_eq!(code, Some(1));
-    assert!(
-        stdout.contains("one\n") && stdout.contains("ValueError"),
-        "{stdout}"
+    let file = notebook(
+        vec![
+            markdown("title", "# Monthly report"),
+            tagged(
+                code("defaults", "month = 'Jan'\nrate = 1.0\nlimit = 3"),
+                "parameters",
+            ),
+            code("empty", "   \n"),
+            code(
+                "body",
+                "print(month, rate * 2, limit, type(limit).__name__)",
+            ),
+            tagged(code("skipped", "print('never run')"), "skip-execution"),
+            tagged(
+                code("fails", "raise ValueError('expected')"),
+                "raises-exception",
+            ),
+            code("after", "print('after the expected error')"),
+        ],
+        python3(),
     );
-    assert!(!stdout.contains("never"), "ran past the error:\n{stdout}");
-    // And a clean notebook exits 0.
-    let ok = dir.path().join("ok.ipynb");
-    std::fs::write(
-        &ok,
-        r#"{"cells": [{"cell_type": "code", "source": "print(6 * 7)"}]}"#,
-    )
-    .unwrap();
-    let (code, stdout) = run(&server, &ok, false);
-    assert_eq!(code, Some(0), "{stdout}");
-    assert!(stdout.contains("42\n"));
+    let input = write(dir.path(), "report.ipynb", &file);
+    let output = dir.path().join("executed.ipynb");
+    let run = cathode_run(
+        &server,
+        &[
+            "--import",
+            &input,
+            "--output",
+            output.to_str().unwrap(),
+            "-p",
+            "month",
+            "Feb",
+            "-p",
+            "rate",
+            "2.5",
+            "-y",
+            "limit: 7\nextra: [1, 2]",
+        ],
+    );
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("Feb 5.0 7 int\n"), "{}", run.stdout);
+    assert!(!run.stdout.contains("never run"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("after the expected error"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("skipped (tagged skip-execution)"),
+        "{}",
+        run.stdout
+    );
+
+    let executed = read(&output);
+    assert_eq!(
+        nbformat_check(&std::fs::read(&output).unwrap(), None)["valid"],
+        true
+    );
+    let cells = executed["cells"].as_array().unwrap();
+    let ids: Vec<&str> = cells.iter().map(|c| c["id"].as_str().unwrap()).collect();
+    // The injected cell sits right after the one tagged `parameters`.
+    assert_eq!(ids[1], "defaults");
+    let injected = &cells[2];
+    assert_eq!(injected["metadata"]["tags"], json!(["injected-parameters"]));
+    let source: String = injected["source"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(
+        source,
+        "# Parameters\nmonth = \"Feb\"\nrate = 2.5\nlimit = 7\nextra = [1, 2]\n"
+    );
+    let by_id = |id: &str| cells.iter().find(|c| c["id"] == id).unwrap().clone();
+    // The empty cell was not sent to the kernel; the counts show it.
+    assert_eq!(by_id("empty")["execution_count"], Value::Null);
+    assert_eq!(by_id("skipped")["execution_count"], Value::Null);
+    assert_eq!(by_id("skipped")["outputs"], json!([]));
+    assert_eq!(by_id("body")["execution_count"], 3);
+    assert_eq!(text(&by_id("body")["outputs"][0]), "Feb 5.0 7 int\n");
+    assert_eq!(by_id("fails")["outputs"][0]["ename"], "ValueError");
+    assert_eq!(
+        text(&by_id("after")["outputs"][0]),
+        "after the expected error\n"
+    );
+}
+
+#[test]
+fn stops_at_the_first_error_and_still_writes_the_notebook() {
+    let server = TestServer::start().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = notebook(
+        vec![
+            code("one", "print('one')"),
+            code("boom", "raise ValueError('boom')"),
+            code("never", "print('never')"),
+        ],
+        python3(),
+    );
+    let input = write(dir.path(), "failing.ipynb", &file);
+    let output = dir.path().join("out.ipynb");
+    let run = cathode_run(
+        &server,
+        &["--import", &input, "--output", output.to_str().unwrap()],
+    );
+    assert_eq!(run.code, Some(1));
+    assert!(
+        run.stdout.contains("one\n") && run.stdout.contains("ValueError"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        !run.stdout.contains("never"),
+        "ran past the error:\n{}",
+        run.stdout
+    );
+    assert!(
+        run.stderr
+            .contains("cell 2 (id boom) failed: ValueError: boom"),
+        "{}",
+        run.stderr
+    );
+    let executed = read(&output);
+    assert_eq!(executed["cells"][1]["outputs"][0]["ename"], "ValueError");
+    assert_eq!(executed["cells"][2]["outputs"], json!([]));
+}
+
+#[test]
+fn input_fails_at_once_unless_answers_are_given_on_both_kernels() {
+    let server = TestServer::start().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = notebook(
+        vec![code(
+            "ask",
+            "name = input('name? ')\nage = input('age? ')\nprint(f'{name} is {age}')",
+        )],
+        json!({}),
+    );
+    let input = write(dir.path(), "ask.ipynb", &file);
+    let answers = dir.path().join("answers.txt");
+    std::fs::write(&answers, "Ada\n36\n").unwrap();
+    for kernel in ["python3", "wasm-python"] {
+        let started = std::time::Instant::now();
+        let run = cathode_run(&server, &["--import", &input, "--kernel", kernel]);
+        assert_eq!(run.code, Some(1), "{kernel}: {}", run.stdout);
+        assert!(
+            run.stdout.contains("StdinNotImplementedError"),
+            "{kernel}: input() did not fail at once:\n{}",
+            run.stdout
+        );
+        eprintln!(
+            "{kernel}: input() failed the run in {:?}",
+            started.elapsed()
+        );
+
+        let run = cathode_run(
+            &server,
+            &[
+                "--import",
+                &input,
+                "--kernel",
+                kernel,
+                "--stdin",
+                answers.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(
+            run.code,
+            Some(0),
+            "{kernel}: {}\n{}",
+            run.stdout,
+            run.stderr
+        );
+        assert!(
+            run.stdout.contains("Ada is 36\n"),
+            "{kernel}: {}",
+            run.stdout
+        );
+    }
+}
+
+#[test]
+fn a_cell_past_the_timeout_is_interrupted_and_ends_the_run() {
+    let server = TestServer::start().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = notebook(
+        vec![
+            code(
+                "slow",
+                "import time\nfor i in range(600):\n    time.sleep(0.1)",
+            ),
+            code("next", "print('not reached')"),
+        ],
+        python3(),
+    );
+    let input = write(dir.path(), "slow.ipynb", &file);
+    let run = cathode_run(&server, &["--import", &input, "--timeout", "2"]);
+    assert_eq!(run.code, Some(1), "{}", run.stdout);
+    assert!(run.stdout.contains("KeyboardInterrupt"), "{}", run.stdout);
+    assert!(
+        run.stderr
+            .contains("cell 1 (id slow) failed: it ran past the 2 s timeout"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stdout.contains("not reached"));
+}
+
+#[test]
+fn a_kernel_that_dies_ends_the_run_naming_the_cell() {
+    let server = TestServer::start().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = notebook(
+        vec![
+            code("fine", "print('fine')"),
+            code("dies", "import os\nos._exit(3)"),
+            code("next", "print('not reached')"),
+        ],
+        python3(),
+    );
+    let input = write(dir.path(), "dies.ipynb", &file);
+    let run = cathode_run(&server, &["--import", &input, "--allow-errors"]);
+    assert_eq!(run.code, Some(1), "{}", run.stdout);
+    assert!(
+        run.stderr.contains("cell 2 (id dies) failed") && run.stderr.contains("kernel died"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stdout.contains("not reached"), "{}", run.stdout);
+}
+
+#[test]
+fn parallel_runs_keep_ipython_history_in_memory() {
+    let server = TestServer::start().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = notebook(
+        vec![
+            code("history", "print(get_ipython().history_manager.hist_file)"),
+            code("work", "import time\nfor i in range(20):\n    time.sleep(0.05)\nprint('done', sum(range(10)))"),
+        ],
+        python3(),
+    );
+    let input = write(dir.path(), "parallel.ipynb", &file);
+    let runs: Vec<Run> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..3)
+            .map(|_| scope.spawn(|| cathode_run(&server, &["--import", &input])))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for run in runs {
+        assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+        assert!(run.stdout.contains(":memory:\n"), "{}", run.stdout);
+        assert!(run.stdout.contains("done 45\n"), "{}", run.stdout);
+    }
 }

@@ -97,7 +97,11 @@ fn judge(record: &ExecutionRecord, may_raise: bool) -> Verdict {
     match (record.state, error) {
         (ExecutionState::Done, _) => Verdict::Fine,
         (ExecutionState::Error, Some(("KernelDied", why))) => Verdict::Failed {
-            reason: why.to_owned(),
+            reason: if why.contains("kernel died") {
+                why.to_owned()
+            } else {
+                format!("the kernel died while running it: {why}")
+            },
             fatal: true,
         },
         (ExecutionState::Error, _) if may_raise => Verdict::Expected,

@@ -110,6 +110,8 @@ pub async fn import_notebook(
         .name
         .or(file_name)
         .or(title)
+        .map(|n| n.strip_suffix(".ipynb").map(str::to_owned).unwrap_or(n))
+        .filter(|n| !n.trim().is_empty())
         .unwrap_or_else(|| "Imported notebook".to_owned());
     let name = display_name(&name, MAX_NAME_CHARS)?;
     let id = new_notebook_id();
@@ -163,10 +165,11 @@ fn file_name(name: &str) -> String {
         })
         .collect();
     let cleaned = cleaned.trim().trim_start_matches('.');
-    let stem = if cleaned.is_empty() {
+    let stem = cleaned.strip_suffix(".ipynb").unwrap_or(cleaned);
+    let stem = if stem.trim().is_empty() {
         "notebook"
     } else {
-        cleaned
+        stem
     };
     format!("{stem}.ipynb")
 }
@@ -248,6 +251,7 @@ mod tests {
         assert_eq!(file_name("Sales 2024"), "Sales 2024.ipynb");
         assert_eq!(file_name("a/b:c"), "a_b_c.ipynb");
         assert_eq!(file_name("..."), "notebook.ipynb");
+        assert_eq!(file_name("q3.ipynb"), "q3.ipynb");
         let header = disposition(&file_name("données \"x\""));
         assert!(
             header.contains("filename=\"donn_es _x_.ipynb\""),

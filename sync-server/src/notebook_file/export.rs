@@ -15,6 +15,9 @@ use schema::{CellId, CellType, ExecutionRecord, NotebookDoc, RuntimeDoc};
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, HashMap};
 
+/// Notebook metadata nbformat never writes into a file.
+const TRANSIENT_METADATA: [&str; 3] = ["orig_nbformat", "orig_nbformat_minor", "signature"];
+
 /// What an export reads from the documents, read once so that the blobs
 /// can be fetched between reading and writing.
 pub struct ExportSource {
@@ -57,9 +60,12 @@ impl ExportSource {
             .iter()
             .map(|(cell, attachments)| self.cell(cell, attachments.as_ref(), blobs))
             .collect();
+        // As `nbformat.write` strips them (`strip_transient`): they describe
+        // the file an import read, not this one.
         let metadata: Map<String, Value> = self
             .metadata
             .iter()
+            .filter(|(k, _)| !TRANSIENT_METADATA.contains(&k.as_str()))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         json!({
@@ -79,6 +85,7 @@ impl ExportSource {
         let mut metadata: Map<String, Value> = cell
             .metadata
             .iter()
+            .filter(|(k, _)| k.as_str() != "trusted")
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         let shown = self.shown.get(&cell.id);

@@ -41,8 +41,12 @@ impl ImportedNotebook {
 pub fn read(bytes: &[u8]) -> Result<ImportedNotebook, String> {
     let mut nb: Value = serde_json::from_slice(bytes)
         .map_err(|e| format!("the file is not JSON: {e} (an .ipynb file is a JSON document)"))?;
+    // Whether the file itself had to carry ids: only a 4.5 file (or later)
+    // did; an upgraded v2 or v3 file gets its minor version from upgrade.
+    let had_ids = nb.get("nbformat").and_then(Value::as_i64) == Some(4)
+        && nb.get("nbformat_minor").and_then(Value::as_i64) >= Some(5);
     upgrade::upgrade(&mut nb)?;
-    let repairs = repair_ids(&mut nb);
+    let repairs = repair_ids(&mut nb, had_ids);
     validate::validate(&nb)?;
     Ok(convert(nb, repairs))
 }
@@ -51,11 +55,7 @@ pub fn read(bytes: &[u8]) -> Result<ImportedNotebook, String> {
 /// (a missing id in a 4.5 file, an invalid one, a repeated one). Cells of
 /// files before 4.5 have none, and get one silently: they could not have
 /// had one.
-fn repair_ids(nb: &mut Value) -> Vec<String> {
-    let minor = nb
-        .get("nbformat_minor")
-        .and_then(Value::as_i64)
-        .unwrap_or(0);
+fn repair_ids(nb: &mut Value, had_ids: bool) -> Vec<String> {
     let Some(cells) = nb.get_mut("cells").and_then(Value::as_array_mut) else {
         return Vec::new();
     };
@@ -66,7 +66,7 @@ fn repair_ids(nb: &mut Value) -> Vec<String> {
             continue; // validation names it
         };
         let why = match cell.get("id") {
-            None if minor < 5 => None,
+            None if !had_ids => None,
             None => Some("it had no id".to_owned()),
             Some(Value::String(id)) if !schema::ids::is_valid_id(id) => Some(format!(
                 "its id {id:?} is not 1 to 64 letters, digits, '-' or '_'"

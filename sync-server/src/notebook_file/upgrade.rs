@@ -56,7 +56,8 @@ pub fn upgrade(nb: &mut Value) -> Result<(), String> {
                 "this nbformat {version} notebook could not be converted to v4: worksheets[{w}] has no 'cells'"
             ));
         };
-        for cell in sheet_cells {
+        for mut cell in sheet_cells {
+            rejoin_lines(&mut cell);
             cells.push(upgrade_cell(cell));
         }
     }
@@ -71,6 +72,56 @@ pub fn upgrade(nb: &mut Value) -> Result<(), String> {
     meta.insert("orig_nbformat_minor".into(), json!(orig_minor));
     *nb = json!({"nbformat": 4, "nbformat_minor": 5, "metadata": meta, "cells": cells});
     Ok(())
+}
+
+/// Lines as nbformat 2 and 3 stored them, joined as their readers join
+/// them (`_join_lines`): lines written by `splitlines(True)` keep their
+/// ends, so they are concatenated; lines written by `splitlines()` lost
+/// them, so they are joined with newlines.
+fn join_lines(lines: &[Value]) -> Value {
+    let lines: Vec<&str> = lines.iter().filter_map(Value::as_str).collect();
+    if lines.first().is_some_and(|l| l.ends_with(['\n', '\r'])) {
+        json!(lines.concat())
+    } else {
+        json!(lines.join("\n"))
+    }
+}
+
+/// The multiline fields nbformat 2 and 3 join on reading: a code cell's
+/// input and its outputs' text payloads, other cells' source.
+fn rejoin_lines(cell: &mut Value) {
+    const MULTILINE_OUTPUTS: [&str; 6] = ["text", "html", "svg", "latex", "javascript", "json"];
+    let Some(c) = cell.as_object_mut() else {
+        return;
+    };
+    let rejoin = |v: &mut Value| {
+        if let Value::Array(lines) = v {
+            *v = join_lines(lines);
+        }
+    };
+    if c.get("cell_type").and_then(Value::as_str) == Some("code") {
+        if let Some(input) = c.get_mut("input") {
+            rejoin(input);
+        }
+        for output in c
+            .get_mut("outputs")
+            .and_then(Value::as_array_mut)
+            .into_iter()
+            .flatten()
+        {
+            for key in MULTILINE_OUTPUTS {
+                if let Some(v) = output.get_mut(key) {
+                    rejoin(v);
+                }
+            }
+        }
+    } else {
+        for key in ["source", "rendered"] {
+            if let Some(v) = c.get_mut(key) {
+                rejoin(v);
+            }
+        }
+    }
 }
 
 fn upgrade_cell(cell: Value) -> Value {
@@ -227,5 +278,21 @@ mod tests {
         assert!(upgrade(&mut no_sheets).unwrap_err().contains("worksheets"));
         let mut no_cells = json!({"nbformat": 3, "metadata": {}, "worksheets": [{}]});
         assert!(upgrade(&mut no_cells).unwrap_err().contains("cells"));
+    }
+
+    #[test]
+    fn lines_are_joined_as_the_old_readers_joined_them() {
+        let mut nb = json!({
+            "nbformat": 3, "nbformat_minor": 0, "metadata": {},
+            "worksheets": [{"cells": [
+                {"cell_type": "markdown", "source": ["# Title", "", "text"]},
+                {"cell_type": "code", "input": ["a = 1\n", "b = 2"],
+                 "outputs": [{"output_type": "stream", "stream": "stdout", "text": ["x", "y"]}]}
+            ]}]
+        });
+        upgrade(&mut nb).unwrap();
+        assert_eq!(nb["cells"][0]["source"], "# Title\n\ntext");
+        assert_eq!(nb["cells"][1]["source"], "a = 1\nb = 2");
+        assert_eq!(nb["cells"][1]["outputs"][0]["text"], "x\ny");
     }
 }

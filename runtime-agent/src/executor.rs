@@ -36,6 +36,8 @@ pub async fn run(
                 rt.start_execution(&x, execution_count, schema::clock::now_ms())
             })
             .await??;
+        let key = record.request_id.clone();
+        crate::timing_mark!("agent.started", key);
         let source = match source {
             Ok(s) => s,
             Err(e) => {
@@ -51,7 +53,11 @@ pub async fn run(
         };
         let mut request = ExecuteRequest::new(source);
         request.allow_stdin = record.allow_stdin;
+        crate::timing_mark!("agent.kernel_sent", key);
         let mut execution = kernel.execute(request).await?;
+        // Marked once: the first result, and the flush that wrote it.
+        let mut result_marked = false;
+        let mut result_written = false;
         let mut buffer = OutputBuffer::new();
         let mut tick = tokio::time::interval(flush_interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -72,7 +78,13 @@ pub async fn run(
             tokio::select! {
                 raw = execution.next_event() => {
                     let events = match raw {
-                        Some(raw) => masking.push(raw),
+                        Some(raw) => {
+                            if !result_marked && matches!(raw, KernelEvent::ExecuteResult { .. }) {
+                                result_marked = true;
+                                crate::timing_mark!("agent.kernel_result", key);
+                            }
+                            masking.push(raw)
+                        }
                         None => {
                             ended = true;
                             masking.finish().into_iter().collect()
@@ -112,6 +124,10 @@ pub async fn run(
                 _ = tick.tick(), if buffer.is_dirty() || displays.pending() => {
                     flush(&client, &id, &mut buffer).await?;
                     displays.flush(&client, &id).await?;
+                    if result_marked && !result_written {
+                        result_written = true;
+                        crate::timing_mark!("agent.output_written", key);
+                    }
                 }
                 changed = revision.changed(), if waiting.is_some() => {
                     if changed.is_err() {
@@ -154,7 +170,11 @@ pub async fn run(
         buffer.finish();
         flush(&client, &id, &mut buffer).await?;
         displays.flush(&client, &id).await?;
+        if result_marked && !result_written {
+            crate::timing_mark!("agent.output_written", key);
+        }
         finish(&client, &id, state, None).await?;
+        crate::timing_mark!("agent.finished", key);
         tracing::info!(state = ?state, "finished");
         Ok(state)
     }

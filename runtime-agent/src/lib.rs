@@ -16,6 +16,7 @@ pub mod outputs;
 pub mod scheduler;
 pub mod secrets;
 pub mod terminal;
+pub mod timing;
 
 pub use agent::{run, Exit};
 pub use config::Config;

@@ -106,6 +106,10 @@ impl Scheduler {
             }
         }
         let count = to_queue.len();
+        for (_, request) in &to_queue {
+            crate::timing_mark!("agent.request_seen", request.request_id);
+        }
+        let marks: Vec<RequestId> = to_queue.iter().map(|(_, r)| r.request_id.clone()).collect();
         let queued = client
             .edit_runtime(move |rt| {
                 let mut queued = Vec::new();
@@ -117,6 +121,9 @@ impl Scheduler {
                 Ok::<_, schema::SchemaError>(queued)
             })
             .await??;
+        for request in &marks {
+            crate::timing_mark!("agent.queued", request);
+        }
         if let Some(queue) = self.queue.as_mut() {
             queue.extend(queued);
         }

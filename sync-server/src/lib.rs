@@ -18,6 +18,7 @@ pub mod rooms;
 pub mod runtimes;
 pub mod secrets;
 pub mod store;
+pub mod timing;
 pub mod workdir;
 
 pub use app::Server;

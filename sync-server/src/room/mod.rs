@@ -228,6 +228,7 @@ impl Room {
     }
 
     async fn process(&mut self, batch: impl Iterator<Item = RoomCommand>) -> Result<()> {
+        let received_us = crate::timing::enabled().then(crate::timing::wall_us);
         let mut staged = Vec::new();
         let mut candidates: [Vec<Candidate>; 2] = [Vec::new(), Vec::new()];
         let mut revalidate: Option<Option<String>> = None;
@@ -280,12 +281,25 @@ impl Room {
         if let Some(token_hash) = revalidate {
             self.revalidate(token_hash.as_deref()).await;
         }
+        // The batch's events, for the timing marks (only when they are on).
+        let events = received_us.filter(|_| !rows.is_empty()).map(|received| {
+            let names: Vec<&str> = rows.iter().map(|r| r.event_type.as_str()).collect();
+            let events = names.join(",");
+            crate::timing::mark("room.received", &events, received);
+            events
+        });
         if !rows.is_empty() {
             self.relay(|peer_id| !authors.contains(peer_id));
+            if let Some(events) = &events {
+                crate::timing::mark("room.relayed", events, crate::timing::wall_us());
+            }
         }
         if let Err(e) = self.log.append(rows).await {
             self.fail(&e);
             return Err(e);
+        }
+        if let Some(events) = &events {
+            crate::timing::mark("room.committed", events, crate::timing::wall_us());
         }
         for reply in flushed {
             let _ = reply.send(());

@@ -35,6 +35,21 @@ pub fn spawn_agent(
     TestAgent::start_with(server, notebook, token, kernel, &options)
 }
 
+/// [`spawn_agent`], its log (timing marks, warnings) in `log`.
+pub fn spawn_agent_logged(
+    server: &TestServer,
+    notebook: &str,
+    token: &str,
+    kernel: &str,
+    log: &std::path::Path,
+) -> Result<TestAgent> {
+    let options = AgentOptions {
+        log: Some((log.to_path_buf(), super::breakdown::FILTER.to_owned())),
+        lease_ttl_ms: 15_000,
+    };
+    TestAgent::start_with(server, notebook, token, kernel, &options)
+}
+
 /// `runtime-agent --prepare-wasm`: compile and cache the WASM module.
 pub fn prepare_wasm() -> Result<()> {
     let binary = bin_dir().join("runtime-agent");

@@ -19,6 +19,8 @@
 
 #[path = "../bench/agent_run.rs"]
 mod agent_run;
+#[path = "../bench/breakdown.rs"]
+mod breakdown;
 #[path = "../bench/jupyter_server.rs"]
 mod jupyter_server;
 
@@ -26,6 +28,7 @@ use agent_run::{document_sizes, result_text, spawn_agent, stdout_text, RunWatch,
 use anyhow::{bail, Context, Result};
 use cathode_client::NotebookClient;
 use cathode_tests::probe::edit_latencies;
+use cathode_tests::server::ServerOptions;
 use cathode_tests::stats::{ms, percentile};
 use cathode_tests::TestServer;
 use kernels::jupyter::{JupyterKernel, JupyterOptions, KernelSpecFinder};
@@ -83,6 +86,13 @@ fn ms_f(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
+fn wall_us() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or_default()
+}
+
 fn wall_ms() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -131,17 +141,28 @@ async fn add_cell(client: &NotebookClient, source: &str) -> Result<CellId> {
 }
 
 /// Press run on `cell` and wait for it to finish at `client`.
-async fn run_cell(
-    client: &NotebookClient,
-    cell: &CellId,
-    timeout: Duration,
-) -> Result<(Seen, f64, i64)> {
+/// What one press of run gave: what the client saw, when it pressed (wall
+/// clock, ms and µs), and the request.
+struct Pressed {
+    seen: Seen,
+    start_wall: f64,
+    start_us: u64,
+    request: schema::RunRequest,
+}
+
+async fn run_cell(client: &NotebookClient, cell: &CellId, timeout: Duration) -> Result<Pressed> {
     let mut watch = RunWatch::new(client, cell).await?;
     let start = Instant::now();
     let start_wall = wall_ms();
+    let start_us = wall_us();
     let request = watch.request().await?;
     let seen = watch.wait(start, false, timeout).await?;
-    Ok((seen, start_wall, request.requested_at_ms))
+    Ok(Pressed {
+        seen,
+        start_wall,
+        start_us,
+        request,
+    })
 }
 
 fn expect_two(seen: &Seen, what: &str) -> Result<()> {
@@ -160,18 +181,32 @@ async fn agent_round_trips(
     server: &TestServer,
     kernel: &str,
     o: &Options,
-) -> Result<(Latency, Stages)> {
+) -> Result<(Latency, Stages, breakdown::Breakdown)> {
     let (notebook, client) = server.notebook_with_owner(&format!("1+1 {kernel}")).await?;
     let token = server.runtime_token(&notebook).await?;
     let cell = add_cell(&client, "1+1").await?;
-    let mut agent = spawn_agent(server, &notebook, &token, kernel)?;
+    let agent_log = server.data_dir.path().join(format!("agent-{kernel}.log"));
+    let mut agent = agent_run::spawn_agent_logged(server, &notebook, &token, kernel, &agent_log)?;
     let (mut latency, mut stages) = (Latency::default(), Stages::default());
+    let mut runs = Vec::new();
     for i in 0..o.warmup + o.runs {
         let timeout = if i == 0 { FIRST_RUN } else { RUN };
-        let (seen, start_wall, requested_at) = run_cell(&client, &cell, timeout).await?;
+        let pressed = run_cell(&client, &cell, timeout).await?;
+        let (seen, start_wall, requested_at) = (
+            pressed.seen,
+            pressed.start_wall,
+            pressed.request.requested_at_ms,
+        );
         expect_two(&seen, kernel)?;
         if i < o.warmup {
             continue;
+        }
+        if let Some(result) = seen.result {
+            runs.push(breakdown::ClientRun {
+                request: pressed.request.request_id.to_string(),
+                requested_us: pressed.start_us,
+                seen_us: pressed.start_us + result.as_micros() as u64,
+            });
         }
         let (Some(result), Some(done), Some(record)) = (seen.result, seen.finished, &seen.record)
         else {
@@ -188,7 +223,10 @@ async fn agent_round_trips(
     }
     agent.stop();
     client.close().await;
-    Ok((latency, stages))
+    let agent_marks = breakdown::parse(&std::fs::read_to_string(&agent_log).unwrap_or_default());
+    let server_marks = breakdown::parse(&server.log());
+    let parts = breakdown::breakdown(&runs, &agent_marks, &server_marks);
+    Ok((latency, stages, parts))
 }
 
 /// The kernels crate alone: execute, read events until the execute_result,
@@ -366,10 +404,10 @@ async fn agent_lines(
     let warm = add_cell(&client, "1+1").await?;
     let cell = add_cell(&client, code).await?;
     let mut agent = spawn_agent(server, &notebook, &token, kernel)?;
-    let (seen, _, _) = run_cell(&client, &warm, FIRST_RUN).await?;
+    let seen = run_cell(&client, &warm, FIRST_RUN).await?.seen;
     expect_two(&seen, kernel)?;
     let before = document_sizes(&client).await?;
-    let (seen, _, _) = run_cell(&client, &cell, LINES_RUN).await?;
+    let seen = run_cell(&client, &cell, LINES_RUN).await?.seen;
     let done = seen.finished.context("lines: not finished")?;
     let record = seen.record.context("lines: no record")?;
     let last = format!("{}\n", lines.saturating_sub(1));
@@ -476,10 +514,19 @@ async fn main() -> Result<()> {
         "(runtime-agent --prepare-wasm: {:.1} s)\n",
         t.elapsed().as_secs_f64()
     );
-    let server = TestServer::start()?;
+    // The server logs its timing marks (and warnings) to a file the
+    // breakdown reads.
+    let server = TestServer::start_with_options(
+        &[],
+        ServerOptions {
+            capture_log: true,
+            log_filter: Some(breakdown::FILTER.into()),
+            ..ServerOptions::default()
+        },
+    )?;
     let floor = sync_floor(&server, o.runs).await?;
-    let (wasm, wasm_stages) = agent_round_trips(&server, WASM, &o).await?;
-    let (ipy, ipy_stages) = agent_round_trips(&server, IPYKERNEL, &o).await?;
+    let (wasm, wasm_stages, wasm_parts) = agent_round_trips(&server, WASM, &o).await?;
+    let (ipy, ipy_stages, ipy_parts) = agent_round_trips(&server, IPYKERNEL, &o).await?;
     let raw = raw_kernels(&o, &lines_code).await?;
     let (peer, peer_lines) = jupyter_server_peer(&o, &lines_code).await?;
     println!(
@@ -513,6 +560,9 @@ async fn main() -> Result<()> {
     growth("agent wasm p50 as executions accumulate", &wasm);
     stages("where the time goes, python3 (medians)", &ipy_stages);
     stages("where the time goes, wasm (medians)", &wasm_stages);
+    println!();
+    breakdown::print("breakdown of 1+1, python3", &ipy_parts);
+    breakdown::print("breakdown of 1+1, wasm-python", &wasm_parts);
 
     println!(
         "\nagent start to first result: fresh agent, `1+1` already queued, {} starts each",

@@ -1,7 +1,8 @@
 //! Group commit for the event log.
 //!
-//! Rooms hand their accepted changes to one writer task and wait for the
-//! answer before relaying or acknowledging anything. While one transaction
+//! Rooms hand their accepted changes to one writer task, which answers
+//! each request once its rows are durable (a room acknowledges their
+//! authors only then: `room/commits.rs`). While one transaction
 //! is being committed, further requests queue up; the writer then takes them
 //! all in the next transaction. Durability costs one fsync per batch rather
 //! than one per change, and a lone change still commits at once.
@@ -36,17 +37,28 @@ impl EventLog {
         (Self { requests: tx }, task)
     }
 
-    /// Append rows durably; returns once they are committed.
-    pub async fn append(&self, rows: Vec<ChangeRow>) -> Result<()> {
-        if rows.is_empty() {
-            return Ok(());
-        }
+    /// Queue rows for the log; the answer comes once they are durable.
+    /// Requests are committed in the order they are queued, so an answer
+    /// also means every earlier request is durable.
+    pub async fn submit(
+        &self,
+        rows: Vec<ChangeRow>,
+    ) -> Result<oneshot::Receiver<Result<(), String>>> {
         let (reply, answer) = oneshot::channel();
         self.requests
             .send(Request::Append { rows, reply })
             .await
             .map_err(|_| ServerError::EventLog("writer stopped".into()))?;
-        answer
+        Ok(answer)
+    }
+
+    /// Append rows durably; returns once they are committed.
+    pub async fn append(&self, rows: Vec<ChangeRow>) -> Result<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        self.submit(rows)
+            .await?
             .await
             .map_err(|_| ServerError::EventLog("writer stopped".into()))?
             .map_err(ServerError::EventLog)

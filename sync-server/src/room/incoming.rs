@@ -337,6 +337,10 @@ impl Room {
     /// Rebuild a document from the log and this batch's rows so far, after
     /// a failed apply may have left it half changed.
     async fn reload(&mut self, kind: DocKind, rows: &[ChangeRow]) {
+        // The log must hold every earlier batch before it is read back.
+        if self.settle().await.is_err() {
+            return;
+        }
         match super::storage::load_document(self.store.as_ref(), &self.notebook_id, kind, rows)
             .await
         {

@@ -4,15 +4,17 @@
 //! The task works in batches. It takes every command that has arrived,
 //! checks each sync message ([`crate::guard`], then the layout, see
 //! `incoming`), applies the new changes of the whole batch in one go,
-//! relays them at once to the peers that wrote none of them, appends them
-//! to the event log and waits until they are durable, and only then
-//! answers the peers that wrote them: the server's heads in that answer
-//! are their acknowledgement, so it must not go out before the changes are
+//! relays them at once to the peers that wrote none of them, and hands
+//! them to the event log. It does not wait for the commit: the next batch
+//! is taken at once, and the peers that wrote a batch are answered only
+//! when it is durable (`commits`): the server's heads in that answer are
+//! their acknowledgement, so it must not go out before the changes are
 //! safe. Relaying to everyone else first takes the commit off the path from
 //! one peer's edit to another's screen (and from a run request to the
-//! agent, and from its output back). Commands arriving during the commit
-//! form the next batch, so a busy room commits many changes per fsync, and
-//! a change that depends on one still being committed is logged after it.
+//! agent, and from its output back). The log commits batches in order and
+//! groups those that queue during an fsync, so a busy room commits many
+//! changes per fsync, and a change that depends on one still being
+//! committed is logged after it.
 //!
 //! If the server dies before the commit, peers that were relayed a change
 //! hold it and the log does not; its author was never acknowledged and
@@ -26,6 +28,7 @@
 //! changed.
 
 pub mod activity;
+mod commits;
 mod incoming;
 pub mod outbox;
 pub mod peer;
@@ -126,6 +129,8 @@ pub struct Room {
     /// Where this room's activity goes (the runtime supervisor).
     reports: Option<ReportSink>,
     reporting: activity::Reporting,
+    /// Batches handed to the log and not yet durable.
+    commits: commits::Commits,
 }
 
 impl Room {
@@ -156,6 +161,7 @@ impl Room {
             presence_pending: false,
             reports,
             reporting: activity::Reporting::default(),
+            commits: commits::Commits::default(),
         })
     }
 
@@ -187,8 +193,21 @@ impl Room {
                 let presence_at = self.presence_sent + self.presence_interval();
                 let received = tokio::select! {
                     biased;
-                    _ = shutdown.wait_for(|stop| *stop) => 0,
-                    n = commands.recv_many(&mut batch, MAX_BATCH) => n,
+                    // The watch's guard must not live in the select's output:
+                    // a branch below awaits.
+                    _ = async { let _ = shutdown.wait_for(|stop| *stop).await; } => 0,
+                    committed = self.commits.next(), if !self.commits.is_empty() => {
+                        match committed {
+                            Ok(()) => self.committed(),
+                            Err(e) => {
+                                self.fail(&e);
+                                return;
+                            }
+                        }
+                        self.maybe_snapshot().await;
+                        continue;
+                    }
+                    n = commands.recv_many(&mut batch, MAX_BATCH), if !self.commits.is_full() => n,
                     _ = tokio::time::sleep_until(presence_at), if self.presence_pending => {
                         self.flush_presence();
                         continue;
@@ -205,14 +224,19 @@ impl Room {
                 if unload {
                     tracing::debug!("room idle; unloading");
                     commands.close();
-                    self.snapshot_all().await;
+                    if self.settle().await.is_ok() {
+                        self.snapshot_all().await;
+                    }
                     return;
                 }
                 if *shutdown.borrow() {
-                    self.shut_down().await;
+                    if self.settle().await.is_ok() {
+                        self.shut_down().await;
+                    }
                     return;
                 }
                 if received == 0 {
+                    let _ = self.settle().await;
                     break;
                 }
                 if self.process(batch.drain(..)).await.is_err() {
@@ -232,7 +256,7 @@ impl Room {
         let mut staged = Vec::new();
         let mut candidates: [Vec<Candidate>; 2] = [Vec::new(), Vec::new()];
         let mut revalidate: Option<Option<String>> = None;
-        let mut flushed = Vec::new();
+        let mut flushed: Vec<oneshot::Sender<()>> = Vec::new();
         for command in batch {
             match command {
                 RoomCommand::Join {
@@ -289,22 +313,38 @@ impl Room {
             events
         });
         if !rows.is_empty() {
-            self.relay(|peer_id| !authors.contains(peer_id));
+            let commits = &self.commits;
+            let held: Vec<String> = self
+                .peers
+                .keys()
+                .filter(|p| authors.contains(*p) || commits.holds(p))
+                .cloned()
+                .collect();
+            self.relay(|peer_id| !held.iter().any(|h| h == peer_id));
             if let Some(events) = &events {
                 crate::timing::mark("room.relayed", events, crate::timing::wall_us());
             }
-        }
-        if let Err(e) = self.log.append(rows).await {
-            self.fail(&e);
-            return Err(e);
-        }
-        if let Some(events) = &events {
-            crate::timing::mark("room.committed", events, crate::timing::wall_us());
+            match self.log.submit(rows).await {
+                Ok(done) => self.commits.push(done, authors, events),
+                Err(e) => {
+                    self.fail(&e);
+                    return Err(e);
+                }
+            }
         }
         for reply in flushed {
-            let _ = reply.send(());
+            self.commits.flushed(reply);
         }
-        self.relay(|_| true);
+        // Everyone not held gets what it is owed (a writable peer, a
+        // joiner); the held are answered when their commit completes.
+        let commits = &self.commits;
+        let held: Vec<String> = self
+            .peers
+            .keys()
+            .filter(|p| commits.holds(p))
+            .cloned()
+            .collect();
+        self.relay(|peer_id| !held.iter().any(|h| h == peer_id));
         self.flush_presence();
         Ok(())
     }
@@ -370,7 +410,12 @@ impl Room {
         }
     }
 
+    /// A snapshot holds the whole document, so none is taken while a
+    /// commit is in flight: it would hold changes the log may never get.
     async fn maybe_snapshot(&mut self) {
+        if !self.commits.is_empty() {
+            return;
+        }
         for document in &mut self.docs {
             if document.wants_snapshot() {
                 document

@@ -6,10 +6,13 @@
 //! writes a run's start, its output and its end as separate changes, and
 //! each waited for the commit of the one before, on the path from a run
 //! request to its result. Now only acknowledgements wait: a peer with a
-//! change in a commit still in flight is *held* (the room sends it nothing
-//! at all, since any sync message would carry heads acknowledging that
-//! change), and everyone else is relayed as soon as a batch is applied, as
-//! before. When a commit completes its authors are released and answered.
+//! change to a document in a commit still in flight is *held* for that
+//! document (the room sends it no sync message for it, since any would
+//! carry heads acknowledging that change), and everything else is relayed
+//! as soon as a batch is applied, as before. The two documents sync apart,
+//! so a person whose run request (notebook document) is still being
+//! committed already receives the agent's output (runtime document). When
+//! a commit completes its authors are released and answered.
 //!
 //! The log writer commits requests in the order it gets them, so a batch
 //! is durable only after every batch before it; `Flushed` replies wait for
@@ -18,6 +21,7 @@
 
 use super::Room;
 use crate::error::ServerError;
+use schema::DocKind;
 use std::collections::{HashSet, VecDeque};
 use tokio::sync::oneshot;
 
@@ -28,8 +32,9 @@ pub(super) const MAX_IN_FLIGHT: usize = 64;
 /// One batch's commit.
 pub(super) struct InFlight {
     done: oneshot::Receiver<Result<(), String>>,
-    /// Peers with changes in it: held until it is durable.
-    authors: HashSet<String>,
+    /// Peers with changes in it, and to which document: held for that
+    /// document until it is durable.
+    authors: HashSet<(String, DocKind)>,
     /// `Flushed` requests answered once it is durable.
     flushed: Vec<oneshot::Sender<()>>,
     /// For the timing marks: the batch's events.
@@ -50,15 +55,18 @@ impl Commits {
         self.in_flight.len() >= MAX_IN_FLIGHT
     }
 
-    /// Whether `peer_id` has a change in a commit still in flight.
-    pub(super) fn holds(&self, peer_id: &str) -> bool {
-        self.in_flight.iter().any(|c| c.authors.contains(peer_id))
+    /// Every (peer, document) with a change in a commit still in flight.
+    pub(super) fn held(&self) -> HashSet<(String, DocKind)> {
+        self.in_flight
+            .iter()
+            .flat_map(|c| c.authors.iter().cloned())
+            .collect()
     }
 
     pub(super) fn push(
         &mut self,
         done: oneshot::Receiver<Result<(), String>>,
-        authors: HashSet<String>,
+        authors: HashSet<(String, DocKind)>,
         events: Option<String>,
     ) {
         self.in_flight.push_back(InFlight {
@@ -109,14 +117,8 @@ impl Room {
     /// they are owed, their acknowledgement among it) unless a later
     /// commit still holds them. An error stops the room.
     pub(super) fn committed(&mut self) {
-        let commits = &self.commits;
-        let held: Vec<String> = self
-            .peers
-            .keys()
-            .filter(|p| commits.holds(p))
-            .cloned()
-            .collect();
-        self.relay(|peer_id| !held.iter().any(|h| h == peer_id));
+        let held = self.commits.held();
+        self.relay(|peer_id, kind| !held.contains(&(peer_id.to_owned(), kind)));
     }
 
     /// Wait until every commit in flight is durable (before a reload from

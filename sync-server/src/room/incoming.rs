@@ -141,7 +141,7 @@ impl Room {
         kind: DocKind,
         new: Vec<Candidate>,
         rows: &mut Vec<ChangeRow>,
-        authors: &mut HashSet<String>,
+        authors: &mut HashSet<(String, DocKind)>,
     ) {
         let k = kind.index();
         let mut pool = std::mem::take(&mut self.parked[k]);
@@ -259,7 +259,7 @@ impl Room {
         kind: DocKind,
         accepted: Vec<Candidate>,
         rows: &mut Vec<ChangeRow>,
-        authors: &mut HashSet<String>,
+        authors: &mut HashSet<(String, DocKind)>,
     ) {
         let k = kind.index();
         let mut runs: Vec<(String, Vec<Change>)> = Vec::new();
@@ -307,7 +307,7 @@ impl Room {
             match applied {
                 Ok(Ok(())) => {
                     rows.extend(new_rows);
-                    authors.insert(peer_id);
+                    authors.insert((peer_id, kind));
                 }
                 Ok(Err(e)) => {
                     self.reload(kind, rows).await;

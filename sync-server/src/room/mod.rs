@@ -313,14 +313,9 @@ impl Room {
             events
         });
         if !rows.is_empty() {
-            let commits = &self.commits;
-            let held: Vec<String> = self
-                .peers
-                .keys()
-                .filter(|p| authors.contains(*p) || commits.holds(p))
-                .cloned()
-                .collect();
-            self.relay(|peer_id| !held.iter().any(|h| h == peer_id));
+            let mut held = self.commits.held();
+            held.extend(authors.iter().cloned());
+            self.relay(|peer_id, kind| !held.contains(&(peer_id.to_owned(), kind)));
             if let Some(events) = &events {
                 crate::timing::mark("room.relayed", events, crate::timing::wall_us());
             }
@@ -337,14 +332,8 @@ impl Room {
         }
         // Everyone not held gets what it is owed (a writable peer, a
         // joiner); the held are answered when their commit completes.
-        let commits = &self.commits;
-        let held: Vec<String> = self
-            .peers
-            .keys()
-            .filter(|p| commits.holds(p))
-            .cloned()
-            .collect();
-        self.relay(|peer_id| !held.iter().any(|h| h == peer_id));
+        let held = self.commits.held();
+        self.relay(|peer_id, kind| !held.contains(&(peer_id.to_owned(), kind)));
         self.flush_presence();
         Ok(())
     }

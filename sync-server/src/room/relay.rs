@@ -4,6 +4,7 @@ use super::Room;
 use schema::automerge::sync::SyncDoc;
 use schema::automerge::{ChangeHash, ReadDoc};
 use schema::wire::{ErrorCode, Frame};
+use schema::DocKind;
 use std::collections::HashSet;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -14,14 +15,14 @@ impl Room {
     /// document is still full is skipped and marked owed: its writer asks
     /// again once the slot is free, and the message generated then covers
     /// everything since.
-    pub(super) fn relay(&mut self, chosen: impl Fn(&str) -> bool) {
+    pub(super) fn relay(&mut self, chosen: impl Fn(&str, DocKind) -> bool) {
         let mut failed = Vec::new();
         for (peer_id, peer) in self.peers.iter_mut() {
-            if !chosen(peer_id) {
-                continue;
-            }
             for document in &self.docs {
                 let kind = document.kind;
+                if !chosen(peer_id, kind) {
+                    continue;
+                }
                 let k = kind.index();
                 if !peer.outbox.sync_free(kind) {
                     peer.owed[k] = true;

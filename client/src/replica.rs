@@ -426,7 +426,9 @@ async fn run(
                 _ = sleep, if online => break,
                 command = commands.recv() => match command {
                     None => return,
-                    Some(Command::Run(job)) => run_local(job, &mut replica, &signals),
+                    Some(Command::Run(job)) => {
+                        run_local(job, &mut replica, &signals);
+                    }
                     Some(Command::Presence(_)) => {}
                     Some(Command::SetOnline(on)) => {
                         if on && !online {
@@ -442,12 +444,16 @@ async fn run(
     }
 }
 
-fn run_local(job: Job, replica: &mut Replica, signals: &Signals) {
+/// Run a caller's job; whether it changed a document (and so the server
+/// is owed a message).
+fn run_local(job: Job, replica: &mut Replica, signals: &Signals) -> bool {
     let before = replica.heads();
     job(replica);
-    if replica.heads() != before {
+    let changed = replica.heads() != before;
+    if changed {
         signals.revision.send_modify(|r| *r += 1);
     }
+    changed
 }
 
 async fn session(
@@ -460,7 +466,10 @@ async fn session(
         return SessionEnd::Lost;
     }
     loop {
-        tokio::select! {
+        // Only a change of ours or a message from the server can owe the
+        // server a reply: a read (most of an agent's calls) skips the sync
+        // message generation, which walks the changes since the last sync.
+        let owed = tokio::select! {
             incoming = socket.next() => {
                 let bytes = match incoming {
                     Some(Ok(Message::Binary(bytes))) => bytes,
@@ -487,6 +496,7 @@ async fn session(
                             signals.revision.send_modify(|r| *r += 1);
                         }
                         signals.activity.send_modify(|a| *a += 1);
+                        true
                     }
                     Ok(Frame::Peers(update)) => {
                         signals.presence.send_modify(|map| {
@@ -498,6 +508,7 @@ async fn session(
                                 }
                             }
                         });
+                        false
                     }
                     Ok(Frame::Error(e)) => {
                         tracing::warn!(code = ?e.code, message = %e.message, "server error");
@@ -505,12 +516,19 @@ async fn session(
                         if e.fatal {
                             return SessionEnd::Lost;
                         }
+                        false
                     }
                     // A frame this client does not use (a newer or older
                     // server's, such as the old per-peer presence frame)
                     // is skipped: the session itself is not at fault.
-                    Ok(_) => tracing::debug!("skipped a frame this client does not use"),
-                    Err(e) => tracing::debug!(error = %e, "skipped an undecodable frame"),
+                    Ok(_) => {
+                        tracing::debug!("skipped a frame this client does not use");
+                        false
+                    }
+                    Err(e) => {
+                        tracing::debug!(error = %e, "skipped an undecodable frame");
+                        false
+                    }
                 }
             }
             command = commands.recv() => match command {
@@ -524,13 +542,17 @@ async fn session(
                     if socket.send(Message::Binary(frame.encode().into())).await.is_err() {
                         return SessionEnd::Lost;
                     }
+                    false
                 }
                 Some(Command::SetOnline(false)) => {
                     let _ = socket.close(None).await;
                     return SessionEnd::Offline;
                 }
-                Some(Command::SetOnline(true)) => {}
+                Some(Command::SetOnline(true)) => false,
             },
+        };
+        if !owed {
+            continue;
         }
         if flush(&mut socket, replica).await.is_err() {
             return SessionEnd::Lost;

@@ -148,33 +148,34 @@ async fn serve(
                 execution_count = 0;
                 status = SessionStatus::Restarting;
             }
-            scheduler.queue_new_requests(&client).await?;
-            scanned_heads = Some(notebook_heads);
         }
-        if running.is_none() {
-            if let Some(record) = scheduler.next_queued(&client).await? {
-                execution_count += 1;
-                if status != SessionStatus::Busy {
-                    status = SessionStatus::Busy;
-                    lease::set_status(&client, &session, status).await?;
-                }
-                running = Some(Running {
-                    id: record.execution_id.clone(),
-                    batch: record.batch.clone(),
-                    task: tokio::spawn(executor::run(
-                        client.clone(),
-                        kernel.clone(),
-                        blobs.clone(),
-                        masker.clone(),
-                        record,
-                        execution_count,
-                        config.flush_interval,
-                    )),
-                });
-            } else if status != SessionStatus::Idle {
-                status = SessionStatus::Idle;
-                lease::set_status(&client, &session, status).await?;
-            }
+        let notebook_changed = scanned_heads.as_ref() != Some(&notebook_heads);
+        scanned_heads = Some(notebook_heads);
+        let start = running.is_none().then(|| scheduler::StartNext {
+            execution_count: execution_count + 1,
+            session: session.clone(),
+            set_busy: status != SessionStatus::Busy,
+        });
+        if let Some(started) = scheduler.advance(&client, notebook_changed, start).await? {
+            execution_count += 1;
+            status = SessionStatus::Busy;
+            let record = started.record;
+            running = Some(Running {
+                id: record.execution_id.clone(),
+                batch: record.batch.clone(),
+                task: tokio::spawn(executor::run(
+                    client.clone(),
+                    kernel.clone(),
+                    blobs.clone(),
+                    masker.clone(),
+                    record,
+                    started.source,
+                    config.flush_interval,
+                )),
+            });
+        } else if running.is_none() && status != SessionStatus::Idle {
+            status = SessionStatus::Idle;
+            lease::set_status(&client, &session, status).await?;
         }
         let wake = {
             let finished = async {

@@ -12,32 +12,33 @@ use std::sync::Arc;
 use std::time::Duration;
 use tracing::Instrument;
 
-/// Run `record` to its end. Outputs are flushed at most once per
-/// `flush_interval` while the cell runs, and once more at the end.
+/// Run `record`, which the scheduler has just started, to its end.
+/// `source` is the cell's source at the request's heads if the scheduler
+/// read it. Outputs are flushed at most once per `flush_interval` while the
+/// cell runs, and once more at the end.
 pub async fn run(
     client: Arc<NotebookClient>,
     kernel: Arc<dyn Kernel>,
     blobs: Arc<BlobStore>,
     masker: Arc<Masker>,
     record: ExecutionRecord,
-    execution_count: i64,
+    source: Option<String>,
     flush_interval: Duration,
 ) -> Result<ExecutionState> {
     let id = record.execution_id.clone();
     let span = tracing::info_span!("execution", execution_id = %id, cell_id = %record.cell_id);
     async move {
-        let (cell, heads) = (record.cell_id.clone(), record.source_heads.clone());
-        let source = client
-            .notebook(move |nb| nb.source_at(&cell, &heads))
-            .await?;
-        let x = id.clone();
-        client
-            .edit_runtime(move |rt| {
-                rt.start_execution(&x, execution_count, schema::clock::now_ms())
-            })
-            .await??;
         let key = record.request_id.clone();
         crate::timing_mark!("agent.started", key);
+        let source = match source {
+            Some(source) => Ok(source),
+            None => {
+                let (cell, heads) = (record.cell_id.clone(), record.source_heads.clone());
+                client
+                    .notebook(move |nb| nb.source_at(&cell, &heads))
+                    .await?
+            }
+        };
         let source = match source {
             Ok(s) => s,
             Err(e) => {

@@ -12,6 +12,7 @@ use crate::error::Result;
 use cathode_client::NotebookClient;
 use schema::{
     CellId, ExecutionId, ExecutionRecord, ExecutionState, PriorRequest, RequestId, RunRequest,
+    SessionId, SessionStatus,
 };
 use std::collections::{HashMap, HashSet, VecDeque};
 
@@ -30,24 +31,99 @@ pub struct Scheduler {
     handled: HashSet<RequestId>,
     last_run: Option<HashMap<CellId, PriorRequest>>,
     queue: Option<VecDeque<ExecutionId>>,
+    /// Sources read while queueing, by execution, until it starts.
+    sources: HashMap<ExecutionId, String>,
 }
+
+/// Start the first queued execution in the same edit that queues new
+/// ones (nothing is running).
+pub struct StartNext {
+    pub execution_count: i64,
+    pub session: SessionId,
+    /// The session says idle: say busy in the same edit.
+    pub set_busy: bool,
+}
+
+/// An execution this agent has just started.
+pub struct Started {
+    /// Its record, as started.
+    pub record: ExecutionRecord,
+    /// Its source at the request's heads, when the agent read it while
+    /// queueing (else the executor reads it).
+    pub source: Option<String>,
+}
+
+/// What one look at the notebook found: requests to queue, each with its
+/// source at its heads.
+type Fresh = Vec<(CellId, RunRequest, Option<String>)>;
 
 impl Scheduler {
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// Queue executions for new run requests; returns how many were queued.
-    /// Called on every change of the notebook, so the common case (no new
-    /// request) reads only the cells' run requests.
-    pub async fn queue_new_requests(&mut self, client: &NotebookClient) -> Result<usize> {
-        let requests = client.notebook(|nb| nb.run_requests()).await??;
-        if requests
-            .iter()
-            .all(|(_, r)| self.handled.contains(&r.request_id))
-        {
-            return Ok(0);
+    /// Queue executions for new run requests (when `notebook_changed`),
+    /// and with `start`, start the first queued execution. One read of the
+    /// notebook and one edit of the runtime document, whatever the number
+    /// of requests: the queue, the session's busy status and the start go
+    /// out in one sync message, on the path from a run request to its
+    /// result.
+    pub async fn advance(
+        &mut self,
+        client: &NotebookClient,
+        notebook_changed: bool,
+        start: Option<StartNext>,
+    ) -> Result<Option<Started>> {
+        let fresh = if notebook_changed {
+            self.fresh_requests(client).await?
+        } else {
+            Vec::new()
+        };
+        let queue_known_empty = self.queue.as_ref().is_some_and(VecDeque::is_empty);
+        if fresh.is_empty() && (start.is_none() || queue_known_empty) {
+            return Ok(None);
         }
+        for (_, request, _) in &fresh {
+            crate::timing_mark!("agent.request_seen", request.request_id);
+        }
+        let marks: Vec<RequestId> = fresh.iter().map(|(_, r, _)| r.request_id.clone()).collect();
+        let queue = self.queue.take();
+        let (queue, outcome) = client
+            .edit_runtime(move |rt| {
+                let mut queue = match queue {
+                    Some(q) => q,
+                    None => match rt.queued_in_order() {
+                        Ok(q) => q.into(),
+                        Err(e) => return (None, Err(e)),
+                    },
+                };
+                let outcome = queue_and_start(rt, &mut queue, fresh, start);
+                (Some(queue), outcome)
+            })
+            .await?;
+        self.queue = queue;
+        let (sources, started) = outcome?;
+        for request in &marks {
+            crate::timing_mark!("agent.queued", request);
+        }
+        self.sources.extend(sources);
+        // Sources of executions cancelled while queued are dropped too.
+        if let Some(queue) = &self.queue {
+            self.sources.retain(|id, _| {
+                queue.contains(id) || started.as_ref().is_some_and(|r| &r.execution_id == id)
+            });
+        }
+        Ok(started.map(|record| Started {
+            source: self.sources.remove(&record.execution_id),
+            record,
+        }))
+    }
+
+    /// Run requests not yet handled, in request order, each with its
+    /// source; concurrent presses of run (one intent) are set aside. One
+    /// read of the notebook: what this agent knows of requests travels in
+    /// and back.
+    async fn fresh_requests(&mut self, client: &NotebookClient) -> Result<Fresh> {
         if self.last_run.is_none() {
             let runs = client.runtime(|rt| rt.requests_in_queue_order()).await??;
             let mut last_run = HashMap::new();
@@ -57,96 +133,95 @@ impl Scheduler {
             }
             self.last_run = Some(last_run);
         }
-        let candidates: Vec<(CellId, RunRequest)> = requests
-            .into_iter()
-            .filter(|(_, r)| !self.handled.contains(&r.request_id))
-            .collect();
-        if candidates.is_empty() {
-            return Ok(0);
-        }
-        // The last run of just the candidates' cells, for the closure below.
-        let known: HashMap<CellId, PriorRequest> = candidates
-            .iter()
-            .filter_map(|(cell, _)| {
-                let last = self.last_run.as_ref()?.get(cell)?;
-                Some((cell.clone(), last.clone()))
-            })
-            .collect();
-        let (mut to_queue, concurrent): (Vec<(CellId, RunRequest)>, Vec<RequestId>) = client
+        let handled = std::mem::take(&mut self.handled);
+        let last_run = self.last_run.take().unwrap_or_default();
+        let (handled, last_run, fresh) = client
             .notebook(move |nb| {
-                let mut fresh = Vec::new();
-                let mut concurrent = Vec::new();
-                for (cell, request) in candidates {
-                    // Did the requester see the request we last ran for this
-                    // cell? If not, the two presses were concurrent: one intent.
-                    if let Some(last) = known.get(&cell) {
-                        if !nb.request_saw(&request, last) {
-                            tracing::info!(cell_id = %cell, request_id = %request.request_id, "concurrent press of run; already ran");
-                            concurrent.push(request.request_id);
-                            continue;
-                        }
-                    }
-                    fresh.push((cell, request));
-                }
-                (fresh, concurrent)
+                let mut handled = handled;
+                let mut last_run = last_run;
+                let fresh = fresh_in(nb, &mut handled, &mut last_run);
+                (handled, last_run, fresh)
             })
             .await?;
-        self.handled.extend(concurrent);
-        self.handled
-            .extend(to_queue.iter().map(|(_, r)| r.request_id.clone()));
-        if to_queue.is_empty() {
-            return Ok(0);
-        }
-        // Request time first; presses in the same millisecond (run all) in
-        // notebook order, which is the order `run_requests()` gave them in.
-        to_queue.sort_by_key(|(_, r)| r.requested_at_ms);
-        if let Some(last_run) = self.last_run.as_mut() {
-            for (cell, request) in &to_queue {
-                last_run.insert(cell.clone(), PriorRequest::from(request));
-            }
-        }
-        let count = to_queue.len();
-        for (_, request) in &to_queue {
-            crate::timing_mark!("agent.request_seen", request.request_id);
-        }
-        let marks: Vec<RequestId> = to_queue.iter().map(|(_, r)| r.request_id.clone()).collect();
-        let queued = client
-            .edit_runtime(move |rt| {
-                let mut queued = Vec::new();
-                for (cell, request) in &to_queue {
-                    let id = rt.queue_execution(cell, request, schema::clock::now_ms())?;
-                    tracing::info!(execution_id = %id, cell_id = %cell, "queued");
-                    queued.push(id);
-                }
-                Ok::<_, schema::SchemaError>(queued)
-            })
-            .await??;
-        for request in &marks {
-            crate::timing_mark!("agent.queued", request);
-        }
-        if let Some(queue) = self.queue.as_mut() {
-            queue.extend(queued);
-        }
-        Ok(count)
+        self.handled = handled;
+        self.last_run = Some(last_run);
+        Ok(fresh?)
     }
+}
 
-    /// The next execution to run, taken off the queue. Executions
-    /// cancelled while they waited are skipped.
-    pub async fn next_queued(
-        &mut self,
-        client: &NotebookClient,
-    ) -> Result<Option<ExecutionRecord>> {
-        if self.queue.is_none() {
-            let queued = client.runtime(|rt| rt.queued_in_order()).await??;
-            self.queue = Some(queued.into());
+/// See [`Scheduler::fresh_requests`]: runs in the client's task.
+fn fresh_in(
+    nb: &schema::NotebookDoc,
+    handled: &mut HashSet<RequestId>,
+    last_run: &mut HashMap<CellId, PriorRequest>,
+) -> std::result::Result<Fresh, schema::SchemaError> {
+    let mut fresh: Fresh = Vec::new();
+    for (cell, request) in nb.run_requests()? {
+        if !handled.insert(request.request_id.clone()) {
+            continue;
         }
-        while let Some(id) = self.queue.as_mut().and_then(VecDeque::pop_front) {
-            let x = id.clone();
-            let record = client.runtime(move |rt| rt.execution(&x)).await??;
-            if record.state == ExecutionState::Queued {
-                return Ok(Some(record));
+        // Did the requester see the request we last ran for this cell? If
+        // not, the two presses were concurrent: one intent.
+        if let Some(last) = last_run.get(&cell) {
+            if !nb.request_saw(&request, last) {
+                tracing::info!(cell_id = %cell, request_id = %request.request_id, "concurrent press of run; already ran");
+                continue;
             }
         }
-        Ok(None)
+        let source = nb.source_at(&cell, &request.heads).ok();
+        fresh.push((cell, request, source));
     }
+    // Request time first; presses in the same millisecond (run all) in
+    // notebook order, which is the order `run_requests()` gave them in.
+    fresh.sort_by_key(|(_, r, _)| r.requested_at_ms);
+    for (cell, request, _) in &fresh {
+        last_run.insert(cell.clone(), PriorRequest::from(request));
+    }
+    Ok(fresh)
+}
+
+/// The sources read for newly queued executions, and the one started.
+type QueuedAndStarted = (Vec<(ExecutionId, String)>, Option<ExecutionRecord>);
+
+/// Queue `fresh`, then start the first queued execution if asked: runs in
+/// the client's task, as one edit. Returns the sources read for the new
+/// executions, and the started record.
+fn queue_and_start(
+    rt: &mut schema::RuntimeDoc,
+    queue: &mut VecDeque<ExecutionId>,
+    fresh: Fresh,
+    start: Option<StartNext>,
+) -> std::result::Result<QueuedAndStarted, schema::SchemaError> {
+    let mut sources = Vec::new();
+    for (cell, request, source) in fresh {
+        let id = rt.queue_execution(&cell, &request, schema::clock::now_ms())?;
+        tracing::info!(execution_id = %id, cell_id = %cell, "queued");
+        queue.push_back(id.clone());
+        if let Some(source) = source {
+            sources.push((id, source));
+        }
+    }
+    let Some(start) = start else {
+        return Ok((sources, None));
+    };
+    // Executions cancelled while they waited are skipped.
+    while let Some(id) = queue.pop_front() {
+        let record = rt.execution(&id)?;
+        if record.state != ExecutionState::Queued {
+            continue;
+        }
+        if start.set_busy {
+            rt.set_session_status(&start.session, SessionStatus::Busy)?;
+        }
+        let now = schema::clock::now_ms();
+        rt.start_execution(&id, start.execution_count, now)?;
+        let started = ExecutionRecord {
+            state: ExecutionState::Running,
+            execution_count: Some(start.execution_count),
+            started_at_ms: Some(now),
+            ..record
+        };
+        return Ok((sources, Some(started)));
+    }
+    Ok((sources, None))
 }

@@ -14,7 +14,7 @@ use crate::event::DocumentEvent;
 use crate::ids::ExecutionId;
 use crate::notebook::NotebookDoc;
 use crate::runtime::RuntimeDoc;
-use crate::txn::commit;
+use crate::txn::{commit, commit_as};
 use automerge::transaction::Transactable;
 use automerge::{ObjType, ReadDoc, ROOT};
 use serde::{Deserialize, Serialize};
@@ -73,7 +73,7 @@ impl NotebookDoc {
         let event = DocumentEvent::ControlRequested {
             control_id: control.control_id.clone(),
         };
-        commit(&mut self.doc, &event, |tx| {
+        commit_as(&mut self.doc, self.attribution.as_ref(), &event, |tx| {
             tx.put(&controls, control.control_id.as_str(), raw)?;
             Ok(())
         })?;
@@ -119,7 +119,7 @@ impl NotebookDoc {
         let event = DocumentEvent::InputAnswered {
             execution_id: execution.clone(),
         };
-        commit(&mut self.doc, &event, |tx| {
+        commit_as(&mut self.doc, self.attribution.as_ref(), &event, |tx| {
             tx.put(&answers, key.as_str(), raw)?;
             Ok(())
         })

@@ -189,6 +189,8 @@ pub struct HistoryEntry {
     pub time: i64,
     /// `None` when the message is not a cathode event (a foreign writer).
     pub event: Option<DocumentEvent>,
+    /// Who made it on whose behalf, when an AI run did.
+    pub attribution: Option<crate::attribution::Attribution>,
 }
 
 /// The document's changes in causal order, each with its event.
@@ -201,6 +203,9 @@ pub fn history(doc: &Automerge) -> Vec<HistoryEntry> {
             seq: change.seq(),
             time: change.timestamp(),
             event: change.message().and_then(DocumentEvent::from_message),
+            attribution: change
+                .message()
+                .and_then(|m| crate::attribution::attribution_in(m)),
         })
         .collect()
 }

@@ -13,7 +13,7 @@ use crate::notebook::{CellType, NotebookDoc};
 use crate::output::OutputManifest;
 use crate::position::{evenly_spaced, key_between};
 use crate::runtime::RuntimeDoc;
-use crate::txn::commit;
+use crate::txn::{commit, commit_as};
 use automerge::transaction::Transactable;
 use automerge::{ObjType, ReadDoc, ROOT};
 use serde_json::Value;
@@ -70,7 +70,7 @@ impl NotebookDoc {
         };
         let positions = evenly_spaced(cells.len());
         let event = DocumentEvent::CellsImported { cells: cells.len() };
-        commit(&mut self.doc, &event, |tx| {
+        commit_as(&mut self.doc, self.attribution.as_ref(), &event, |tx| {
             for (cell, position) in cells.iter().zip(&positions) {
                 let obj = tx.put_object(&cells_obj, cell.id.as_str(), ObjType::Map)?;
                 tx.put(&obj, "cell_type", cell.cell_type.as_str())?;

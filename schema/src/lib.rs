@@ -8,6 +8,7 @@
 //! too ([`wire`]), because it is part of the contract between peers.
 
 mod access;
+pub mod attribution;
 pub mod clock;
 pub mod control;
 pub mod error;
@@ -26,6 +27,7 @@ pub mod wire;
 /// The layout version this binary writes and the newest it will open.
 pub const SCHEMA_VERSION: u64 = 1;
 
+pub use attribution::{attribution_in, Attribution};
 pub use automerge;
 pub use control::{Control, ControlKind, InputRequest};
 pub use error::{Result, SchemaError};

@@ -9,12 +9,13 @@
 //! "run" resolve to one whole request, never a mix of two.
 
 use crate::access::{check_root, get_obj, get_str, require_obj};
+use crate::attribution::Attribution;
 use crate::clock::now_ms;
 use crate::error::{Result, SchemaError};
 use crate::event::DocumentEvent;
 use crate::ids::{CellId, RequestId};
 use crate::position::key_between;
-use crate::txn::commit;
+use crate::txn::{commit, commit_as};
 use automerge::transaction::Transactable;
 use automerge::{Automerge, ChangeHash, ObjId, ObjType, ReadDoc, ROOT};
 use serde::{Deserialize, Serialize};
@@ -183,6 +184,8 @@ pub struct Cell {
 #[derive(Debug, Clone)]
 pub struct NotebookDoc {
     pub(crate) doc: Automerge,
+    /// Stamped on every change made while set (an AI run's edits).
+    pub(crate) attribution: Option<Attribution>,
 }
 
 impl NotebookDoc {
@@ -205,13 +208,19 @@ impl NotebookDoc {
             tx.put_object(ROOT, "input_answers", ObjType::Map)?;
             Ok(())
         })?;
-        Ok(Self { doc })
+        Ok(Self {
+            doc,
+            attribution: None,
+        })
     }
 
     /// Wrap a replica, refusing one from a newer schema or of the wrong kind.
     pub fn from_automerge(doc: Automerge) -> Result<Self> {
         check_root(&doc, KIND)?;
-        Ok(Self { doc })
+        Ok(Self {
+            doc,
+            attribution: None,
+        })
     }
 
     /// An empty replica that a peer fills by syncing with the server.
@@ -220,6 +229,7 @@ impl NotebookDoc {
     pub fn replica() -> Self {
         Self {
             doc: Automerge::new(),
+            attribution: None,
         }
     }
 
@@ -232,6 +242,12 @@ impl NotebookDoc {
     }
 
     /// The underlying document, for syncing and saving only.
+    /// Stamp every change made from now on with `attribution` (an AI
+    /// run's edits), until set back to `None`.
+    pub fn set_attribution(&mut self, attribution: Option<Attribution>) {
+        self.attribution = attribution;
+    }
+
     pub fn automerge(&self) -> &Automerge {
         &self.doc
     }
@@ -447,7 +463,7 @@ impl NotebookDoc {
             cell_id: id.clone(),
             cell_type,
         };
-        commit(&mut self.doc, &event, |tx| {
+        commit_as(&mut self.doc, self.attribution.as_ref(), &event, |tx| {
             let cell = tx.put_object(&cells, id.as_str(), ObjType::Map)?;
             tx.put(&cell, "cell_type", cell_type.as_str())?;
             tx.put(&cell, "position", position.as_str())?;
@@ -470,7 +486,7 @@ impl NotebookDoc {
         let event = DocumentEvent::CellMoved {
             cell_id: id.clone(),
         };
-        commit(&mut self.doc, &event, |tx| {
+        commit_as(&mut self.doc, self.attribution.as_ref(), &event, |tx| {
             tx.put(&obj, "position", position.as_str())?;
             Ok(())
         })
@@ -482,7 +498,7 @@ impl NotebookDoc {
         let event = DocumentEvent::CellDeleted {
             cell_id: id.clone(),
         };
-        commit(&mut self.doc, &event, |tx| {
+        commit_as(&mut self.doc, self.attribution.as_ref(), &event, |tx| {
             tx.delete(&cells, id.as_str())?;
             Ok(())
         })
@@ -511,7 +527,7 @@ impl NotebookDoc {
         let event = DocumentEvent::SourceEdited {
             cell_id: id.clone(),
         };
-        commit(&mut self.doc, &event, |tx| {
+        commit_as(&mut self.doc, self.attribution.as_ref(), &event, |tx| {
             tx.splice_text(&text, pos, delete as isize, insert)?;
             Ok(())
         })
@@ -525,7 +541,7 @@ impl NotebookDoc {
         let event = DocumentEvent::SourceEdited {
             cell_id: id.clone(),
         };
-        commit(&mut self.doc, &event, |tx| {
+        commit_as(&mut self.doc, self.attribution.as_ref(), &event, |tx| {
             tx.update_text(&text, source)?;
             Ok(())
         })
@@ -537,7 +553,7 @@ impl NotebookDoc {
             cell_id: id.clone(),
             cell_type,
         };
-        commit(&mut self.doc, &event, |tx| {
+        commit_as(&mut self.doc, self.attribution.as_ref(), &event, |tx| {
             tx.put(&obj, "cell_type", cell_type.as_str())?;
             Ok(())
         })
@@ -556,7 +572,7 @@ impl NotebookDoc {
             cell_id: id.clone(),
             key: key.to_owned(),
         };
-        commit(&mut self.doc, &event, |tx| {
+        commit_as(&mut self.doc, self.attribution.as_ref(), &event, |tx| {
             let meta = match meta {
                 Some(m) => m,
                 None => tx.put_object(&obj, "metadata", ObjType::Map)?,
@@ -593,7 +609,7 @@ impl NotebookDoc {
             cell_id: id.clone(),
             request_id: request.request_id.clone(),
         };
-        commit(&mut self.doc, &event, |tx| {
+        commit_as(&mut self.doc, self.attribution.as_ref(), &event, |tx| {
             tx.put(&obj, "run_request", raw)?;
             Ok(())
         })?;
@@ -629,7 +645,7 @@ impl NotebookDoc {
             batch,
             cells: planned.len(),
         };
-        commit(&mut self.doc, &event, |tx| {
+        commit_as(&mut self.doc, self.attribution.as_ref(), &event, |tx| {
             for (obj, _, _, raw) in &planned {
                 tx.put(obj, "run_request", raw.as_str())?;
             }

@@ -17,7 +17,7 @@ use crate::error::{Result, SchemaError};
 use crate::event::DocumentEvent;
 use crate::ids::CellId;
 use crate::notebook::NotebookDoc;
-use crate::txn::commit;
+use crate::txn::commit_as;
 use automerge::transaction::Transactable;
 use automerge::{ObjType, ReadDoc, ROOT};
 use serde_json::Value;
@@ -57,7 +57,7 @@ impl NotebookDoc {
         let event = DocumentEvent::NotebookMetadataChanged {
             key: key.to_owned(),
         };
-        commit(&mut self.doc, &event, |tx| {
+        commit_as(&mut self.doc, self.attribution.as_ref(), &event, |tx| {
             match value {
                 Some(v) => tx.put(&meta, key, v.to_string())?,
                 None => tx.delete(&meta, key)?,
@@ -81,7 +81,7 @@ impl NotebookDoc {
         let event = DocumentEvent::AttachmentsChanged {
             cell_id: id.clone(),
         };
-        commit(&mut self.doc, &event, |tx| {
+        commit_as(&mut self.doc, self.attribution.as_ref(), &event, |tx| {
             match attachments {
                 Some(v) => tx.put(&obj, "attachments", v.to_string())?,
                 None => tx.delete(&obj, "attachments")?,

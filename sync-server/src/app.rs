@@ -217,7 +217,10 @@ pub fn router(state: AppState) -> Router {
             "/api/notebooks/import",
             post(api::import_notebook).layer(DefaultBodyLimit::max(blob_limit)),
         )
-        .route("/api/notebooks/{id}", get(api::get_notebook))
+        .route(
+            "/api/notebooks/{id}",
+            get(api::get_notebook).patch(api::rename_notebook),
+        )
         .route("/api/notebooks/{id}/ipynb", get(api::export_notebook))
         .route("/api/notebooks/{id}/grants", post(api::grant))
         .route(
@@ -259,7 +262,7 @@ pub fn router(state: AppState) -> Router {
         ));
     Router::new()
         .route("/health", get(api::health))
-        .route("/", get(index))
+        .merge(crate::web::routes())
         .route("/ws", get(websocket))
         .merge(authenticated)
         .with_state(state)
@@ -277,15 +280,6 @@ async fn request_deadline(State(state): State<AppState>, request: Request, next:
         )
         .into_response(),
     }
-}
-
-async fn index() -> axum::response::Html<&'static str> {
-    axum::response::Html(concat!(
-        "<!doctype html><meta charset=utf-8><title>cathode</title>",
-        "<h1>cathode sync-server</h1>",
-        "<p>The notebook UI is not served yet. The REST API is under <code>/api</code> ",
-        "and peers connect to <code>/ws</code>.</p>"
-    ))
 }
 
 async fn websocket(

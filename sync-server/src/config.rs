@@ -22,6 +22,9 @@ pub struct Config {
     pub agent_binary: PathBuf,
     pub runtime: RuntimePolicy,
     pub limits: ServerLimits,
+    /// The browser UI's build (`web-client/`, `npm run build`), served at
+    /// `/`, `/notebooks/{id}` and `/assets/` (see `web.rs`).
+    pub web_dir: PathBuf,
 }
 
 /// How the server looks after notebooks' runtime agents.

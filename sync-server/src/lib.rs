@@ -19,6 +19,7 @@ pub mod runtimes;
 pub mod secrets;
 pub mod store;
 pub mod timing;
+pub mod web;
 pub mod workdir;
 
 pub use app::Server;

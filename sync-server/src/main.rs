@@ -123,6 +123,10 @@ struct Args {
     /// the data directory.
     #[arg(long, env = "CATHODE_NOTEBOOK_FILES_DIR")]
     notebook_files_dir: Option<PathBuf>,
+    /// The browser UI's build directory (web-client's `npm run build`);
+    /// default: web-client/dist in the source tree this server was built from.
+    #[arg(long, env = "CATHODE_WEB_DIR")]
+    web_dir: Option<PathBuf>,
 }
 
 fn minutes(value: f64, flag: &str) -> anyhow::Result<Duration> {
@@ -226,6 +230,9 @@ async fn main() -> anyhow::Result<()> {
             }))
             .context("--notebook-files-dir")?,
         },
+        web_dir: args
+            .web_dir
+            .unwrap_or_else(sync_server::web::default_web_dir),
         limits: ServerLimits {
             max_connections: args.max_connections,
             max_connections_per_ip: args.max_connections_per_ip,

@@ -19,7 +19,7 @@ pub use blobs::{get_blob, put_blob};
 pub use files::{delete_file, get_file, list_files, put_file};
 pub use ipynb::{export_notebook, import_notebook};
 pub use kernelspecs::kernelspecs;
-pub use notebooks::{create_notebook, get_notebook, grant, list_notebooks};
+pub use notebooks::{create_notebook, get_notebook, grant, list_notebooks, rename_notebook};
 pub use runtime::{runtime_status, start_runtime, stop_runtime};
 pub use tokens::{create_runtime_token, create_token, list_tokens, revoke_token};
 pub use users::{create_user, me};

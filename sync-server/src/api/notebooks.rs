@@ -108,6 +108,35 @@ pub async fn get_notebook(
 }
 
 #[derive(Deserialize)]
+pub struct RenameNotebook {
+    name: String,
+}
+
+/// `PATCH /api/notebooks/{id}` `{"name"}`: owners and editors (as
+/// themselves, not through a runtime token) rename a notebook.
+pub async fn rename_notebook(
+    State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<String>,
+    body: Result<Json<RenameNotebook>, axum::extract::rejection::JsonRejection>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let (n, my_role) = role(&state, &who, &id).await?;
+    if !matches!(my_role, Role::Owner | Role::Editor) || who.scope != TokenScope::User {
+        return Err(ApiError::forbidden(
+            "only an owner or editor can rename a notebook",
+        ));
+    }
+    let body = json_body(body)?;
+    let name = display_name(&body.name, MAX_NAME_CHARS)?;
+    if !state.store.rename_notebook(&id, &name).await? {
+        return Err(ApiError::not_found(format!("no notebook {id}")));
+    }
+    Ok(Json(
+        json!({"id": n.id, "name": name, "role": my_role.as_str(), "created_at_ms": n.created_at_ms}),
+    ))
+}
+
+#[derive(Deserialize)]
 pub struct Grant {
     user_id: String,
     role: String,

@@ -148,6 +148,8 @@ pub trait Store: Send + Sync + 'static {
     /// document, in one transaction.
     async fn create_notebook(&self, record: &NotebookRecord, initial: &[ChangeRow]) -> Result<()>;
     async fn notebook(&self, id: &str) -> Result<Option<NotebookRecord>>;
+    /// Give a notebook a new name; false when there is no such notebook.
+    async fn rename_notebook(&self, id: &str, name: &str) -> Result<bool>;
     async fn notebooks_for_user(
         &self,
         user_id: &str,

@@ -312,6 +312,15 @@ impl Store for SqlStore {
         row.as_ref().map(notebook_from_row).transpose()
     }
 
+    async fn rename_notebook(&self, id: &str, name: &str) -> Result<bool> {
+        let done = sqlx::query("UPDATE notebooks SET name = $1 WHERE id = $2")
+            .bind(name)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     async fn notebooks_for_user(
         &self,
         user_id: &str,

@@ -1,0 +1,99 @@
+// Builds the browser bundle into dist/ (or, with --tests, the test files
+// into dist-test/ for Node's test runner). esbuild cannot bundle automerge's
+// default browser entry (it imports a .wasm file), so every import of
+// `@automerge/automerge` resolves to its `slim` entry (one shared instance)
+// and the page fetches automerge.wasm itself (src/boot/wasm.ts).
+import * as esbuild from "esbuild";
+import { copyFile, mkdir, readFile, rm, writeFile, readdir } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const out = process.env.CATHODE_WEB_DIST || join(here, "dist");
+const tests = process.argv.includes("--tests");
+const watch = process.argv.includes("--watch");
+
+/** Resolve `@automerge/automerge` to the slim entry (browser only). */
+const automergeSlim = {
+  name: "automerge-slim",
+  setup(build) {
+    build.onResolve({ filter: /^@automerge\/automerge$/ }, async (args) => {
+      const resolved = await build.resolve("@automerge/automerge/slim", {
+        kind: args.kind,
+        resolveDir: args.resolveDir,
+      });
+      return { path: resolved.path };
+    });
+  },
+};
+
+async function buildBrowser() {
+  await rm(out, { recursive: true, force: true });
+  await mkdir(out, { recursive: true });
+  const options = {
+    entryPoints: { app: join(here, "src/boot/main.ts") },
+    bundle: true,
+    format: "esm",
+    splitting: false,
+    target: "es2022",
+    outdir: out,
+    minify: !watch,
+    sourcemap: true,
+    metafile: true,
+    loader: { ".woff2": "file", ".woff": "file", ".ttf": "file" },
+    assetNames: "assets/[name]-[hash]",
+    entryNames: "[name]-[hash]",
+    plugins: [automergeSlim],
+    logLevel: "warning",
+  };
+  const result = await esbuild.build(options);
+  const outputs = Object.keys(result.metafile.outputs).map((p) => p.split("/").pop());
+  const js = outputs.find((f) => f.startsWith("app-") && f.endsWith(".js"));
+  const css = outputs.find((f) => f.startsWith("app-") && f.endsWith(".css"));
+  // The wasm, named by its hash so it can be cached forever.
+  const wasm = await readFile(join(here, "node_modules/@automerge/automerge/dist/automerge.wasm"));
+  const wasmName = `automerge-${createHash("sha256").update(wasm).digest("hex").slice(0, 16)}.wasm`;
+  await writeFile(join(out, wasmName), wasm);
+  const template = await readFile(join(here, "src/index.html"), "utf8");
+  const html = template
+    .replace("%APP_JS%", `/assets/${js}`)
+    .replace("%APP_CSS%", css ? `<link rel="stylesheet" href="/assets/${css}">` : "")
+    .replace("%WASM%", `/assets/${wasmName}`);
+  await writeFile(join(out, "index.html"), html);
+  // The page output HTML runs in (served with its own sandboxing policy).
+  await mkdir(join(out, "sandbox"), { recursive: true });
+  await copyFile(join(here, "src/sandbox/output-frame.html"), join(out, "sandbox/output-frame.html"));
+  const files = await readdir(out, { recursive: true });
+  console.log(`[web-client] built ${files.length} files into ${out}`);
+}
+
+async function buildTests() {
+  const dir = join(here, "dist-test");
+  await rm(dir, { recursive: true, force: true });
+  const entries = [];
+  for (const kind of ["unit", "e2e"]) {
+    for (const f of await readdir(join(here, "test", kind))) {
+      if (f.endsWith(".test.ts")) entries.push(join(here, "test", kind, f));
+    }
+  }
+  await esbuild.build({
+    entryPoints: entries,
+    bundle: true,
+    platform: "node",
+    format: "esm",
+    target: "node20",
+    outbase: join(here, "test"),
+    outdir: dir,
+    outExtension: { ".js": ".mjs" },
+    packages: "external",
+    sourcemap: "inline",
+    logLevel: "warning",
+  });
+}
+
+if (tests) {
+  await buildTests();
+} else {
+  await buildBrowser();
+}

@@ -1,0 +1,66 @@
+/**
+ * The page's entry: sign in (token from the URL into storage), load
+ * Automerge's WebAssembly, then show the notebook list (`/`) or a notebook
+ * (`/notebooks/{id}`). A missing, wrong or expired token shows the sign-in
+ * page, never a blank screen.
+ */
+
+import "../styles/app.css";
+import { Api, ApiError } from "../api/rest";
+import { adoptTokenFromUrl, forgetToken, storedToken, storeToken } from "./token";
+import { loadAutomerge } from "./wasm";
+import { h, clear } from "../view/dom";
+import { showNotebookList } from "../view/list-page";
+import { showNotebook } from "../view/notebook-page";
+
+function signInPage(root: HTMLElement, message?: string): void {
+  clear(root);
+  const input = h("input", { type: "password", placeholder: "cth_…", autocomplete: "off", "aria-label": "Token" });
+  const form = h(
+    "form.signin",
+    {
+      onsubmit: (e: Event) => {
+        e.preventDefault();
+        const token = input.value.trim();
+        if (!token) return;
+        storeToken(token);
+        void start();
+      },
+    },
+    h("h1", {}, "cathode"),
+    h("p", {}, "Sign in with the link the server printed when it started (", h("code", {}, "http://…/?token=…"), "), or paste a token:"),
+    message ? h("p.error", { role: "alert" }, message) : null,
+    input,
+    h("button.primary", { type: "submit" }, "Sign in"),
+  );
+  root.append(form);
+  input.focus();
+}
+
+async function start(): Promise<void> {
+  const root = document.getElementById("app")!;
+  adoptTokenFromUrl();
+  const token = storedToken();
+  if (!token) return signInPage(root);
+  const api = new Api(window.location.origin, token);
+  let me;
+  try {
+    [me] = await Promise.all([api.me(), loadAutomerge()]);
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 401) {
+      forgetToken();
+      return signInPage(root, "That token is not valid (wrong, revoked or expired). Ask for a new link.");
+    }
+    clear(root);
+    root.append(h("p.error", { role: "alert" }, `Could not reach the server: ${(e as Error).message}`));
+    return;
+  }
+  const match = /^\/notebooks\/([^/]+)\/?$/.exec(window.location.pathname);
+  if (match) {
+    await showNotebook(root, { api, token, me, notebookId: decodeURIComponent(match[1]) });
+  } else {
+    await showNotebookList(root, { api, me });
+  }
+}
+
+void start();

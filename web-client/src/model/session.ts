@@ -1,0 +1,285 @@
+/**
+ * One open notebook: the replica of its two documents, the connection that
+ * syncs them, their local copy in IndexedDB, and presence. The rest of the
+ * page reads documents from here and writes through `edit`, never through
+ * the socket.
+ */
+
+import * as A from "@automerge/automerge";
+import { Connection, type ConnectionStatus } from "../sync/connection";
+import { DocStorage } from "../sync/persistence";
+import { DOC_KINDS, type DocKind, type ErrorFrame, type PeerPresence, type Role, type Welcome } from "../sync/wire";
+import { Replica, type DocChange } from "./replica";
+import { schemaProblem, type NotebookDoc } from "../doc/notebook";
+import type { RawNotebook } from "../doc/notebook-types";
+import type { RawRuntime } from "../doc/runtime";
+
+export type SyncState = "loading" | "connecting" | "syncing" | "synced" | "offline" | "failed";
+
+export interface SessionStatus {
+  sync: SyncState;
+  detail?: string;
+  role?: Role;
+  user?: string;
+  peerId?: string;
+  /** Changes of ours the server has not acknowledged yet. */
+  unsent: boolean;
+}
+
+export interface SessionOptions {
+  serverUrl: string;
+  wsUrl: string;
+  notebookId: string;
+  token: string;
+  /** Keep a local copy in IndexedDB (off in Node tests). */
+  persist?: boolean;
+  WebSocketImpl?: typeof WebSocket;
+}
+
+type StatusListener = (status: SessionStatus) => void;
+type PeersListener = (peers: Map<string, PeerPresence>) => void;
+
+export class NotebookSession {
+  readonly replica: Replica;
+  readonly connection: Connection;
+  private storage: DocStorage | undefined;
+  private statusListeners = new Set<StatusListener>();
+  private peersListeners = new Set<PeersListener>();
+  private errorListeners = new Set<(e: ErrorFrame) => void>();
+  readonly peers = new Map<string, PeerPresence>();
+  /** Every error frame received: tests check none was `forbidden`. */
+  readonly errors: ErrorFrame[] = [];
+  private welcome: Welcome | undefined;
+  private connState: ConnectionStatus = { state: "connecting" };
+  private flushScheduled = false;
+  private saveTimer: ReturnType<typeof setTimeout> | undefined;
+  private lastStatus = "";
+
+  constructor(private readonly options: SessionOptions) {
+    this.replica = new Replica();
+    if (options.persist) this.storage = new DocStorage(options.notebookId);
+    this.connection = new Connection(
+      { url: options.wsUrl, notebookId: options.notebookId, token: options.token, WebSocketImpl: options.WebSocketImpl },
+      {
+        welcome: (w) => this.onWelcome(w),
+        sync: (doc, msg) => this.onSync(doc, msg),
+        peers: (p) => this.applyPeers(p),
+        error: (e) => this.onError(e),
+        status: (s) => {
+          this.connState = s;
+          if (s.state !== "connected") {
+            this.peers.clear();
+            for (const l of this.peersListeners) l(this.peers);
+          }
+          this.publishStatus();
+        },
+      },
+    );
+    this.replica.onChange((c) => this.onLocalOrRemote(c));
+  }
+
+  get notebookId(): string {
+    return this.options.notebookId;
+  }
+
+  get serverUrl(): string {
+    return this.options.serverUrl;
+  }
+
+  get token(): string {
+    return this.options.token;
+  }
+
+  /** Load the local copy (if any), then connect. */
+  async open(): Promise<void> {
+    if (this.storage) {
+      const [nb, rt] = await Promise.all([this.storage.load("notebook"), this.storage.load("runtime")]);
+      try {
+        if (nb) this.replica.notebook = A.loadIncremental(this.replica.notebook, nb);
+        if (rt) this.replica.runtime = A.loadIncremental(this.replica.runtime, rt);
+      } catch {
+        // A damaged local copy: start from the server's.
+        this.replica.notebook = A.init<RawNotebook>();
+        this.replica.runtime = A.init<RawRuntime>();
+      }
+    }
+    this.connection.start();
+    this.publishStatus();
+  }
+
+  close(): void {
+    this.replica.commitPending();
+    this.saveNow();
+    this.connection.stop();
+  }
+
+  get role(): Role | undefined {
+    return this.welcome?.role;
+  }
+
+  get user(): string {
+    return this.welcome?.user ?? "";
+  }
+
+  get peerId(): string | undefined {
+    return this.welcome?.peer_id;
+  }
+
+  get readOnly(): boolean {
+    return this.welcome !== undefined && this.welcome.role !== "owner" && this.welcome.role !== "editor";
+  }
+
+  get notebook(): NotebookDoc {
+    return this.replica.notebook;
+  }
+
+  /** Whether the notebook document can be read (synced at least once). */
+  get ready(): boolean {
+    return schemaProblem(this.replica.notebook) === undefined;
+  }
+
+  status(): SessionStatus {
+    let sync: SyncState;
+    switch (this.connState.state) {
+      case "connecting":
+        sync = this.ready ? "offline" : "connecting";
+        if (!this.welcome && !this.ready) sync = "connecting";
+        break;
+      case "connected":
+        sync = this.isSynced() ? "synced" : "syncing";
+        break;
+      case "disconnected":
+      case "offline":
+        sync = "offline";
+        break;
+      case "failed":
+        sync = "failed";
+        break;
+    }
+    const detail = this.connState.state === "failed" ? this.connState.reason : undefined;
+    return {
+      sync,
+      detail,
+      role: this.welcome?.role,
+      user: this.welcome?.user,
+      peerId: this.welcome?.peer_id,
+      unsent: !DOC_KINDS.every((k) => this.replica.acknowledged(k)),
+    };
+  }
+
+  private isSynced(): boolean {
+    return this.ready && DOC_KINDS.every((k) => this.replica.acknowledged(k));
+  }
+
+  onStatus(l: StatusListener): () => void {
+    this.statusListeners.add(l);
+    l(this.status());
+    return () => this.statusListeners.delete(l);
+  }
+
+  onPeers(l: PeersListener): () => void {
+    this.peersListeners.add(l);
+    return () => this.peersListeners.delete(l);
+  }
+
+  onServerError(l: (e: ErrorFrame) => void): () => void {
+    this.errorListeners.add(l);
+    return () => this.errorListeners.delete(l);
+  }
+
+  private publishStatus(): void {
+    const s = this.status();
+    const key = JSON.stringify(s);
+    if (key === this.lastStatus) return;
+    this.lastStatus = key;
+    for (const l of this.statusListeners) l(s);
+  }
+
+  /** Write the notebook document through typed writers. */
+  edit(fn: (doc: NotebookDoc) => NotebookDoc): void {
+    if (this.readOnly) return;
+    this.replica.commitPending();
+    this.replica.editNotebook(fn);
+  }
+
+  setPresence(state: unknown): void {
+    this.connection.setPresence(state);
+  }
+
+  setOnline(online: boolean): void {
+    this.connection.setOnline(online);
+  }
+
+  private onWelcome(w: Welcome): void {
+    this.welcome = w;
+    this.replica.resetSync();
+    this.flush();
+    this.publishStatus();
+  }
+
+  private onSync(doc: DocKind, message: Uint8Array): void {
+    try {
+      this.replica.receive(doc, message);
+    } catch (e) {
+      console.warn("could not apply the server's sync message", e);
+      return;
+    }
+    this.flush();
+    this.publishStatus();
+  }
+
+  private applyPeers(update: PeerPresence[]): void {
+    for (const p of update) {
+      if (p.state === null) this.peers.delete(p.peer_id);
+      else this.peers.set(p.peer_id, p);
+    }
+    for (const l of this.peersListeners) l(this.peers);
+  }
+
+  private onError(e: ErrorFrame): void {
+    this.errors.push(e);
+    if (e.code === "forbidden") console.warn("the server refused a change:", e.message);
+    for (const l of this.errorListeners) l(e);
+  }
+
+  private onLocalOrRemote(change: DocChange): void {
+    if (change.origin === "local") this.scheduleFlush();
+    this.scheduleSave();
+  }
+
+  /** Local changes go out in one message per document per task. */
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    queueMicrotask(() => {
+      this.flushScheduled = false;
+      this.flush();
+      this.publishStatus();
+    });
+  }
+
+  /** Send whatever the server is owed for both documents. */
+  flush(): void {
+    if (!this.connection.isOpen) return;
+    for (const doc of DOC_KINDS) {
+      const msg = this.replica.generate(doc);
+      if (msg) this.connection.sendSync(doc, msg);
+    }
+  }
+
+  private scheduleSave(): void {
+    if (!this.storage || this.saveTimer) return;
+    this.saveTimer = setTimeout(() => {
+      this.saveTimer = undefined;
+      this.saveNow();
+    }, 300);
+  }
+
+  saveNow(): void {
+    if (!this.storage) return;
+    clearTimeout(this.saveTimer);
+    this.saveTimer = undefined;
+    void this.storage.save("notebook", this.replica.notebook);
+    void this.storage.save("runtime", this.replica.runtime);
+  }
+}

@@ -1,0 +1,289 @@
+/**
+ * One cell on the page: its prompt (`[n]`, `[*]`, queued, elapsed time),
+ * its input (a CodeMirror editor mounted when the cell nears the viewport,
+ * a rendered view for markdown), an `input()` box, and its outputs. It
+ * re-renders only what changed since its last update, compared by identity
+ * of the document's (structurally shared) objects.
+ */
+
+import type { EditorView, ViewUpdate, KeyBinding } from "@codemirror/view";
+import * as nb from "../doc/notebook";
+import type { CellType } from "../doc/notebook";
+import type { ExecutionSummary } from "../doc/runtime";
+import { createEditor, setEditorEditable, setEditorLanguage } from "../editor/cell-editor";
+import { SourceBinding } from "../editor/binding";
+import { setRemoteCursors, type RemoteCursor } from "../editor/remote-cursors";
+import type { NotebookSession } from "../model/session";
+import { h } from "./dom";
+import { renderMarkdown } from "./markdown";
+import { OutputArea } from "./outputs/output-area";
+import type { BlobCache } from "./outputs/blobs";
+
+export interface CellHost {
+  session: NotebookSession;
+  blobs: BlobCache;
+  editKeys: (cellId: string) => KeyBinding[];
+  /** The person clicked or focused into this cell. */
+  activate: (cellId: string, mode: "command" | "edit") => void;
+  onEditorUpdate: (cellId: string, update: ViewUpdate) => void;
+  answerInput: (executionId: string, seq: number, value: string) => void;
+  cancel: (executionId: string) => void;
+}
+
+export interface CellRuntime {
+  shown?: ExecutionSummary;
+  latest?: ExecutionSummary;
+  outputs: readonly string[];
+  /** Someone answered the pending `input()`. */
+  inputAnswered: boolean;
+}
+
+function formatDuration(ms: number): string {
+  if (ms < 1000) return `${Math.max(0, Math.round(ms))} ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
+  const m = Math.floor(ms / 60_000);
+  return `${m} min ${Math.round((ms % 60_000) / 1000)} s`;
+}
+
+export class CellView {
+  readonly el: HTMLElement;
+  private prompt = h("div.prompt");
+  private timing = h("div.timing");
+  private inputArea = h("div.input-area");
+  private editorHost = h("div.editor-host");
+  private rendered = h("div.markdown.rendered", { tabindex: -1 });
+  private note = h("div.cell-note");
+  private inputBox = h("div.stdin");
+  private outputArea: OutputArea;
+  private outputWrap = h("div.output-wrap");
+  view: EditorView | undefined;
+  binding: SourceBinding | undefined;
+  private placeholder = h("pre.editor-placeholder");
+  private lastCell: unknown;
+  private lastType: CellType | undefined;
+  private lastRuntime: CellRuntime | undefined;
+  private editingMarkdown = false;
+  private renderedSource: string | undefined;
+  private inputKey = "";
+
+  constructor(
+    readonly id: string,
+    private readonly host: CellHost,
+  ) {
+    this.outputArea = new OutputArea(host.blobs);
+    this.outputWrap.append(this.outputArea.el);
+    this.el = h(
+      "div.cell",
+      { "data-cell-id": id, tabindex: -1 },
+      h("div.gutter", {}, this.prompt, this.timing),
+      h(
+        "div.body",
+        {},
+        h("div.collapser.input-collapser", { title: "Collapse input", onclick: () => this.toggleMeta("source_hidden") }),
+        this.inputArea,
+        this.note,
+        this.inputBox,
+        h("div.collapser.output-collapser", { title: "Collapse output", onclick: () => this.toggleMeta("outputs_hidden") }),
+        this.outputWrap,
+      ),
+    );
+    this.inputArea.append(this.editorHost, this.rendered);
+    this.editorHost.append(this.placeholder);
+    this.el.addEventListener("mousedown", (e) => {
+      if ((e.target as HTMLElement).closest(".cm-editor, .stdin, iframe, button, a, input")) return;
+      host.activate(id, "command");
+    });
+    this.rendered.addEventListener("dblclick", () => this.editMarkdown(true));
+  }
+
+  get cellType(): CellType | undefined {
+    return this.lastType;
+  }
+
+  /** Mount the real editor (when the cell nears the viewport or is focused). */
+  mountEditor(): EditorView {
+    if (this.view) return this.view;
+    const session = this.host.session;
+    const doc = session.notebook;
+    const type = this.lastType ?? "code";
+    const view = createEditor(this.editorHost, nb.cellSource(doc, this.id), type, !session.readOnly, {
+      keys: this.host.editKeys(this.id),
+      onUpdate: (u) => {
+        this.binding?.update(u);
+        this.host.onEditorUpdate(this.id, u);
+      },
+      onFocus: () => this.host.activate(this.id, "edit"),
+    });
+    this.placeholder.remove();
+    this.view = view;
+    this.binding = new SourceBinding(session.replica, this.id, view);
+    return view;
+  }
+
+  focusEditor(): void {
+    if (this.lastType === "markdown") this.editMarkdown(true);
+    const view = this.mountEditor();
+    view.focus();
+  }
+
+  get editorFocused(): boolean {
+    return this.view?.hasFocus ?? false;
+  }
+
+  /** Markdown shows its rendering until edited; running renders it again. */
+  editMarkdown(editing: boolean): void {
+    if (this.lastType !== "markdown") editing = true;
+    this.editingMarkdown = editing;
+    this.syncMarkdown();
+    if (editing && this.lastType === "markdown") this.mountEditor().focus();
+  }
+
+  private syncMarkdown(): void {
+    const isMd = this.lastType === "markdown";
+    const showRendered = isMd && !this.editingMarkdown;
+    this.rendered.hidden = !showRendered;
+    this.editorHost.hidden = showRendered;
+    if (showRendered) {
+      const doc = this.host.session.notebook;
+      const source = nb.cellSource(doc, this.id);
+      if (source !== this.renderedSource) {
+        this.renderedSource = source;
+        if (source.trim() === "") this.rendered.innerHTML = '<p class="empty-md">Double-click (or press Enter) to edit markdown.</p>';
+        else renderMarkdown(this.rendered, source, nb.cellAttachments(doc, this.id));
+      }
+    }
+  }
+
+  private toggleMeta(key: "source_hidden" | "outputs_hidden"): void {
+    const session = this.host.session;
+    const meta = nb.cellMetadata(session.notebook, this.id);
+    const jupyter = { ...((meta.jupyter as Record<string, unknown>) ?? {}) };
+    if (jupyter[key]) delete jupyter[key];
+    else jupyter[key] = true;
+    session.edit((d) => nb.setCellMetadata(d, this.id, "jupyter", Object.keys(jupyter).length ? jupyter : undefined));
+  }
+
+  /** Bring the view up to date with the documents. */
+  update(runtime: CellRuntime, now: number): void {
+    const doc = this.host.session.notebook;
+    const raw = doc.cells?.[this.id];
+    if (raw !== this.lastCell) {
+      this.lastCell = raw;
+      const type = nb.cellType(doc, this.id) ?? "code";
+      if (type !== this.lastType) {
+        const wasType = this.lastType;
+        this.lastType = type;
+        this.el.dataset.type = type;
+        if (this.view) setEditorLanguage(this.view, type);
+        if (wasType !== undefined && type === "markdown") this.editingMarkdown = this.view?.hasFocus ?? false;
+        this.note.textContent =
+          type === "ai"
+            ? "AI cell: the prompt is kept; running it arrives with the AI feature."
+            : type === "sql"
+              ? "SQL cell: the query is kept; running it arrives with the SQL feature."
+              : "";
+        this.note.hidden = type !== "ai" && type !== "sql";
+      }
+      if (!this.view) this.placeholder.textContent = nb.cellSource(doc, this.id) || " ";
+      const meta = nb.cellMetadata(doc, this.id);
+      const jupyter = (meta.jupyter as Record<string, unknown>) ?? {};
+      this.el.classList.toggle("input-hidden", !!jupyter.source_hidden);
+      this.el.classList.toggle("outputs-hidden", !!jupyter.outputs_hidden || meta.collapsed === true);
+      this.syncMarkdown();
+    }
+    if (this.view) setEditorEditable(this.view, !this.host.session.readOnly);
+    this.updateRuntime(runtime, now);
+  }
+
+  private updateRuntime(runtime: CellRuntime, now: number): void {
+    const last = this.lastRuntime;
+    const latest = runtime.latest;
+    const shown = runtime.shown;
+    const running = latest?.state === "running";
+    const queued = latest?.state === "queued";
+    const isCode = this.lastType === "code" || this.lastType === "sql";
+    let mark = " ";
+    if (running || queued) mark = "*";
+    else if (shown?.executionCount !== undefined) mark = String(shown.executionCount);
+    this.prompt.textContent = isCode ? `[${mark}]:` : "";
+    this.el.classList.toggle("running", running);
+    this.el.classList.toggle("queued", queued);
+    this.el.dataset.state = latest?.state ?? "";
+    this.prompt.title = queued
+      ? "Queued"
+      : running
+        ? "Running"
+        : latest?.state === "lost"
+          ? "Lost: its runtime died while it ran"
+          : latest?.state === "cancelled"
+            ? "Cancelled"
+            : "";
+    // Timing: elapsed while running, the duration after, lost shown as such.
+    let timing = "";
+    if (isCode && latest) {
+      if (queued) timing = "queued";
+      else if (running && latest.startedAtMs !== undefined) timing = formatDuration(now - latest.startedAtMs);
+      else if (latest.state === "lost") timing = "lost";
+      else if (latest.state === "cancelled") timing = "cancelled";
+      else if (shown?.startedAtMs !== undefined && shown.endedAtMs !== undefined) timing = formatDuration(shown.endedAtMs - shown.startedAtMs);
+    }
+    this.timing.textContent = timing;
+    if (queued && latest) {
+      if (!this.timing.querySelector("button")) {
+        this.timing.append(h("button.link.cancel", { title: "Cancel this queued run", onclick: () => this.host.cancel(latest.executionId) }, "cancel"));
+      }
+    }
+    if (!last || last.outputs !== runtime.outputs || last.latest?.state !== latest?.state) {
+      this.outputArea.update(runtime.outputs, running);
+    }
+    this.updateInputBox(runtime);
+    this.lastRuntime = runtime;
+  }
+
+  private updateInputBox(runtime: CellRuntime): void {
+    const x = runtime.latest;
+    const request = x?.state === "running" ? x.inputRequest : undefined;
+    const key = request && !runtime.inputAnswered ? `${x!.executionId}#${request.seq}` : "";
+    if (key === this.inputKey) return;
+    this.inputKey = key;
+    this.inputBox.textContent = "";
+    this.inputBox.hidden = !key;
+    if (!key || !request || !x) return;
+    const field = h("input", {
+      type: request.password ? "password" : "text",
+      "aria-label": request.prompt || "input()",
+      autocomplete: "off",
+      disabled: this.host.session.readOnly,
+    });
+    const submit = () => {
+      this.host.answerInput(x.executionId, request.seq, field.value);
+      field.disabled = true;
+    };
+    field.addEventListener("keydown", (e) => {
+      e.stopPropagation();
+      if (e.key === "Enter") submit();
+    });
+    this.inputBox.append(h("label", {}, h("span.prompt-text", {}, request.prompt), field));
+    if (document.activeElement === document.body || this.el.contains(document.activeElement)) field.focus();
+  }
+
+  /** Other people's cursors in this cell. */
+  showRemoteCursors(cursors: { peerId: string; name: string; color: string; anchor: string; head: string }[]): void {
+    if (!this.view || !this.binding) return;
+    const resolved: RemoteCursor[] = [];
+    for (const c of cursors) {
+      const anchor = this.binding.offsetOf(c.anchor);
+      const head = this.binding.offsetOf(c.head);
+      if (anchor === undefined || head === undefined) continue;
+      resolved.push({ peerId: c.peerId, name: c.name, color: c.color, anchor, head });
+    }
+    this.view.dispatch({ effects: setRemoteCursors.of(resolved) });
+  }
+
+  destroy(): void {
+    this.binding?.destroy();
+    this.view?.destroy();
+    this.outputArea.reset();
+    this.el.remove();
+  }
+}

@@ -3,6 +3,7 @@
 //! run on its kernel, and writes the outputs back into the runtime document.
 
 pub mod agent;
+pub mod ai;
 pub mod blobs;
 pub mod config;
 pub mod controls;

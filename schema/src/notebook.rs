@@ -547,6 +547,36 @@ impl NotebookDoc {
         })
     }
 
+    /// Rewrite a cell's source to `source` as an edit made when the
+    /// document stood at `seen` (the heads its writer read the cell at):
+    /// the smallest splices from the text then, made on a fork at those
+    /// heads and merged in, so whatever people typed in the cell since is
+    /// kept, not overwritten. The AI's `modify_cell` writes this way.
+    pub fn rewrite_source_seen_at(
+        &mut self,
+        id: &CellId,
+        seen: &[ChangeHash],
+        source: &str,
+    ) -> Result<()> {
+        if seen.is_empty() || self.doc.get_heads() == seen {
+            return self.set_source(id, source);
+        }
+        let mut fork = self.doc.fork_at(seen)?;
+        let cells = require_obj(&fork, &ROOT, "cells", ObjType::Map)?;
+        let obj = get_obj(&fork, &cells, id.as_str(), ObjType::Map)?
+            .ok_or_else(|| SchemaError::NoSuchCell(id.to_string()))?;
+        let text = require_obj(&fork, &obj, "source", ObjType::Text)?;
+        let event = DocumentEvent::SourceEdited {
+            cell_id: id.clone(),
+        };
+        commit_as(&mut fork, self.attribution.as_ref(), &event, |tx| {
+            tx.update_text(&text, source)?;
+            Ok(())
+        })?;
+        self.doc.merge(&mut fork)?;
+        Ok(())
+    }
+
     pub fn set_cell_type(&mut self, id: &CellId, cell_type: CellType) -> Result<()> {
         let obj = self.cell_obj(id)?;
         let event = DocumentEvent::CellTypeChanged {

@@ -315,3 +315,33 @@ fn update_display_reaches_every_shown_output_with_that_id() {
     assert_eq!(shown[&a].outputs[1], display("other", None));
     assert_eq!(shown[&b].outputs[0], display("new", Some("bar")));
 }
+
+#[test]
+fn a_rewrite_seen_at_older_heads_keeps_what_was_typed_since() {
+    let mut nb = NotebookDoc::create("n1").unwrap();
+    let c = nb
+        .create_cell(CellType::Code, Placement::End, "def f(x):\n    return x\n")
+        .unwrap();
+    let seen = nb.heads();
+    // Someone types at the end after the writer read the cell.
+    let len = nb.source(&c).unwrap().chars().count();
+    nb.splice_source(&c, len, 0, "# checked by ada\n").unwrap();
+    nb.set_attribution(Some(Attribution {
+        by: "ai:m".into(),
+        on_behalf_of: "ada".into(),
+        ai_run: "x-1".into(),
+    }));
+    nb.rewrite_source_seen_at(&c, &seen, "def f(x):\n    return x * 2\n")
+        .unwrap();
+    nb.set_attribution(None);
+    assert_eq!(
+        nb.source(&c).unwrap(),
+        "def f(x):\n    return x * 2\n# checked by ada\n"
+    );
+    let last = history(nb.automerge()).into_iter().last().unwrap();
+    assert_eq!(last.attribution.unwrap().ai_run, "x-1");
+    assert!(matches!(
+        last.event,
+        Some(DocumentEvent::SourceEdited { .. })
+    ));
+}

@@ -5,6 +5,7 @@
 pub mod agent;
 pub mod burst;
 pub mod cells;
+pub mod fake_llm;
 pub mod ipynb;
 pub mod probe;
 pub mod raw;

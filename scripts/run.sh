@@ -42,5 +42,9 @@ status=0
 echo "[run] the sample's last cell fails on purpose (exit status $status)." >&2
 echo "[run] the executed notebook: $CATHODE_DATA_DIR/tour.executed.ipynb" >&2
 echo "[run] its results are in the notebook's runtime document, stored in $CATHODE_DATA_DIR/cathode.sqlite;" >&2
-echo "[run] GET $url/api/notebooks lists it (token in $CATHODE_OWNER_TOKEN_FILE). The server keeps running: Ctrl-C stops it." >&2
+echo "[run] GET $url/api/notebooks lists it (token in $CATHODE_OWNER_TOKEN_FILE)." >&2
+echo "[run] open the notebook UI (this link signs you in as the owner; the server keeps running, Ctrl-C stops it):" >&2
+echo "" >&2
+echo "    $url/?token=$(cat "$CATHODE_OWNER_TOKEN_FILE")" >&2
+echo "" >&2
 wait $server

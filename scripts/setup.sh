@@ -13,4 +13,11 @@ command -v cargo >/dev/null || { echo "cargo is required (rustup)" >&2; exit 1; 
 command -v python3 >/dev/null || { echo "python3 is required" >&2; exit 1; }
 
 bash "$here/setup-kernels.sh"
+# The browser UI: npm packages from the lock file and the bundle the server
+# serves (CATHODE_WEB_BROWSER=1 also installs Chromium for its tests).
+if [ "${CATHODE_WEB_BROWSER:-0}" = 1 ]; then
+  bash "$here/setup-web.sh" --browser
+else
+  bash "$here/setup-web.sh"
+fi
 log "ready: cache in $CATHODE_CACHE"

@@ -275,11 +275,13 @@ export class NotebookSession {
     }, 300);
   }
 
-  saveNow(): void {
-    if (!this.storage) return;
+  /** Write what changed to the local copy now; resolves once written. */
+  saveNow(): Promise<void> {
+    if (!this.storage) return Promise.resolve();
     clearTimeout(this.saveTimer);
     this.saveTimer = undefined;
+    this.replica.commitPending();
     void this.storage.save("notebook", this.replica.notebook);
-    void this.storage.save("runtime", this.replica.runtime);
+    return this.storage.save("runtime", this.replica.runtime);
   }
 }

@@ -151,6 +151,7 @@ export class NotebookPage {
       page: this,
       order: () => this.order.slice(),
       source: (id: string) => nb.cellSource(this.session.notebook, id),
+      editorText: (id: string) => this.views.get(id)?.view?.state.doc.toString(),
       errors: () => this.session.errors.slice(),
     };
   }

@@ -1,0 +1,173 @@
+/**
+ * Two people in one notebook, each in their own browser context: typing at
+ * once in one cell converges with nothing lost and each one's undo undoes
+ * only their own typing; each sees the other in the presence list and
+ * their cursor in the right cell; a viewer gets the page read-only; edits
+ * made offline converge without duplicates on reconnect.
+ */
+
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import type { Browser, Page } from "playwright-core";
+import { TestServer, launchBrowser, openAs, screenshot } from "./harness";
+
+let server: TestServer;
+let browser: Browser;
+
+before(async () => {
+  server = await TestServer.start();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+  server?.cleanup();
+});
+
+async function cellIds(page: Page): Promise<string[]> {
+  return page.evaluate(() => (window as any).cathode.order());
+}
+
+async function source(page: Page, id: string): Promise<string> {
+  return page.evaluate((cell) => (window as any).cathode.source(cell), id);
+}
+
+async function waitFor<T>(what: string, probe: () => Promise<T>, ok: (v: T) => boolean, ms = 30_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  let last: T = await probe();
+  while (!ok(last)) {
+    if (Date.now() > deadline) assert.fail(`${what}: still ${JSON.stringify(last)}`);
+    await new Promise((r) => setTimeout(r, 50));
+    last = await probe();
+  }
+  return last;
+}
+
+async function forbidden(page: Page): Promise<unknown[]> {
+  const errors = await page.evaluate(() => (window as any).cathode.errors());
+  return errors.filter((e: { code: string }) => e.code === "forbidden");
+}
+
+/** Focus the editor of cell `index` and put the cursor at its end. */
+async function editCell(page: Page, index: number): Promise<void> {
+  const cell = page.locator(".cell").nth(index);
+  await cell.locator(".cm-content").click();
+  await page.keyboard.press("Control+End");
+}
+
+test("concurrent typing in one cell converges, and undo is per person", async () => {
+  const notebook = await server.createNotebook("Together");
+  const bobToken = await server.person("bob", notebook, "editor");
+  const ada = await openAs(browser, server, server.token, `/notebooks/${notebook}`);
+  const bob = await openAs(browser, server, bobToken, `/notebooks/${notebook}`);
+  await ada.page.getByText("An empty notebook").waitFor();
+  await ada.page.keyboard.press("b");
+  const [id] = await waitFor("a cell at Ada's", () => cellIds(ada.page), (ids) => ids.length === 1);
+  await waitFor("the cell at Bob's", () => cellIds(bob.page), (ids) => ids.length === 1);
+
+  await editCell(ada.page, 0);
+  await editCell(bob.page, 0);
+  // Both type at once, interleaved, in the same cell.
+  const adaText = "ada types here. ";
+  const bobText = "BOB TYPES THERE! ";
+  await Promise.all([ada.page.keyboard.type(adaText, { delay: 5 }), bob.page.keyboard.type(bobText, { delay: 7 })]);
+  const both = await waitFor(
+    "both texts at both pages",
+    async () => [await source(ada.page, id), await source(bob.page, id)],
+    ([a, b]) => a === b && a.length === adaText.length + bobText.length,
+  );
+  // Each person's characters arrive in their own order (nothing lost or doubled).
+  const merged = both[0];
+  const only = (text: string, set: string) => [...text].filter((c) => set.includes(c)).join("");
+  assert.equal(only(merged, "adtypesh."), only(adaText, "adtypesh."));
+  assert.equal(only(merged, "BOTYPESHR!"), only(bobText, "BOTYPESHR!"));
+  // The editors show what the documents hold.
+  assert.equal(await ada.page.evaluate((cell) => (window as any).cathode.editorText(cell), id), merged);
+  assert.equal(await bob.page.evaluate((cell) => (window as any).cathode.editorText(cell), id), merged);
+
+  // Bob sees Ada's cursor in this cell (presence carries Automerge cursors).
+  await bob.page.locator(".cell .cm-remote-caret").first().waitFor({ timeout: 10_000 });
+  assert.equal(await bob.page.locator(".presence .peer").count() >= 2, true);
+  await screenshot(bob.page, "collaboration-two-people");
+
+  // Ada's undo removes only her typing.
+  await ada.page.locator(".cell .cm-content").first().click();
+  for (let i = 0; i < 40; i++) await ada.page.keyboard.press("Control+z");
+  const afterUndo = await waitFor(
+    "Ada's undo at Bob's page",
+    () => source(bob.page, id),
+    (s) => s.trim() === bobText.trim(),
+  );
+  assert.equal(afterUndo.trim(), bobText.trim());
+  assert.deepEqual(await forbidden(ada.page), []);
+  assert.deepEqual(await forbidden(bob.page), []);
+  await ada.context.close();
+  await bob.context.close();
+});
+
+test("a viewer reads the notebook and cannot change anything", async () => {
+  const notebook = await server.createNotebook("Read only");
+  const ada = await openAs(browser, server, server.token, `/notebooks/${notebook}`);
+  await ada.page.getByText("An empty notebook").waitFor();
+  await ada.page.keyboard.press("b");
+  await editCell(ada.page, 0);
+  await ada.page.keyboard.type("print('visible')");
+  await ada.page.keyboard.press("Escape");
+  const viewerToken = await server.person("victor", notebook, "viewer");
+  const viewer = await openAs(browser, server, viewerToken, `/notebooks/${notebook}`);
+  await viewer.page.locator(".cell").first().waitFor();
+  const [id] = await cellIds(viewer.page);
+  await waitFor("the text at the viewer's", () => source(viewer.page, id), (s) => s === "print('visible')");
+  // Typing, cell keys and the toolbar change nothing.
+  await viewer.page.locator(".cell .cm-content").first().click({ force: true });
+  await viewer.page.keyboard.type("HACK");
+  await viewer.page.keyboard.press("Escape");
+  for (const key of ["b", "a", "d", "d", "m", "x"]) await viewer.page.keyboard.press(key);
+  await viewer.page.waitForTimeout(500);
+  assert.equal(await source(ada.page, id), "print('visible')");
+  assert.deepEqual(await cellIds(ada.page), [id]);
+  assert.equal(await viewer.page.locator(".cm-content[contenteditable=true]").count(), 0);
+  await screenshot(viewer.page, "viewer-read-only");
+  await ada.context.close();
+  await viewer.context.close();
+});
+
+test("offline edits persist locally and converge without duplicates", async () => {
+  const notebook = await server.createNotebook("Offline");
+  const bobToken = await server.person("carol", notebook, "editor");
+  const ada = await openAs(browser, server, server.token, `/notebooks/${notebook}`);
+  const bob = await openAs(browser, server, bobToken, `/notebooks/${notebook}`);
+  await ada.page.getByText("An empty notebook").waitFor();
+  await ada.page.keyboard.press("b");
+  await waitFor("the cell at Carol's", () => cellIds(bob.page), (ids) => ids.length === 1);
+  // Ada goes offline and keeps working: a new cell and typing.
+  await ada.page.evaluate(() => (window as any).cathode.session.setOnline(false));
+  await ada.page.locator(".sync", { hasText: "offline" }).waitFor();
+  await editCell(ada.page, 0);
+  await ada.page.keyboard.type("offline = 1");
+  await ada.page.keyboard.press("Escape");
+  await ada.page.keyboard.press("b");
+  await editCell(ada.page, 1);
+  await ada.page.keyboard.type("second = 2");
+  await ada.page.keyboard.press("Escape");
+  // Meanwhile Carol edits the same first cell.
+  await editCell(bob.page, 0);
+  await bob.page.keyboard.type("# carol\n");
+  await screenshot(ada.page, "offline-indicator");
+  // A reload keeps the unsent edits: they are in the local copy (IndexedDB)
+  // and go out when the reloaded page connects.
+  await ada.page.evaluate(() => (window as any).cathode.session.saveNow());
+  await ada.page.reload();
+  const ids = await waitFor("both cells at Carol's", () => cellIds(bob.page), (v) => v.length === 2);
+  await waitFor("the same cells at Ada's", () => cellIds(ada.page), (v) => v.length === 2 && v.join() === ids.join());
+  const first = await waitFor(
+    "merged first cell",
+    async () => [await source(ada.page, ids[0]), await source(bob.page, ids[0])],
+    ([a, b]) => a === b && a.includes("offline = 1") && a.includes("# carol"),
+  );
+  assert.equal(first[0].split("offline = 1").length, 2, "typed once, not twice");
+  assert.equal(await source(bob.page, ids[1]), "second = 2");
+  await ada.context.close();
+  await bob.context.close();
+});

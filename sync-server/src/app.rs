@@ -203,6 +203,8 @@ pub fn router(state: AppState) -> Router {
     let authenticated = Router::new()
         .route("/api/me", get(api::me))
         .route("/api/kernelspecs", get(api::kernelspecs))
+        .route("/api/ai/models", get(api::ai_models))
+        .route("/api/notebooks/{id}/runtime/ai", get(api::ai_for_runtime))
         .route(
             "/api/notebooks/{id}/runtime",
             get(api::runtime_status)

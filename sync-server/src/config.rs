@@ -22,6 +22,8 @@ pub struct Config {
     pub agent_binary: PathBuf,
     pub runtime: RuntimePolicy,
     pub limits: ServerLimits,
+    /// AI providers, keys included (never logged, never sent to browsers).
+    pub ai: crate::ai_config::AiConfig,
     /// The browser UI's build (`web-client/`, `npm run build`), served at
     /// `/`, `/notebooks/{id}` and `/assets/` (see `web.rs`).
     pub web_dir: PathBuf,

@@ -3,6 +3,7 @@
 //! tokens and roles checked on every message, blobs and a small REST API.
 
 pub mod api;
+pub mod ai_config;
 pub mod app;
 pub mod auth;
 pub mod config;

@@ -127,6 +127,11 @@ struct Args {
     /// default: web-client/dist in the source tree this server was built from.
     #[arg(long, env = "CATHODE_WEB_DIR")]
     web_dir: Option<PathBuf>,
+    /// AI providers (JSON: providers, keys, models); without it,
+    /// CATHODE_AI_BASE_URL, CATHODE_AI_API_KEY and CATHODE_AI_MODELS
+    /// configure one endpoint.
+    #[arg(long, env = "CATHODE_AI_CONFIG")]
+    ai_config: Option<PathBuf>,
 }
 
 fn minutes(value: f64, flag: &str) -> anyhow::Result<Duration> {
@@ -230,6 +235,8 @@ async fn main() -> anyhow::Result<()> {
             }))
             .context("--notebook-files-dir")?,
         },
+        ai: sync_server::ai_config::AiConfig::load(args.ai_config.as_deref())
+            .map_err(|e| anyhow::anyhow!(e))?,
         web_dir: args
             .web_dir
             .unwrap_or_else(sync_server::web::default_web_dir),

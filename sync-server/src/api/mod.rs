@@ -6,6 +6,7 @@
 //! authenticated route, before any handler runs and so before any request
 //! body is read: an anonymous client cannot make the server buffer a body.
 
+mod ai;
 mod blobs;
 mod files;
 mod ipynb;
@@ -15,6 +16,7 @@ mod runtime;
 mod tokens;
 mod users;
 
+pub use ai::{for_runtime as ai_for_runtime, models as ai_models};
 pub use blobs::{get_blob, put_blob};
 pub use files::{delete_file, get_file, list_files, put_file};
 pub use ipynb::{export_notebook, import_notebook};

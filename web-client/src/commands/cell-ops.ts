@@ -20,6 +20,8 @@ export interface CellSnapshot {
 /** One undoable step: apply it forward or back. */
 export interface CellOp {
   label: string;
+  /** The cell to select after undoing or redoing it. */
+  select?: { undo?: string; redo?: string };
   undo: (doc: NotebookDoc) => NotebookDoc;
   redo: (doc: NotebookDoc) => NotebookDoc;
 }
@@ -51,20 +53,21 @@ export class CellHistory {
     this.redoStack = [];
   }
 
-  undo(): boolean {
+  /** Undo the last operation; what it says to select after, if anything. */
+  undo(): CellOp | undefined {
     const op = this.undoStack.pop();
-    if (!op) return false;
+    if (!op) return undefined;
     this.session.edit(op.undo);
     this.redoStack.push(op);
-    return true;
+    return op;
   }
 
-  redo(): boolean {
+  redo(): CellOp | undefined {
     const op = this.redoStack.pop();
-    if (!op) return false;
+    if (!op) return undefined;
     this.session.edit(op.redo);
     this.undoStack.push(op);
-    return true;
+    return op;
   }
 }
 
@@ -83,6 +86,7 @@ export function deleteOp(doc: NotebookDoc, ids: string[]): CellOp {
     .map((id) => ({ cell: snapshot(doc, id), after: order[order.indexOf(id) - 1] }));
   return {
     label: "delete cells",
+    select: { undo: snaps[0]?.cell.id },
     redo: (d) => snaps.reduce((acc, s) => nb.deleteCell(acc, s.cell.id), d),
     undo: (d) => snaps.reduce((acc, s) => restore(acc, s.cell, s.after), d),
   };
@@ -91,6 +95,7 @@ export function deleteOp(doc: NotebookDoc, ids: string[]): CellOp {
 export function insertOp(type: CellType, placement: nb.Placement, source: string, id: string): CellOp {
   return {
     label: "insert cell",
+    select: { redo: id },
     redo: (d) => (nb.hasCell(d, id) ? d : nb.createCell(d, type, placement, source, id)[0]),
     undo: (d) => nb.deleteCell(d, id),
   };

@@ -398,11 +398,19 @@ export class NotebookController implements NotebookCommands {
   }
 
   undoCells(): void {
-    this.history.undo();
+    this.selectAfter(this.history.undo()?.select?.undo);
   }
 
   redoCells(): void {
-    this.history.redo();
+    this.selectAfter(this.history.redo()?.select?.redo);
+  }
+
+  private selectAfter(id: string | undefined): void {
+    if (!id || !nb.hasCell(this.doc, id)) return;
+    this.active = id;
+    this.anchor = undefined;
+    this.page.render();
+    this.view()?.el.focus({ preventScroll: true });
   }
 
   select(delta: -1 | 1, extend: boolean): void {

@@ -94,9 +94,13 @@ async fn serve(
             return Err(e);
         }
     };
-    let masker = Arc::new(secrets.masker());
+    let ai_settings = crate::ai::settings::AiSettings::fetch(&config).await;
+    if let Some(why) = &ai_settings.withheld {
+        tracing::info!(%why, "no AI providers for this agent");
+    }
+    let masker = Arc::new(secrets.masker_with(&ai_settings.keys()));
     masking::log_writer::install(masker.clone());
-    tracing::info!(secrets = ?secrets, "secrets received");
+    tracing::info!(secrets = ?secrets, ai_providers = ?ai_settings, "secrets received");
     let launch = kernel_host::KernelLaunch {
         name: config.kernel.clone(),
         env: secrets.env(),
@@ -121,6 +125,18 @@ async fn serve(
     let mut running: Option<Running> = None;
     let mut seen_controls = HashSet::new();
     let blobs = Arc::new(crate::blobs::BlobStore::new(&config));
+    let ai = Arc::new(crate::ai::run::AiRuntime {
+        settings: ai_settings,
+        llm: crate::ai::llm::LlmClient::new().map_err(|e| AgentError::Ai(e.to_string()))?,
+        masker: masker.clone(),
+        kernel: Arc::new(crate::ai::kernel_access::AgentKernel {
+            kernel: kernel.clone(),
+            masker: masker.clone(),
+        }),
+        blobs: blobs.clone(),
+        flush_interval: config.flush_interval,
+    });
+    let mut ai_runs = AiRuns::default();
     let mut execution_count = 0i64;
     // What the runtime document says of this session (only we write it).
     let mut status = SessionStatus::Idle;
@@ -148,6 +164,7 @@ async fn serve(
                 execution_count = 0;
                 status = SessionStatus::Restarting;
             }
+            ai_runs.stop(handled_controls.interrupted, &handled_controls.cancelled);
         }
         let notebook_changed = scanned_heads.as_ref() != Some(&notebook_heads);
         scanned_heads = Some(notebook_heads);
@@ -156,10 +173,20 @@ async fn serve(
             session: session.clone(),
             set_busy: status != SessionStatus::Busy,
         });
-        if let Some(started) = scheduler.advance(&client, notebook_changed, start).await? {
+        let advanced = scheduler.advance(&client, notebook_changed, start).await?;
+        for started in advanced.ai {
+            ai_runs.start(&ai, &client, started.record);
+        }
+        if let Some(started) = advanced.kernel {
+            let record = started.record;
+            // Queued by an earlier agent, its type unread: an AI cell's
+            // run goes beside the queue, not to the kernel.
+            if started.cell_type.is_none() && is_ai_cell(&client, &record.cell_id).await? {
+                ai_runs.start(&ai, &client, record);
+                continue;
+            }
             execution_count += 1;
             status = SessionStatus::Busy;
-            let record = started.record;
             running = Some(Running {
                 id: record.execution_id.clone(),
                 batch: record.batch.clone(),
@@ -231,6 +258,7 @@ async fn serve(
     if let Some(r) = running.take() {
         r.task.abort();
     }
+    ai_runs.abort_all();
     let _ = kernel.shutdown().await;
     if exit == Exit::Stopped {
         let _ = lease::set_status(&client, &session, SessionStatus::Dead).await;
@@ -272,4 +300,66 @@ async fn record_kernelspec(client: &NotebookClient, kernel: &str) {
         Err(e) => e.to_string(),
     };
     tracing::warn!(error = %failed, "could not record the kernel in the notebook's metadata");
+}
+
+async fn is_ai_cell(client: &NotebookClient, cell: &schema::CellId) -> Result<bool> {
+    let c = cell.clone();
+    Ok(client
+        .notebook(move |nb| nb.cell(&c).map(|c| c.cell_type == schema::CellType::Ai))
+        .await?
+        .unwrap_or(false))
+}
+
+/// AI cells' runs in progress: each its own task beside the kernel's queue,
+/// stopped by the notebook's interrupt or its own cancel.
+#[derive(Default)]
+struct AiRuns {
+    runs: std::collections::HashMap<
+        schema::ExecutionId,
+        (
+            tokio::task::JoinHandle<()>,
+            tokio::sync::watch::Sender<bool>,
+        ),
+    >,
+}
+
+impl AiRuns {
+    fn start(
+        &mut self,
+        ai: &Arc<crate::ai::run::AiRuntime>,
+        client: &Arc<NotebookClient>,
+        record: schema::ExecutionRecord,
+    ) {
+        self.runs.retain(|_, (task, _)| !task.is_finished());
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let id = record.execution_id.clone();
+        let span = tracing::info_span!("ai_run", execution_id = %id, cell_id = %record.cell_id);
+        let task = tokio::spawn(
+            {
+                let (ai, client) = (ai.clone(), client.clone());
+                async move {
+                    if let Err(e) = crate::ai::run::run(ai, client, record, stopped).await {
+                        tracing::error!(error = %e, "AI run failed");
+                    }
+                }
+            }
+            .instrument(span),
+        );
+        self.runs.insert(id, (task, stop));
+    }
+
+    /// Stop every run (an interrupt) or those cancelled.
+    fn stop(&mut self, all: bool, cancelled: &[schema::ExecutionId]) {
+        for (id, (_, stop)) in &self.runs {
+            if all || cancelled.contains(id) {
+                let _ = stop.send(true);
+            }
+        }
+    }
+
+    fn abort_all(&mut self) {
+        for (_, (task, _)) in self.runs.drain() {
+            task.abort();
+        }
+    }
 }

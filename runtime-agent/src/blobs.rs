@@ -13,6 +13,8 @@ pub const INLINE_LIMIT: usize = 16 * 1024;
 pub struct BlobStore {
     http: reqwest::Client,
     url: String,
+    /// `GET {this}{sha256}` reads a blob back.
+    read_url: String,
     token: String,
 }
 
@@ -25,8 +27,24 @@ impl BlobStore {
                 config.server_url.trim_end_matches('/'),
                 config.notebook_id
             ),
+            read_url: format!("{}/blobs/", config.server_url.trim_end_matches('/')),
             token: config.token.clone(),
         }
+    }
+
+    /// Read a blob back (an image the AI's model is shown).
+    pub async fn get(&self, sha256: &str) -> Result<Vec<u8>, String> {
+        let response = self
+            .http
+            .get(format!("{}{sha256}", self.read_url))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        if !response.status().is_success() {
+            return Err(format!("the server answered {}", response.status()));
+        }
+        Ok(response.bytes().await.map_err(|e| e.to_string())?.to_vec())
     }
 
     /// Store `bytes`, retrying a few times: a server restarting or busy

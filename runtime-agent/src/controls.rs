@@ -10,6 +10,10 @@ use std::collections::HashSet;
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Outcome {
     pub restarted: bool,
+    /// An interrupt arrived: it also stops every AI run.
+    pub interrupted: bool,
+    /// Executions whose cancel arrived (an AI run among them stops).
+    pub cancelled: Vec<ExecutionId>,
 }
 
 /// Handle every control not handled yet. Interrupts and restarts requested
@@ -49,6 +53,7 @@ pub async fn handle(
         tracing::info!(control_id = %control.control_id, kind = ?control.kind, by = %control.requested_by, stale, "control");
         match &control.kind {
             ControlKind::Interrupt if !stale => {
+                outcome.interrupted = true;
                 if running.is_some() {
                     kernel.interrupt().await?;
                 }
@@ -62,6 +67,7 @@ pub async fn handle(
                 outcome.restarted = true;
             }
             ControlKind::Cancel { execution_id } => {
+                outcome.cancelled.push(execution_id.clone());
                 if running == Some(execution_id) {
                     kernel.interrupt().await?;
                 } else {

@@ -12,6 +12,8 @@ pub enum AgentError {
     UnknownKernel { name: String, available: String },
     #[error("the working directory {0} is not a directory the agent can use: {1}")]
     Workdir(String, String),
+    #[error("AI: {0}")]
+    Ai(String),
     #[error("could not fetch the notebook's secrets: {0}")]
     Secrets(String),
     #[error("kernel: {0}")]

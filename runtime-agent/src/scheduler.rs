@@ -11,8 +11,8 @@
 use crate::error::Result;
 use cathode_client::NotebookClient;
 use schema::{
-    CellId, ExecutionId, ExecutionRecord, ExecutionState, PriorRequest, RequestId, RunRequest,
-    SessionId, SessionStatus,
+    CellId, CellType, ExecutionId, ExecutionRecord, ExecutionState, PriorRequest, RequestId,
+    RunRequest, SessionId, SessionStatus,
 };
 use std::collections::{HashMap, HashSet, VecDeque};
 
@@ -33,6 +33,8 @@ pub struct Scheduler {
     queue: Option<VecDeque<ExecutionId>>,
     /// Sources read while queueing, by execution, until it starts.
     sources: HashMap<ExecutionId, String>,
+    /// Cell types read while queueing, likewise.
+    kinds: HashMap<ExecutionId, CellType>,
 }
 
 /// Start the first queued execution in the same edit that queues new
@@ -51,11 +53,22 @@ pub struct Started {
     /// Its source at the request's heads, when the agent read it while
     /// queueing (else the executor reads it).
     pub source: Option<String>,
+    /// Its cell's type, when the agent read it while queueing.
+    pub cell_type: Option<CellType>,
+}
+
+/// What one step of the scheduler started.
+#[derive(Default)]
+pub struct Advanced {
+    /// The next execution for the kernel.
+    pub kernel: Option<Started>,
+    /// AI cells' runs: they start at once, beside the kernel's queue.
+    pub ai: Vec<Started>,
 }
 
 /// What one look at the notebook found: requests to queue, each with its
-/// source at its heads.
-type Fresh = Vec<(CellId, RunRequest, Option<String>)>;
+/// source at its heads and its cell's type.
+type Fresh = Vec<(CellId, RunRequest, Option<String>, CellType)>;
 
 impl Scheduler {
     pub fn new() -> Self {
@@ -73,7 +86,7 @@ impl Scheduler {
         client: &NotebookClient,
         notebook_changed: bool,
         start: Option<StartNext>,
-    ) -> Result<Option<Started>> {
+    ) -> Result<Advanced> {
         let fresh = if notebook_changed {
             self.fresh_requests(client).await?
         } else {
@@ -81,12 +94,15 @@ impl Scheduler {
         };
         let queue_known_empty = self.queue.as_ref().is_some_and(VecDeque::is_empty);
         if fresh.is_empty() && (start.is_none() || queue_known_empty) {
-            return Ok(None);
+            return Ok(Advanced::default());
         }
-        for (_, request, _) in &fresh {
+        for (_, request, _, _) in &fresh {
             crate::timing_mark!("agent.request_seen", request.request_id);
         }
-        let marks: Vec<RequestId> = fresh.iter().map(|(_, r, _)| r.request_id.clone()).collect();
+        let marks: Vec<RequestId> = fresh
+            .iter()
+            .map(|(_, r, _, _)| r.request_id.clone())
+            .collect();
         let queue = self.queue.take();
         let (queue, outcome) = client
             .edit_runtime(move |rt| {
@@ -102,21 +118,27 @@ impl Scheduler {
             })
             .await?;
         self.queue = queue;
-        let (sources, started) = outcome?;
+        let done = outcome?;
         for request in &marks {
             crate::timing_mark!("agent.queued", request);
         }
-        self.sources.extend(sources);
-        // Sources of executions cancelled while queued are dropped too.
-        if let Some(queue) = &self.queue {
-            self.sources.retain(|id, _| {
-                queue.contains(id) || started.as_ref().is_some_and(|r| &r.execution_id == id)
-            });
-        }
-        Ok(started.map(|record| Started {
+        self.sources.extend(done.sources);
+        self.kinds.extend(done.kinds);
+        let mut take = |record: ExecutionRecord| Started {
             source: self.sources.remove(&record.execution_id),
+            cell_type: self.kinds.remove(&record.execution_id),
             record,
-        }))
+        };
+        let advanced = Advanced {
+            kernel: done.kernel.map(&mut take),
+            ai: done.ai.into_iter().map(&mut take).collect(),
+        };
+        // What was read for executions cancelled while queued goes too.
+        if let Some(queue) = &self.queue {
+            self.sources.retain(|id, _| queue.contains(id));
+            self.kinds.retain(|id, _| queue.contains(id));
+        }
+        Ok(advanced)
     }
 
     /// Run requests not yet handled, in request order, each with its
@@ -169,40 +191,62 @@ fn fresh_in(
             }
         }
         let source = nb.source_at(&cell, &request.heads).ok();
-        fresh.push((cell, request, source));
+        let cell_type = nb
+            .cell(&cell)
+            .map(|c| c.cell_type)
+            .unwrap_or(CellType::Code);
+        fresh.push((cell, request, source, cell_type));
     }
     // Request time first; presses in the same millisecond (run all) in
     // notebook order, which is the order `run_requests()` gave them in.
-    fresh.sort_by_key(|(_, r, _)| r.requested_at_ms);
-    for (cell, request, _) in &fresh {
+    fresh.sort_by_key(|(_, r, _, _)| r.requested_at_ms);
+    for (cell, request, _, _) in &fresh {
         last_run.insert(cell.clone(), PriorRequest::from(request));
     }
     Ok(fresh)
 }
 
-/// The sources read for newly queued executions, and the one started.
-type QueuedAndStarted = (Vec<(ExecutionId, String)>, Option<ExecutionRecord>);
+/// What one edit queued and started.
+struct QueuedAndStarted {
+    /// Sources read for newly queued executions.
+    sources: Vec<(ExecutionId, String)>,
+    kinds: Vec<(ExecutionId, CellType)>,
+    kernel: Option<ExecutionRecord>,
+    ai: Vec<ExecutionRecord>,
+}
 
-/// Queue `fresh`, then start the first queued execution if asked: runs in
-/// the client's task, as one edit. Returns the sources read for the new
-/// executions, and the started record.
+/// Queue `fresh`, start AI cells' runs at once, then start the first
+/// queued execution for the kernel if asked: runs in the client's task,
+/// as one edit.
 fn queue_and_start(
     rt: &mut schema::RuntimeDoc,
     queue: &mut VecDeque<ExecutionId>,
     fresh: Fresh,
     start: Option<StartNext>,
 ) -> std::result::Result<QueuedAndStarted, schema::SchemaError> {
-    let mut sources = Vec::new();
-    for (cell, request, source) in fresh {
+    let mut done = QueuedAndStarted {
+        sources: Vec::new(),
+        kinds: Vec::new(),
+        kernel: None,
+        ai: Vec::new(),
+    };
+    for (cell, request, source, cell_type) in fresh {
         let id = rt.queue_execution(&cell, &request, schema::clock::now_ms())?;
         tracing::info!(execution_id = %id, cell_id = %cell, "queued");
-        queue.push_back(id.clone());
         if let Some(source) = source {
-            sources.push((id, source));
+            done.sources.push((id.clone(), source));
+        }
+        done.kinds.push((id.clone(), cell_type));
+        if cell_type == CellType::Ai {
+            let now = schema::clock::now_ms();
+            rt.start_execution(&id, None, now)?;
+            done.ai.push(rt.execution(&id)?);
+        } else {
+            queue.push_back(id);
         }
     }
     let Some(start) = start else {
-        return Ok((sources, None));
+        return Ok(done);
     };
     // Executions cancelled while they waited are skipped.
     while let Some(id) = queue.pop_front() {
@@ -215,13 +259,13 @@ fn queue_and_start(
         }
         let now = schema::clock::now_ms();
         rt.start_execution(&id, start.execution_count, now)?;
-        let started = ExecutionRecord {
+        done.kernel = Some(ExecutionRecord {
             state: ExecutionState::Running,
             execution_count: Some(start.execution_count),
             started_at_ms: Some(now),
             ..record
-        };
-        return Ok((sources, Some(started)));
+        });
+        break;
     }
-    Ok((sources, None))
+    Ok(done)
 }

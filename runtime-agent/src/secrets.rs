@@ -40,10 +40,16 @@ impl Secrets {
     }
 
     pub fn masker(&self) -> Masker {
+        self.masker_with(&[])
+    }
+
+    /// A masker for the secrets and `extra` named values (AI provider keys).
+    pub fn masker_with(&self, extra: &[(String, String)]) -> Masker {
         Masker::new(
             self.entries
                 .iter()
-                .map(|(name, value)| (name.as_str(), value.as_str())),
+                .map(|(name, value)| (name.as_str(), value.as_str()))
+                .chain(extra.iter().map(|(n, v)| (n.as_str(), v.as_str()))),
         )
     }
 

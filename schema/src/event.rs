@@ -205,7 +205,7 @@ pub fn history(doc: &Automerge) -> Vec<HistoryEntry> {
             event: change.message().and_then(DocumentEvent::from_message),
             attribution: change
                 .message()
-                .and_then(|m| crate::attribution::attribution_in(m)),
+                .and_then(crate::attribution::attribution_in),
         })
         .collect()
 }

@@ -398,19 +398,24 @@ impl RuntimeDoc {
         Ok(id)
     }
 
+    /// Mark an execution running; `execution_count` is the kernel's count
+    /// for it (an AI cell's run has none).
     pub fn start_execution(
         &mut self,
         id: &ExecutionId,
-        execution_count: i64,
+        execution_count: impl Into<Option<i64>>,
         now_ms: i64,
     ) -> Result<()> {
+        let execution_count = execution_count.into();
         let x = self.execution_obj(id)?;
         let event = DocumentEvent::ExecutionStarted {
             execution_id: id.clone(),
         };
         commit(&mut self.doc, &event, |tx| {
             tx.put(&x, "state", ExecutionState::Running.as_str())?;
-            tx.put(&x, "execution_count", execution_count)?;
+            if let Some(count) = execution_count {
+                tx.put(&x, "execution_count", count)?;
+            }
             tx.put(&x, "started_at", now_ms)?;
             Ok(())
         })

@@ -43,9 +43,15 @@ pub enum Chunk {
     Pause(Duration),
 }
 
+/// A turn decided from the request it answers (the cell a tool created,
+/// say).
+pub type Decide = Arc<dyn Fn(&Value) -> Turn + Send + Sync>;
+
 /// How the server answers one request.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub enum Turn {
+    /// Decided when the request arrives.
+    Dynamic(Decide),
     /// Stream these chunks, then `[DONE]`.
     Stream(Vec<Chunk>),
     /// Stream these chunks, then cut the connection.
@@ -228,9 +234,13 @@ async fn completions(
     let request: Value = serde_json::from_str(&body).unwrap_or(Value::String(body));
     let turn = {
         let mut s = shared.lock().unwrap_or_else(|p| p.into_inner());
-        s.requests.push(request);
+        s.requests.push(request.clone());
         s.headers.push(headers);
         s.script.pop_front()
+    };
+    let turn = match turn {
+        Some(Turn::Dynamic(decide)) => Some(decide(&request)),
+        other => other,
     };
     let Some(turn) = turn else {
         return (
@@ -259,6 +269,7 @@ async fn completions(
         }
         Turn::Stream(chunks) => (chunks, false),
         Turn::BreakAfter(chunks) => (chunks, true),
+        Turn::Dynamic(_) => unreachable!("decided above"),
     };
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<String, std::io::Error>>(16);
     tokio::spawn(async move {
@@ -292,4 +303,31 @@ fn tokio_stream_from(
     mut rx: tokio::sync::mpsc::Receiver<Result<String, std::io::Error>>,
 ) -> impl futures_util::Stream<Item = Result<String, std::io::Error>> {
     futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}
+
+/// A dynamic turn.
+pub fn decide(f: impl Fn(&Value) -> Turn + Send + Sync + 'static) -> Turn {
+    Turn::Dynamic(Arc::new(f))
+}
+
+/// The `content` of the request's messages with this role, in order.
+pub fn contents(request: &Value, role: &str) -> Vec<String> {
+    request["messages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|m| m["role"] == role)
+        .map(|m| match &m["content"] {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        })
+        .collect()
+}
+
+/// The last tool result in the request, parsed.
+pub fn last_tool_result(request: &Value) -> Value {
+    contents(request, "tool")
+        .last()
+        .and_then(|c| serde_json::from_str(c).ok())
+        .unwrap_or(Value::Null)
 }

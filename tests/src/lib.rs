@@ -3,6 +3,7 @@
 //! clients.
 
 pub mod agent;
+pub mod ai;
 pub mod burst;
 pub mod cells;
 pub mod fake_llm;

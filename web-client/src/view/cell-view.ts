@@ -25,6 +25,8 @@ export interface CellHost {
   editKeys: (cellId: string) => KeyBinding[];
   /** The person clicked or focused into this cell. */
   activate: (cellId: string, mode: "command" | "edit") => void;
+  /** A cell dragged by its gutter was dropped before or after this one. */
+  drop: (dragged: string, target: string, where: "before" | "after") => void;
   onEditorUpdate: (cellId: string, update: ViewUpdate) => void;
   answerInput: (executionId: string, seq: number, value: string) => void;
   cancel: (executionId: string) => void;
@@ -38,11 +40,28 @@ export interface CellRuntime {
   inputAnswered: boolean;
 }
 
+/** Write text only when it differs: an unchanged cell's DOM is never touched. */
+function setText(el: HTMLElement, text: string): void {
+  if (el.textContent !== text) el.textContent = text;
+}
+
+function setData(el: HTMLElement, key: string, value: string): void {
+  if (el.dataset[key] !== value) el.dataset[key] = value;
+}
+
+function setTitle(el: HTMLElement, title: string): void {
+  if (el.title !== title) el.title = title;
+}
+
 function formatDuration(ms: number): string {
   if (ms < 1000) return `${Math.max(0, Math.round(ms))} ms`;
   if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
   const m = Math.floor(ms / 60_000);
   return `${m} min ${Math.round((ms % 60_000) / 1000)} s`;
+}
+
+function sameStrings(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
 export class CellView {
@@ -65,6 +84,9 @@ export class CellView {
   private editingMarkdown = false;
   private renderedSource: string | undefined;
   private inputKey = "";
+  private runtimeKey = "";
+  private editable: boolean | undefined;
+  private cursorsKey = "";
 
   constructor(
     readonly id: string,
@@ -94,6 +116,35 @@ export class CellView {
       host.activate(id, "command");
     });
     this.rendered.addEventListener("dblclick", () => this.editMarkdown(true));
+    this.enableDrag();
+  }
+
+  /** Drag a cell by its gutter; drop it on the upper or lower half of another. */
+  private enableDrag(): void {
+    const gutter = this.el.querySelector<HTMLElement>(".gutter")!;
+    gutter.draggable = true;
+    gutter.title = "Drag to move the cell";
+    gutter.addEventListener("dragstart", (e) => {
+      e.dataTransfer?.setData("application/x-cathode-cell", this.id);
+      if (e.dataTransfer) e.dataTransfer.effectAllowed = "move";
+    });
+    const where = (e: DragEvent) => {
+      const box = this.el.getBoundingClientRect();
+      return e.clientY < box.top + box.height / 2 ? "before" : "after";
+    };
+    this.el.addEventListener("dragover", (e) => {
+      if (!e.dataTransfer?.types.includes("application/x-cathode-cell")) return;
+      e.preventDefault();
+      this.el.dataset.drop = where(e);
+    });
+    this.el.addEventListener("dragleave", () => delete this.el.dataset.drop);
+    this.el.addEventListener("drop", (e) => {
+      const dragged = e.dataTransfer?.getData("application/x-cathode-cell");
+      delete this.el.dataset.drop;
+      if (!dragged || dragged === this.id) return;
+      e.preventDefault();
+      this.host.drop(dragged, this.id, where(e));
+    });
   }
 
   get cellType(): CellType | undefined {
@@ -141,8 +192,8 @@ export class CellView {
   private syncMarkdown(): void {
     const isMd = this.lastType === "markdown";
     const showRendered = isMd && !this.editingMarkdown;
-    this.rendered.hidden = !showRendered;
-    this.editorHost.hidden = showRendered;
+    if (this.rendered.hidden !== !showRendered) this.rendered.hidden = !showRendered;
+    if (this.editorHost.hidden !== showRendered) this.editorHost.hidden = showRendered;
     if (showRendered) {
       const doc = this.host.session.notebook;
       const source = nb.cellSource(doc, this.id);
@@ -173,7 +224,7 @@ export class CellView {
       if (type !== this.lastType) {
         const wasType = this.lastType;
         this.lastType = type;
-        this.el.dataset.type = type;
+        setData(this.el, "type", type);
         if (this.view) setEditorLanguage(this.view, type);
         if (wasType !== undefined && type === "markdown") this.editingMarkdown = this.view?.hasFocus ?? false;
         this.note.textContent =
@@ -182,16 +233,21 @@ export class CellView {
             : type === "sql"
               ? "SQL cell: the query is kept; running it arrives with the SQL feature."
               : "";
-        this.note.hidden = type !== "ai" && type !== "sql";
+        const noNote = type !== "ai" && type !== "sql";
+        if (this.note.hidden !== noNote) this.note.hidden = noNote;
       }
-      if (!this.view) this.placeholder.textContent = nb.cellSource(doc, this.id) || " ";
+      if (!this.view) setText(this.placeholder, nb.cellSource(doc, this.id) || " ");
       const meta = nb.cellMetadata(doc, this.id);
       const jupyter = (meta.jupyter as Record<string, unknown>) ?? {};
       this.el.classList.toggle("input-hidden", !!jupyter.source_hidden);
       this.el.classList.toggle("outputs-hidden", !!jupyter.outputs_hidden || meta.collapsed === true);
       this.syncMarkdown();
     }
-    if (this.view) setEditorEditable(this.view, !this.host.session.readOnly);
+    const editable = !this.host.session.readOnly;
+    if (this.view && editable !== this.editable) {
+      this.editable = editable;
+      setEditorEditable(this.view, editable);
+    }
     this.updateRuntime(runtime, now);
   }
 
@@ -200,16 +256,29 @@ export class CellView {
     const latest = runtime.latest;
     const shown = runtime.shown;
     const running = latest?.state === "running";
+    const key = [
+      this.lastType,
+      latest?.executionId,
+      latest?.state,
+      latest?.startedAtMs,
+      shown?.executionId,
+      shown?.executionCount,
+      shown?.endedAtMs,
+      latest?.inputRequest?.seq,
+      runtime.inputAnswered,
+    ].join("|");
+    if (key === this.runtimeKey && !running && last && sameStrings(last.outputs, runtime.outputs)) return;
+    this.runtimeKey = key;
     const queued = latest?.state === "queued";
     const isCode = this.lastType === "code" || this.lastType === "sql";
     let mark = " ";
     if (running || queued) mark = "*";
     else if (shown?.executionCount !== undefined) mark = String(shown.executionCount);
-    this.prompt.textContent = isCode ? `[${mark}]:` : "";
+    setText(this.prompt, isCode ? `[${mark}]:` : "");
     this.el.classList.toggle("running", running);
     this.el.classList.toggle("queued", queued);
-    this.el.dataset.state = latest?.state ?? "";
-    this.prompt.title = queued
+    setData(this.el, "state", latest?.state ?? "");
+    const title = queued
       ? "Queued"
       : running
         ? "Running"
@@ -218,6 +287,7 @@ export class CellView {
           : latest?.state === "cancelled"
             ? "Cancelled"
             : "";
+    setTitle(this.prompt, title);
     // Timing: elapsed while running, the duration after, lost shown as such.
     let timing = "";
     if (isCode && latest) {
@@ -227,15 +297,14 @@ export class CellView {
       else if (latest.state === "cancelled") timing = "cancelled";
       else if (shown?.startedAtMs !== undefined && shown.endedAtMs !== undefined) timing = formatDuration(shown.endedAtMs - shown.startedAtMs);
     }
-    this.timing.textContent = timing;
+    const hasButton = !!this.timing.querySelector("button");
+    if (!hasButton || !queued) setText(this.timing, timing);
     if (queued && latest) {
       if (!this.timing.querySelector("button")) {
         this.timing.append(h("button.link.cancel", { title: "Cancel this queued run", onclick: () => this.host.cancel(latest.executionId) }, "cancel"));
       }
     }
-    if (!last || last.outputs !== runtime.outputs || last.latest?.state !== latest?.state) {
-      this.outputArea.update(runtime.outputs, running);
-    }
+    this.outputArea.update(runtime.outputs, running);
     this.updateInputBox(runtime);
     this.lastRuntime = runtime;
   }
@@ -267,6 +336,10 @@ export class CellView {
     if (document.activeElement === document.body || this.el.contains(document.activeElement)) field.focus();
   }
 
+  get hasRemoteCursors(): boolean {
+    return this.cursorsKey !== "" && this.cursorsKey !== "[]";
+  }
+
   /** Other people's cursors in this cell. */
   showRemoteCursors(cursors: { peerId: string; name: string; color: string; anchor: string; head: string }[]): void {
     if (!this.view || !this.binding) return;
@@ -277,6 +350,9 @@ export class CellView {
       if (anchor === undefined || head === undefined) continue;
       resolved.push({ peerId: c.peerId, name: c.name, color: c.color, anchor, head });
     }
+    const key = JSON.stringify(resolved);
+    if (key === this.cursorsKey) return;
+    this.cursorsKey = key;
     this.view.dispatch({ effects: setRemoteCursors.of(resolved) });
   }
 

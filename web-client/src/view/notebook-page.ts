@@ -41,6 +41,7 @@ export class NotebookPage {
   readonly controller: NotebookController;
   private frame: number | undefined;
   private lastRuntimeDoc: rt.RuntimeDoc | undefined;
+  private lastAnswers: unknown;
   private cellRuns = new Map<string, rt.CellExecutions>();
   private order: string[] = [];
   private observer: IntersectionObserver;
@@ -168,7 +169,18 @@ export class NotebookPage {
     return this.order;
   }
 
+  private runtimeCache = new Map<string, CellRuntime>();
+
+  /** A cell's runtime view, recomputed only when the documents changed. */
   private runtimeFor(id: string): CellRuntime {
+    const cached = this.runtimeCache.get(id);
+    if (cached) return cached;
+    const fresh = this.computeRuntime(id);
+    this.runtimeCache.set(id, fresh);
+    return fresh;
+  }
+
+  private computeRuntime(id: string): CellRuntime {
     const runs = this.cellRuns.get(id);
     const doc = this.session.replica.runtime;
     const outputs = runs?.shown ? rt.outputStrings(doc, runs.shown.executionId) : [];
@@ -193,9 +205,11 @@ export class NotebookPage {
     }
     const doc = this.session.notebook;
     const runtimeDoc = this.session.replica.runtime;
-    if (runtimeDoc !== this.lastRuntimeDoc) {
+    if (runtimeDoc !== this.lastRuntimeDoc || doc.input_answers !== this.lastAnswers) {
       this.lastRuntimeDoc = runtimeDoc;
+      this.lastAnswers = doc.input_answers;
       this.cellRuns = rt.runtimeReady(runtimeDoc) ? rt.cellExecutions(runtimeDoc) : new Map();
+      this.runtimeCache.clear();
     }
     const order = nb.cellOrder(doc).map((c) => c.id);
     const seen = new Set(order);
@@ -242,6 +256,7 @@ export class NotebookPage {
       blobs: this.blobs,
       editKeys: (id) => this.controller.editKeys(id),
       activate: (id, mode) => this.controller.activate(id, mode),
+      drop: (dragged, target, where) => this.controller.moveTo(dragged, { at: where, cell: target }),
       onEditorUpdate: (id, u) => {
         if (u.selectionSet || u.docChanged || u.focusChanged) this.controller.publishPresence();
         void id;
@@ -264,7 +279,8 @@ export class NotebookPage {
     }
     for (const [id, view] of this.views) {
       view.el.classList.toggle("has-remote", this.remoteOn(id));
-      view.showRemoteCursors(byCell.get(id) ?? []);
+      const cursors = byCell.get(id);
+      if (cursors || view.hasRemoteCursors) view.showRemoteCursors(cursors ?? []);
     }
   }
 

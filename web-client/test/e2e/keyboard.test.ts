@@ -132,6 +132,15 @@ test("command-mode keys edit the notebook as in JupyterLab", async () => {
   await screenshot(page, "keyboard-help");
   await k("Escape");
   await page.locator("dialog.help").waitFor({ state: "detached" });
+  // Drag the first cell by its gutter onto the lower half of the last.
+  ids = await cellIds(page);
+  const last = page.locator(`[data-cell-id="${ids[3]}"]`);
+  const box = (await last.boundingBox())!;
+  await page.locator(`[data-cell-id="${ids[0]}"] .gutter`).dragTo(last, {
+    targetPosition: { x: 200, y: box.height - 4 },
+  });
+  const dragged = await waitFor("dragged to the end", () => cellIds(page), (v) => v[3] === ids[0]);
+  assert.deepEqual(dragged, [ids[1], ids[2], ids[3], ids[0]]);
   assert.deepEqual(await forbidden(page), []);
   await screenshot(page, "keyboard-after");
   await context.close();

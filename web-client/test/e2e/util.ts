@@ -4,11 +4,11 @@ import assert from "node:assert/strict";
 import type { Page } from "playwright-core";
 
 export async function cellIds(page: Page): Promise<string[]> {
-  return page.evaluate(() => (window as any).cathode.order());
+  return page.evaluate(() => (window as any).cathode?.order() ?? []);
 }
 
 export async function source(page: Page, id: string): Promise<string> {
-  return page.evaluate((cell) => (window as any).cathode.source(cell), id);
+  return page.evaluate((cell) => (window as any).cathode?.source(cell) ?? "", id);
 }
 
 export async function forbidden(page: Page): Promise<unknown[]> {

@@ -310,7 +310,8 @@ pub fn decide(f: impl Fn(&Value) -> Turn + Send + Sync + 'static) -> Turn {
     Turn::Dynamic(Arc::new(f))
 }
 
-/// The `content` of the request's messages with this role, in order.
+/// The `content` of the request's messages with this role, in order (the
+/// text parts of a message made of parts, joined).
 pub fn contents(request: &Value, role: &str) -> Vec<String> {
     request["messages"]
         .as_array()
@@ -319,6 +320,11 @@ pub fn contents(request: &Value, role: &str) -> Vec<String> {
         .filter(|m| m["role"] == role)
         .map(|m| match &m["content"] {
             Value::String(s) => s.clone(),
+            Value::Array(parts) => parts
+                .iter()
+                .filter_map(|p| p["text"].as_str())
+                .collect::<Vec<_>>()
+                .join("\n"),
             other => other.to_string(),
         })
         .collect()

@@ -62,9 +62,10 @@ fn summary_code(only: Option<&str>) -> String {
         ),
         None => "_cathode_out = []\nfor _cathode_name, _cathode_value in list(globals().items()):\n    if _cathode_name.startswith('_') or _cathode_name in ('In', 'Out', 'exit', 'quit', 'get_ipython'):\n        continue\n    if type(_cathode_value).__name__ in ('module', 'function', 'builtin_function_or_method', 'type', 'method'):\n        continue\n    _cathode_out.append(_cathode_describe(_cathode_name, _cathode_value, 3, 100))\n    if len(_cathode_out) >= 200:\n        break\n".to_owned(),
     };
+    // JSON's string form is a valid Python literal for the marker.
+    let mark = serde_json::to_string(MARK).unwrap_or_default();
     format!(
-        "{DESCRIBE}\n{select}import json as _cathode_json\nprint({mark:?} + _cathode_json.dumps(_cathode_out, default=str))\nfor _cathode_n in [n for n in list(globals()) if n.startswith('_cathode_')]:\n    del globals()[_cathode_n]\n",
-        mark = MARK
+        "{DESCRIBE}\n{select}import json as _cathode_json\nprint({mark} + _cathode_json.dumps(_cathode_out, default=str))\nfor _cathode_n in [n for n in list(globals()) if n.startswith('_cathode_')]:\n    del globals()[_cathode_n]\n"
     )
 }
 

@@ -87,6 +87,8 @@ export class CellView {
   private runtimeKey = "";
   private editable: boolean | undefined;
   private cursorsKey = "";
+  private peopleKey = "";
+  private people = h("div.people");
 
   constructor(
     readonly id: string,
@@ -97,7 +99,7 @@ export class CellView {
     this.el = h(
       "div.cell",
       { "data-cell-id": id, tabindex: -1 },
-      h("div.gutter", {}, this.prompt, this.timing),
+      h("div.gutter", {}, this.prompt, this.timing, this.people),
       h(
         "div.body",
         {},
@@ -334,6 +336,15 @@ export class CellView {
     });
     this.inputBox.append(h("label", {}, h("span.prompt-text", {}, request.prompt), field));
     if (document.activeElement === document.body || this.el.contains(document.activeElement)) field.focus();
+  }
+
+  /** Name tags of the other people on this cell. */
+  showPeople(people: { name: string; color: string }[]): void {
+    const key = people.map((p) => p.name + p.color).join("|");
+    if (key === this.peopleKey) return;
+    this.peopleKey = key;
+    this.people.textContent = "";
+    for (const p of people) this.people.append(h("span.person", { style: `background:${p.color}`, title: `${p.name} is here` }, p.name));
   }
 
   get hasRemoteCursors(): boolean {

@@ -277,19 +277,27 @@ export class NotebookPage {
       list.push({ peerId, name: p.user || state.name, color: colorFor(peerId), anchor: state.cursor.anchor, head: state.cursor.head });
       byCell.set(state.cell, list);
     }
+    const here = this.peopleByCell();
     for (const [id, view] of this.views) {
-      view.el.classList.toggle("has-remote", this.remoteOn(id));
+      view.el.classList.toggle("has-remote", here.has(id));
+      view.showPeople(here.get(id) ?? []);
       const cursors = byCell.get(id);
       if (cursors || view.hasRemoteCursors) view.showRemoteCursors(cursors ?? []);
     }
   }
 
-  private remoteOn(cellId: string): boolean {
+  /** Which other people are on which cell (command or edit mode). */
+  private peopleByCell(): Map<string, { name: string; color: string }[]> {
+    const out = new Map<string, { name: string; color: string }[]>();
     for (const [peerId, p] of this.session.peers) {
       if (peerId === this.session.peerId) continue;
-      if (asPresence(p.state)?.cell === cellId) return true;
+      const cell = asPresence(p.state)?.cell;
+      if (!cell) continue;
+      const list = out.get(cell) ?? [];
+      list.push({ name: p.user, color: colorFor(peerId) });
+      out.set(cell, list);
     }
-    return false;
+    return out;
   }
 
   private followUpdate(): void {

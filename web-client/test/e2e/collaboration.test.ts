@@ -106,6 +106,40 @@ test("concurrent typing in one cell converges, and undo is per person", async ()
   await bob.context.close();
 });
 
+test("a server restart is invisible apart from the indicator", async () => {
+  const notebook = await server.createNotebook("Restart");
+  const bobToken = await server.person("dora", notebook, "editor");
+  const ada = await openAs(browser, server, server.token, `/notebooks/${notebook}`);
+  const bob = await openAs(browser, server, bobToken, `/notebooks/${notebook}`);
+  await ada.page.getByText("An empty notebook").waitFor();
+  await ada.page.keyboard.press("b");
+  const [id] = await waitFor("the cell at Dora's", () => cellIds(bob.page), (v) => v.length === 1);
+  // Dora's page names Ada on the cell she is on.
+  await bob.page.locator(`[data-cell-id="${id}"] .person`, { hasText: "owner" }).waitFor();
+  await editCell(ada.page, 0);
+  await ada.page.keyboard.type("before = 1\n");
+  await waitFor("typed before", () => source(bob.page, id), (s) => s === "before = 1\n");
+  const { dataDir, port } = server;
+  await server.stop();
+  await ada.page.locator(".sync", { hasText: "offline" }).waitFor();
+  // Typing goes on while the server is down.
+  await ada.page.keyboard.type("during = 2\n");
+  await screenshot(ada.page, "server-down");
+  server = await TestServer.start({ dataDir, port });
+  await ada.page.locator(".sync", { hasText: "synced" }).waitFor({ timeout: 30_000 });
+  await ada.page.keyboard.type("after = 3");
+  const final = await waitFor(
+    "everything at Dora's",
+    () => source(bob.page, id),
+    (s) => s === "before = 1\nduring = 2\nafter = 3",
+  );
+  assert.equal(final, await source(ada.page, id));
+  assert.deepEqual(await cellIds(ada.page), [id]);
+  assert.deepEqual(await forbidden(ada.page), []);
+  await ada.context.close();
+  await bob.context.close();
+});
+
 test("a viewer reads the notebook and cannot change anything", async () => {
   const notebook = await server.createNotebook("Read only");
   const ada = await openAs(browser, server, server.token, `/notebooks/${notebook}`);

@@ -161,3 +161,40 @@ test("input() shows a box on every editor's page and is answered once", async ()
   await ada.context.close();
   await bob.context.close();
 });
+
+test("display updates, a truncated stream's full text, and an image from the blob store", async () => {
+  const notebook = await pythonNotebook("Rich");
+  const { context, page } = await openAs(browser, server, server.token, `/notebooks/${notebook}`);
+  const first = await runCode(page, "h = display('before', display_id=True)");
+  await cell(page, first).locator(".output", { hasText: "before" }).waitFor({ timeout: 120_000 });
+  const second = await runCode(page, "h.update('after')\n'done'");
+  await cell(page, second).locator(".output.result", { hasText: "done" }).waitFor({ timeout: 60_000 });
+  await cell(page, first).locator(".output", { hasText: "after" }).waitFor();
+  assert.equal(await cell(page, first).locator(".output", { hasText: "before" }).count(), 0);
+
+  const third = await runCode(page, "for i in range(3000):\n    print(f'line {i:05d} ' + 'x' * 20)");
+  const note = cell(page, third).locator(".truncated");
+  await note.waitFor({ timeout: 60_000 });
+  const shown = await cell(page, third).locator(".output.stream pre").innerText();
+  assert.ok(!shown.includes("line 01500"), "the middle is cut");
+  await note.getByRole("button", { name: "Show the full output" }).click();
+  await cell(page, third).locator(".output.stream pre", { hasText: "line 01500" }).waitFor();
+  const full = await cell(page, third).locator(".output.stream pre").innerText();
+  assert.equal(full.trim().split("\n").length, 3000);
+
+  const fourth = await runCode(
+    page,
+    "import matplotlib.pyplot as plt\nimport numpy as np\nx = np.linspace(0, 10, 500)\nplt.figure(figsize=(8, 5), dpi=120)\nplt.plot(x, np.sin(x) * np.exp(-x / 5))\nplt.title('damped')\nplt.show()",
+  );
+  const img = cell(page, fourth).locator(".output img");
+  await img.waitFor({ timeout: 120_000 });
+  await page.waitForFunction(
+    (el) => (el as HTMLImageElement).complete && (el as HTMLImageElement).naturalWidth > 0,
+    await img.elementHandle(),
+  );
+  const src = (await img.getAttribute("src")) ?? "";
+  assert.ok(src.startsWith("blob:") || src.startsWith("data:image/png"), src.slice(0, 30));
+  assert.ok(!src.includes("token"), "no token in a DOM URL");
+  await screenshot(page, "rich-outputs");
+  await context.close();
+});

@@ -205,3 +205,26 @@ test("offline edits persist locally and converge without duplicates", async () =
   await ada.context.close();
   await bob.context.close();
 });
+
+test("an owner manages secrets by name; values are never shown", async () => {
+  const notebook = await server.createNotebook("Secrets");
+  const viewerToken = await server.person("vera", notebook, "viewer");
+  const ada = await openAs(browser, server, server.token, `/notebooks/${notebook}`);
+  await ada.page.getByText("An empty notebook").waitFor();
+  await ada.page.locator("details.secrets summary").click();
+  await ada.page.getByLabel("Secret name").fill("API_KEY");
+  await ada.page.getByLabel("Secret value").fill("sk-very-secret-value-123");
+  await ada.page.getByRole("button", { name: "Set" }).click();
+  await ada.page.locator(".secret-names code", { hasText: "API_KEY" }).waitFor();
+  assert.equal(await ada.page.getByLabel("Secret value").inputValue(), "");
+  const html = await ada.page.content();
+  assert.ok(!html.includes("sk-very-secret-value-123"), "the value is not in the page");
+  const listed = await server.api<{ secrets: unknown[] }>("GET", `/api/notebooks/${notebook}/secrets`);
+  assert.ok(!JSON.stringify(listed).includes("sk-very-secret"), "the server never sends a value back");
+  await screenshot(ada.page, "secrets-panel");
+  const viewer = await openAs(browser, server, viewerToken, `/notebooks/${notebook}`);
+  await viewer.page.locator(".sync", { hasText: "synced" }).waitFor();
+  assert.equal(await viewer.page.locator("details.secrets").count(), 0);
+  await ada.context.close();
+  await viewer.context.close();
+});

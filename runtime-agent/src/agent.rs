@@ -165,6 +165,9 @@ async fn serve(
                 status = SessionStatus::Restarting;
             }
             ai_runs.stop(handled_controls.interrupted, &handled_controls.cancelled);
+            for (run, by) in handled_controls.undo {
+                undo_ai_run(&client, &mut ai_runs, run, by).await?;
+            }
         }
         let notebook_changed = scanned_heads.as_ref() != Some(&notebook_heads);
         scanned_heads = Some(notebook_heads);
@@ -362,4 +365,29 @@ impl AiRuns {
             task.abort();
         }
     }
+}
+
+/// Revert what one AI run changed (a person asked with a control); a run
+/// still going is stopped first.
+async fn undo_ai_run(
+    client: &NotebookClient,
+    ai_runs: &mut AiRuns,
+    run: schema::ExecutionId,
+    by: String,
+) -> Result<()> {
+    ai_runs.stop(false, std::slice::from_ref(&run));
+    let attribution = schema::Attribution {
+        by: "undo".into(),
+        on_behalf_of: by,
+        ai_run: run.to_string(),
+    };
+    let r = run.clone();
+    match client
+        .edit_notebook(move |nb| nb.undo_ai_run(&r, &attribution))
+        .await?
+    {
+        Ok(report) => tracing::info!(ai_run = %run, ?report, "AI run undone"),
+        Err(e) => tracing::warn!(ai_run = %run, error = %e, "could not undo an AI run"),
+    }
+    Ok(())
 }

@@ -14,6 +14,8 @@ pub struct Outcome {
     pub interrupted: bool,
     /// Executions whose cancel arrived (an AI run among them stops).
     pub cancelled: Vec<ExecutionId>,
+    /// AI runs to undo, and who asked.
+    pub undo: Vec<(ExecutionId, String)>,
 }
 
 /// Handle every control not handled yet. Interrupts and restarts requested
@@ -84,6 +86,11 @@ pub async fn handle(
                         })
                         .await??;
                 }
+            }
+            ControlKind::UndoAiRun { ai_run } => {
+                outcome
+                    .undo
+                    .push((ai_run.clone(), control.requested_by.clone()));
             }
             ControlKind::Interrupt | ControlKind::Restart => {}
         }

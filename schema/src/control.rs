@@ -28,6 +28,8 @@ pub enum ControlKind {
     Restart,
     /// Cancel one execution: dropped if queued, interrupted if running.
     Cancel { execution_id: ExecutionId },
+    /// Revert everything one AI run changed in the notebook.
+    UndoAiRun { ai_run: ExecutionId },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

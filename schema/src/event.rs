@@ -117,6 +117,19 @@ pub enum DocumentEvent {
     InputAnswered {
         execution_id: ExecutionId,
     },
+    /// An AI run waits (`pending`) or waits no more for an approval.
+    ApprovalRequested {
+        execution_id: ExecutionId,
+        pending: bool,
+    },
+    ApprovalAnswered {
+        execution_id: ExecutionId,
+        seq: u32,
+    },
+    /// Everything one AI run changed in the notebook was reverted.
+    AiRunUndone {
+        ai_run: ExecutionId,
+    },
     InputClosed {
         execution_id: ExecutionId,
     },
@@ -156,6 +169,9 @@ impl DocumentEvent {
             Self::InputRequested { .. } => "InputRequested",
             Self::InputAnswered { .. } => "InputAnswered",
             Self::InputClosed { .. } => "InputClosed",
+            Self::ApprovalRequested { .. } => "ApprovalRequested",
+            Self::ApprovalAnswered { .. } => "ApprovalAnswered",
+            Self::AiRunUndone { .. } => "AiRunUndone",
         }
     }
 

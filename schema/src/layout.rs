@@ -111,6 +111,7 @@ const EXECUTION_STRINGS: &[&str] = &[
     "batch",
     "stdin",
     "input_request",
+    "approval_request",
 ];
 const EXECUTION_NUMBERS: &[&str] = &[
     "queued_at",

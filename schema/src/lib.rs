@@ -8,6 +8,7 @@
 //! too ([`wire`]), because it is part of the contract between peers.
 
 mod access;
+pub mod approval;
 pub mod attribution;
 pub mod clock;
 pub mod control;
@@ -22,11 +23,13 @@ pub mod output;
 pub mod position;
 pub mod runtime;
 mod txn;
+pub mod undo;
 pub mod wire;
 
 /// The layout version this binary writes and the newest it will open.
 pub const SCHEMA_VERSION: u64 = 1;
 
+pub use approval::{ApprovalAnswer, ApprovalDecision, ApprovalRequest};
 pub use attribution::{attribution_in, Attribution};
 pub use automerge;
 pub use control::{Control, ControlKind, InputRequest};
@@ -41,6 +44,7 @@ pub use runtime::{
     lease_holder, ExecutionRecord, ExecutionState, Lease, LeaseClaim, RuntimeDoc, SessionRecord,
     SessionStatus,
 };
+pub use undo::UndoReport;
 
 /// Which of a notebook's two documents a message is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]

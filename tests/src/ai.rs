@@ -111,3 +111,40 @@ pub fn tool_results(x: &ExecutionRecord) -> Vec<Value> {
         .filter_map(|o| inline(o, TOOL_RESULT).cloned())
         .collect()
 }
+
+/// Set the notebook's AI approval mode (`auto`, `ask_execute`, `ask_all`)
+/// and how long a question waits.
+pub async fn set_approval(client: &NotebookClient, mode: &str, timeout_seconds: u64) {
+    let settings = json!({"ai_approval": mode, "ai_approval_timeout_seconds": timeout_seconds});
+    client
+        .edit_notebook(move |nb| nb.set_notebook_metadata("cathode", Some(&settings)))
+        .await
+        .unwrap()
+        .unwrap();
+}
+
+/// Wait until the AI run's execution asks approval number `seq`.
+pub async fn wait_approval(
+    client: &NotebookClient,
+    execution: &schema::ExecutionId,
+    seq: u32,
+) -> schema::ApprovalRequest {
+    let mut revision = client.revision();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        revision.borrow_and_update();
+        let x = execution.clone();
+        let asked = client
+            .runtime(move |rt| rt.approval_request(&x))
+            .await
+            .unwrap()
+            .unwrap();
+        if let Some(a) = asked.filter(|a| a.seq == seq) {
+            return a;
+        }
+        tokio::time::timeout_at(deadline, revision.changed())
+            .await
+            .expect("no approval was asked")
+            .unwrap();
+    }
+}

@@ -186,6 +186,7 @@ async fn create_run_fix_rerun(kernel: &str) {
     .await;
     let server = server_with_ai(&fake, kernel, AiModel::default(), 10);
     let (notebook, client) = server.notebook_with_owner("ai fixes").await.unwrap();
+    cathode_tests::ai::set_approval(&client, "auto", 60).await;
     let watcher = NotebookClient::connect(server.client_config(&server.owner_token, &notebook))
         .await
         .unwrap();

@@ -5,6 +5,7 @@
 //! tools), `transcript` and `mime` (what the AI cell shows), `run` (the
 //! loop).
 
+pub mod approval;
 pub mod context;
 pub mod conversation;
 pub mod kernel_access;

@@ -39,6 +39,7 @@ pub struct AiRuntime {
 /// The AI cell as it stood when it was run.
 struct Asked {
     notebook: NotebookDoc,
+    approvals: super::approval::Approvals,
     heads: Vec<ChangeHash>,
     prompt: String,
     model: Option<String>,
@@ -77,7 +78,9 @@ async fn asked(
             let notebook = NotebookDoc::from_automerge(fork).map_err(|e| e.to_string())?;
             let prompt = notebook.source(&cell).map_err(|e| e.to_string())?;
             let model = wanted_model(&notebook, &cell);
+            let approvals = super::approval::Approvals::of(&notebook);
             Ok(Asked {
+                approvals,
                 notebook,
                 heads,
                 prompt,
@@ -159,6 +162,7 @@ pub async fn run(
         context_heads: asked.heads.clone(),
     };
     let mut usage = Usage::default();
+    let mut approvals = asked.approvals;
     let end = converse(
         &rt,
         &client,
@@ -167,6 +171,7 @@ pub async fn run(
         &mut messages,
         &mut transcript,
         &tools,
+        &mut approvals,
         &mut cancel,
         &mut usage,
     )
@@ -242,6 +247,7 @@ async fn converse(
     messages: &mut Vec<Value>,
     transcript: &mut Transcript,
     tools: &ToolContext<'_>,
+    approvals: &mut super::approval::Approvals,
     cancel: &mut watch::Receiver<bool>,
     usage: &mut Usage,
 ) -> Result<End> {
@@ -304,6 +310,33 @@ async fn converse(
         for call in &response.tool_calls {
             let shown_args: Value = serde_json::from_str(&call.arguments)
                 .unwrap_or_else(|_| Value::String(call.arguments.clone()));
+            if approvals.needed(&call.name) {
+                use super::approval::Answer;
+                let answer = approvals
+                    .ask(
+                        client,
+                        id,
+                        transcript,
+                        &call.id,
+                        &call.name,
+                        &shown_args,
+                        cancel,
+                    )
+                    .await?;
+                match answer {
+                    Answer::Approved => {}
+                    Answer::Interrupted => return Ok(End::Interrupted),
+                    Answer::Refused(why) => {
+                        let result = json!({"error": why});
+                        transcript.tool_call(&call.id, &call.name, &shown_args, "denied", None);
+                        transcript.tool_result(&call.id, &call.name, false, &result, None);
+                        transcript.flush(client, id).await?;
+                        messages.push(json!({"role": "tool", "tool_call_id": call.id,
+                                             "content": result.to_string()}));
+                        continue;
+                    }
+                }
+            }
             transcript.tool_call(&call.id, &call.name, &shown_args, "running", None);
             transcript.flush(client, id).await?;
             let outcome = tokio::select! {

@@ -64,6 +64,20 @@ fn every_notebook_writer_passes() {
     nb.request_execution(&a, "ada").unwrap();
     nb.request_run_all("ada").unwrap();
     nb.request_control(ControlKind::Interrupt, "ada").unwrap();
+    nb.request_control(
+        ControlKind::UndoAiRun {
+            ai_run: crate::ExecutionId::random(),
+        },
+        "ada",
+    )
+    .unwrap();
+    nb.answer_approval(
+        &crate::ExecutionId::random(),
+        0,
+        crate::ApprovalDecision::Deny,
+        "ada",
+    )
+    .unwrap();
     nb.answer_input(&crate::ExecutionId::random(), 0, "42", "ada")
         .unwrap();
     nb.delete_cell(&b).unwrap();
@@ -135,6 +149,16 @@ fn every_runtime_writer_passes() {
     };
     rt.append_output(&z, &display("0%")).unwrap();
     assert_eq!(rt.update_display("d-1", &display("100%"), None).unwrap(), 1);
+    let ask = crate::ApprovalRequest {
+        seq: 0,
+        call_id: "c".into(),
+        tool: "execute_cell".into(),
+        arguments: serde_json::json!({}),
+        cell_id: None,
+        asked_at_ms: 1,
+    };
+    rt.set_approval_request(&z, Some(&ask)).unwrap();
+    rt.set_approval_request(&z, None).unwrap();
     rt.mark_control_handled("k-1").unwrap();
     rt.import_executions(
         &[crate::ImportedExecution {

@@ -68,6 +68,21 @@ async function buildBrowser() {
   console.log(`[web-client] built ${files.length} files into ${out}`);
 }
 
+/** The benchmark (bench/bench.ts) into dist-test/bench/. */
+async function buildBench() {
+  await esbuild.build({
+    entryPoints: [join(here, "bench", "bench.ts")],
+    bundle: true,
+    platform: "node",
+    format: "esm",
+    target: "node20",
+    outdir: join(here, "dist-test", "bench"),
+    outExtension: { ".js": ".mjs" },
+    packages: "external",
+    logLevel: "warning",
+  });
+}
+
 async function buildTests() {
   const dir = join(here, "dist-test");
   await rm(dir, { recursive: true, force: true });
@@ -77,6 +92,7 @@ async function buildTests() {
       if (f.endsWith(".test.ts")) entries.push(join(here, "test", kind, f));
     }
   }
+
   await esbuild.build({
     entryPoints: entries,
     bundle: true,
@@ -94,6 +110,7 @@ async function buildTests() {
 
 if (tests) {
   await buildTests();
+  await buildBench();
 } else {
   await buildBrowser();
 }

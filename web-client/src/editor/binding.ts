@@ -2,7 +2,8 @@
  * The binding between one cell's CodeMirror view and its Automerge Text.
  *
  * Local typing collects in a pending change set and is committed to the
- * document once per animation frame (one change, one `SourceEdited`), or
+ * document at most once per animation frame (one change, one
+ * `SourceEdited`; a keystroke after a pause at once), or
  * earlier whenever anything else is about to touch the document (a remote
  * message, a run request, which must pin the source as typed). Remote
  * edits arrive as patches and are dispatched with
@@ -22,6 +23,9 @@ import type { EditorView, ViewUpdate } from "@codemirror/view";
 import type { Replica, DocChange } from "../model/replica";
 import { cellSource, sourcePath, spliceSource, type TextSplice } from "../doc/notebook";
 
+/** One frame at 60 Hz: typing is committed at most this often. */
+const FRAME_MS = 16;
+
 /** Marks transactions that bring the document's changes into the editor. */
 export const fromDocument = Annotation.define<boolean>();
 
@@ -29,6 +33,8 @@ export class SourceBinding {
   private pending: ChangeSet | null = null;
   private frame: number | undefined;
   private committing = false;
+  private leading = false;
+  private lastCommitAt = -Infinity;
   private readonly unsubscribe: Array<() => void> = [];
   /** Called after every commit and remote change: presence, cursors. */
   onSynced: (() => void) | undefined;
@@ -51,7 +57,17 @@ export class SourceBinding {
       if (tr.annotation(fromDocument) || !tr.docChanged) continue;
       this.pending = this.pending ? this.pending.compose(tr.changes) : tr.changes;
     }
-    if (this.pending && this.frame === undefined) {
+    if (!this.pending || this.frame !== undefined || this.leading) return;
+    if (performance.now() - this.lastCommitAt >= FRAME_MS) {
+      // The first keystroke after a pause goes out at once (after this
+      // task); the rest of a burst waits for the frame: still at most one
+      // change per frame, without adding a frame to every lone keystroke.
+      this.leading = true;
+      queueMicrotask(() => {
+        this.leading = false;
+        this.commit();
+      });
+    } else {
       this.frame = requestAnimationFrame(() => {
         this.frame = undefined;
         this.commit();
@@ -72,6 +88,7 @@ export class SourceBinding {
     const pending = this.pending;
     if (!pending) return;
     this.pending = null;
+    this.lastCommitAt = performance.now();
     const edits: TextSplice[] = [];
     pending.iterChanges((fromA, toA, _fromB, _toB, inserted) => {
       edits.push({ from: fromA, deleteCount: toA - fromA, insert: inserted.toString() });

@@ -33,7 +33,9 @@ function targetDir(): string {
 }
 
 export function binary(name: string): string {
-  return join(targetDir(), "debug", name);
+  // The benchmark may point at a release build's directory.
+  const dir = process.env.CARGO_TARGET_DIR_BENCH ?? join(targetDir(), "debug");
+  return join(dir, name);
 }
 
 async function freePort(): Promise<number> {

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The web client's benchmark (figures printed, never asserted): keystroke
+# from one page to another, opening a 200-cell notebook cold and warm,
+# typing while a cell streams, 1+1 to the painted result, page memory.
+# Uses the release build of the server and agent when
+# CATHODE_BENCH_PROFILE=release (built here), else the debug build.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+source "$here/env.sh"
+CATHODE_WEB_BROWSER=1 bash "$here/setup.sh"
+cd "$here/.."
+profile="${CATHODE_BENCH_PROFILE:-debug}"
+if [ "$profile" = release ]; then
+  cargo build --release -p sync-server -p runtime-agent --bins
+  # The harness starts target/debug binaries: point it at the release ones.
+  export CARGO_TARGET_DIR_BENCH="$CARGO_TARGET_DIR/release"
+else
+  cargo build -p sync-server -p runtime-agent --bins
+fi
+cd web-client
+node build.mjs --tests
+CATHODE_BENCH_PROFILE="$profile" node dist-test/bench/bench.mjs

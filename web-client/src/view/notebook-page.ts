@@ -91,6 +91,8 @@ export class NotebookPage {
       },
       () => (title.textContent = this.ctx.notebookId),
     );
+    title.title = "Click to rename";
+    title.addEventListener("click", () => this.renameFrom(title));
     const toolbar = this.controller.toolbar();
     const secrets = h("div.secrets-slot");
     this.root.append(
@@ -310,6 +312,38 @@ export class NotebookPage {
   private follow(peer: string | undefined): void {
     this.presence.render(this.session.peers, this.session.peerId, this.session.user);
     if (peer) this.followUpdate();
+  }
+
+  /** Rename in place: the title becomes a field; Enter saves, Escape cancels. */
+  private renameFrom(title: HTMLElement): void {
+    if (this.session.readOnly || title.querySelector("input")) return;
+    const before = title.textContent ?? "";
+    const input = h("input.title-input", { value: before, "aria-label": "Notebook name" });
+    let finished = false;
+    const done = async (save: boolean) => {
+      if (finished) return;
+      finished = true;
+      const name = input.value.trim();
+      title.textContent = before;
+      if (!save || !name || name === before) return;
+      try {
+        const renamed = await this.ctx.api.renameNotebook(this.ctx.notebookId, name);
+        title.textContent = renamed.name;
+        document.title = `${renamed.name} · cathode`;
+      } catch (e) {
+        title.title = (e as Error).message;
+      }
+    };
+    input.addEventListener("keydown", (e) => {
+      e.stopPropagation();
+      if (e.key === "Enter") void done(true);
+      if (e.key === "Escape") void done(false);
+    });
+    input.addEventListener("blur", () => void done(true));
+    title.textContent = "";
+    title.append(input);
+    input.focus();
+    input.select();
   }
 
   close(): void {

@@ -16,6 +16,8 @@ export class RuntimeBar {
   private server: RuntimeStatus | undefined;
   private timer: ReturnType<typeof setInterval> | undefined;
   private lastKey = "";
+  private kernels: { name: string; display_name: string }[] = [];
+  private chosen: string | undefined;
 
   constructor(
     private readonly api: Api,
@@ -25,6 +27,14 @@ export class RuntimeBar {
   ) {}
 
   start(): void {
+    this.api.kernelspecs().then(
+      (k) => {
+        this.kernels = k.kernelspecs;
+        this.lastKey = "";
+        this.update();
+      },
+      () => undefined,
+    );
     void this.poll();
     this.timer = setInterval(() => void this.poll(), 3000);
   }
@@ -59,7 +69,7 @@ export class RuntimeBar {
     } else {
       state = current!.status;
     }
-    const key = `${state}|${kernel}|${reason}|${this.session.readOnly}`;
+    const key = `${state}|${kernel}|${reason}|${this.session.readOnly}|${this.kernels.length}`;
     if (key === this.lastKey) return;
     this.lastKey = key;
     clear(this.el);
@@ -71,6 +81,16 @@ export class RuntimeBar {
     if (reason && (state === "dead" || state === "none")) this.el.append(h("span.reason", { title: reason }, "ⓘ"));
     if (!this.session.readOnly) {
       const running = state !== "none" && state !== "dead";
+      if (this.kernels.length > 1) {
+        const select = h(
+          "select.kernel-choice",
+          { "aria-label": "Kernel to start", title: "Kernel to start or restart with" },
+          ...this.kernels.map((k) => h("option", { value: k.name }, k.display_name || k.name)),
+        );
+        select.value = this.chosen ?? (kernel || this.kernels[0].name);
+        select.addEventListener("change", () => (this.chosen = select.value));
+        this.el.append(select);
+      }
       this.el.append(
         h(
           "button.small",
@@ -78,7 +98,7 @@ export class RuntimeBar {
             onclick: async () => {
               try {
                 // POST starts the agent, or restarts a running one.
-                this.server = await this.api.startRuntime(this.notebookId);
+                this.server = await this.api.startRuntime(this.notebookId, this.chosen);
               } catch (e) {
                 this.el.title = (e as Error).message;
               }

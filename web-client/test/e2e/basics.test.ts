@@ -72,5 +72,48 @@ test("create from the list, type a cell, run it: [*], then 2 and [1]", async () 
   await screenshot(page, "first-run");
   const errors = await page.evaluate(() => (window as any).cathode.errors());
   assert.deepEqual(errors.filter((e: { code: string }) => e.code === "forbidden"), []);
+  // Rename by clicking the title; the list shows the new name.
+  await page.locator("h1.title").click();
+  await page.getByLabel("Notebook name").fill("Renamed here");
+  await page.getByLabel("Notebook name").press("Enter");
+  await page.locator("h1.title", { hasText: "Renamed here" }).waitFor();
+  await page.goto(`${server.url}/`);
+  await page.getByRole("link", { name: "Renamed here" }).waitFor();
   await context.close();
+});
+
+test("rename from the list", async () => {
+  const id = await server.createNotebook("Listed");
+  const { context, page } = await openAs(browser, server, server.token, "/");
+  const row = page.locator(`tr[data-notebook-id="${id}"]`);
+  await row.getByRole("button", { name: "Rename" }).click();
+  await row.getByLabel("Notebook name").fill("Listed, renamed");
+  await row.getByLabel("Notebook name").press("Enter");
+  await page.locator(`tr[data-notebook-id="${id}"] a.name`, { hasText: "Listed, renamed" }).waitFor();
+  const got = await server.api<{ name: string }>("GET", `/api/notebooks/${id}`);
+  assert.equal(got.name, "Listed, renamed");
+  await screenshot(page, "list-with-notebooks");
+  await context.close();
+});
+
+test("share: the owner makes a person's access and their link signs them in", async () => {
+  const id = await server.createNotebook("Shared");
+  const { context, page } = await openAs(browser, server, server.token, "/");
+  const row = page.locator(`tr[data-notebook-id="${id}"]`);
+  await row.getByRole("button", { name: "Share" }).click();
+  await page.getByLabel("Person's name").fill("grace");
+  await page.getByLabel("Role").selectOption("viewer");
+  await page.getByRole("button", { name: "Create access" }).click();
+  const link = await page.getByLabel("Link to send").inputValue();
+  assert.match(link, new RegExp(`/notebooks/${id}\\?token=cth_`));
+  await screenshot(page, "share-dialog");
+  await context.close();
+  const guest = await browser.newContext();
+  const guestPage = await guest.newPage();
+  await guestPage.goto(link);
+  await guestPage.locator(".sync", { hasText: "synced" }).waitFor();
+  assert.ok(!guestPage.url().includes("token="));
+  assert.equal(await guestPage.evaluate(() => (window as any).cathode.session.role), "viewer");
+  assert.equal(await guestPage.evaluate(() => (window as any).cathode.session.user), "grace");
+  await guest.close();
 });

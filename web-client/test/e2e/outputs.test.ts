@@ -158,6 +158,15 @@ test("input() shows a box on every editor's page and is answered once", async ()
   await cell(ada.page, 0).locator(".output.stream", { hasText: "Hello Bob" }).waitFor({ timeout: 30_000 });
   await adaBox.waitFor({ state: "detached" });
   await bobBox.waitFor({ state: "detached" });
+  // getpass() asks with a masked box.
+  const at = await runCode(ada.page, 'import getpass\nsecret = getpass.getpass("Password: ")\nprint(len(secret))');
+  const masked = cell(ada.page, at).locator(".stdin input");
+  await masked.waitFor({ timeout: 60_000 });
+  assert.equal(await masked.getAttribute("type"), "password");
+  await masked.fill("hunter22");
+  await masked.press("Enter");
+  await cell(ada.page, at).locator(".output.stream", { hasText: "8" }).waitFor({ timeout: 30_000 });
+  assert.ok(!(await cell(bob.page, at).innerText()).includes("hunter22"));
   await ada.context.close();
   await bob.context.close();
 });

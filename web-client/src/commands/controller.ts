@@ -284,12 +284,6 @@ export class NotebookController implements NotebookCommands {
     this.runAll();
   }
 
-  clearOutputs(): void {
-    // Outputs live in the runtime document, which only the runtime agent
-    // writes; hiding them is what a person can do here (see ARCHITECTURE).
-    this.toggleOutput(true);
-  }
-
   // ---- cells -------------------------------------------------------------
 
   private insertCell(where: "above" | "below", type: CellType): string {

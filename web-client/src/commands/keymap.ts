@@ -23,7 +23,6 @@ export interface NotebookCommands {
   merge(): void;
   toggleInput(): void;
   toggleOutput(): void;
-  clearOutputs(): void;
   interrupt(): void;
   restart(): void;
   help(): void;

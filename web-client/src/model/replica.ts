@@ -108,17 +108,4 @@ export class Replica {
       ? A.hasOurChanges(this.notebook, this.syncStates.notebook)
       : A.hasOurChanges(this.runtime, this.syncStates.runtime);
   }
-
-  /** Replace both documents wholesale (loading from local storage at start). */
-  merge(doc: DocKind, other: A.Doc<unknown>): void {
-    if (doc === "notebook") {
-      const before = this.notebook;
-      this.notebook = A.merge(A.clone(before), other as NotebookDoc);
-      this.emit({ doc, patches: A.diff(this.notebook, A.getHeads(before), A.getHeads(this.notebook)), origin: "remote" });
-    } else {
-      const before = this.runtime;
-      this.runtime = A.merge(A.clone(before), other as RuntimeDoc);
-      this.emit({ doc, patches: A.diff(this.runtime, A.getHeads(before), A.getHeads(this.runtime)), origin: "remote" });
-    }
-  }
 }

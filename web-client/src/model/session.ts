@@ -142,8 +142,8 @@ export class NotebookSession {
     let sync: SyncState;
     switch (this.connState.state) {
       case "connecting":
-        sync = this.ready ? "offline" : "connecting";
-        if (!this.welcome && !this.ready) sync = "connecting";
+        // Reconnecting with a local copy in hand is working offline.
+        sync = this.ready && this.welcome ? "offline" : "connecting";
         break;
       case "connected":
         sync = this.isSynced() ? "synced" : "syncing";

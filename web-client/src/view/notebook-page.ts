@@ -259,9 +259,8 @@ export class NotebookPage {
       editKeys: (id) => this.controller.editKeys(id),
       activate: (id, mode) => this.controller.activate(id, mode),
       drop: (dragged, target, where) => this.controller.moveTo(dragged, { at: where, cell: target }),
-      onEditorUpdate: (id, u) => {
+      onEditorUpdate: (_id, u) => {
         if (u.selectionSet || u.docChanged || u.focusChanged) this.controller.publishPresence();
-        void id;
       },
       answerInput: (x, seq, value) => this.session.edit((d) => answerInput(d, x, seq, value, this.session.user)),
       cancel: (x) => this.session.edit((d) => requestControl(d, { kind: "cancel", execution_id: x }, this.session.user)),

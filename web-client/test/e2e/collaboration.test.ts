@@ -102,8 +102,15 @@ test("concurrent typing in one cell converges, and undo is per person", async ()
   assert.equal(afterUndo.trim(), bobText.trim());
   assert.deepEqual(await forbidden(ada.page), []);
   assert.deepEqual(await forbidden(bob.page), []);
-  await ada.context.close();
+  // When Bob's tab goes, so does his presence at Ada's: chip, tag and cursor.
+  await ada.page.locator('.presence .peer[data-user="bob"]').waitFor();
+  await bob.page.locator(".cell .cm-content").first().click();
+  await ada.page.locator(".cell .cm-remote-caret").first().waitFor();
   await bob.context.close();
+  await ada.page.locator('.presence .peer[data-user="bob"]').waitFor({ state: "detached", timeout: 15_000 });
+  await ada.page.locator(".cell .cm-remote-caret").waitFor({ state: "detached" });
+  assert.equal(await ada.page.locator(".cell .person").count(), 0);
+  await ada.context.close();
 });
 
 test("a server restart is invisible apart from the indicator", async () => {

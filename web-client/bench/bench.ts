@@ -115,6 +115,14 @@ async function opening(server: TestServer): Promise<void> {
     await page.waitForFunction(() => document.querySelectorAll(".cell").length === 200, null, { timeout: 120_000 });
     const all = Date.now() - t0;
     console.log(`200-cell notebook with outputs, ${label}: first editable cell ${first} ms, every cell in the page ${all} ms`);
+    const marks: string = await page.evaluate(() =>
+      performance
+        .getEntriesByType("mark")
+        .filter((m) => m.name.startsWith("cathode:"))
+        .map((m) => `${m.name.slice(8)} ${m.startTime.toFixed(0)}`)
+        .join(", "),
+    );
+    console.log(`  (ms since navigation: ${marks})`);
     await page.evaluate(() => (window as any).cathode.session.saveNow());
   }
   const cdp = await context.newCDPSession(page);

@@ -92,6 +92,7 @@ export class NotebookSession {
 
   /** Load the local copy (if any), then connect. */
   async open(): Promise<void> {
+    performance.mark("cathode:open");
     if (this.storage) {
       const [nb, rt] = await Promise.all([this.storage.load("notebook"), this.storage.load("runtime")]);
       try {
@@ -103,6 +104,7 @@ export class NotebookSession {
         this.replica.runtime = A.init<RawRuntime>();
       }
     }
+    performance.mark("cathode:local-copy-loaded");
     this.connection.start();
     this.publishStatus();
   }
@@ -211,6 +213,7 @@ export class NotebookSession {
   }
 
   private onWelcome(w: Welcome): void {
+    performance.mark("cathode:welcome");
     this.welcome = w;
     this.replica.resetSync();
     this.flush();
@@ -218,12 +221,14 @@ export class NotebookSession {
   }
 
   private onSync(doc: DocKind, message: Uint8Array): void {
+    const wasReady = this.ready;
     try {
       this.replica.receive(doc, message);
     } catch (e) {
       console.warn("could not apply the server's sync message", e);
       return;
     }
+    if (!wasReady && this.ready) performance.mark("cathode:notebook-ready");
     this.flush();
     this.publishStatus();
   }

@@ -42,6 +42,7 @@ export class DocStorage {
   private db: Promise<IDBDatabase> | undefined;
   /** Chunks this tab knows are contained in its documents. */
   private known: Record<DocKind, ChunkKey[]> = { notebook: [], runtime: [] };
+  private compacted: Record<DocKind, boolean> = { notebook: false, runtime: false };
   private writing: Promise<void> = Promise.resolve();
 
   constructor(private readonly notebookId: string) {}
@@ -81,7 +82,10 @@ export class DocStorage {
   /** Append what changed since the last save of this document. */
   save(doc: DocKind, current: A.Doc<unknown>): Promise<void> {
     const chunk = A.saveIncremental(current);
-    const compact = this.known[doc].length >= COMPACT_AFTER;
+    // The first save of a tab, and every so often, writes the whole
+    // document (compressed, fast to load) and drops the chunks it covers.
+    const compact = this.known[doc].length >= COMPACT_AFTER || !this.compacted[doc];
+    if (compact) this.compacted[doc] = true;
     const whole = compact ? A.save(current) : undefined;
     if (!compact && chunk.length === 0) return this.writing;
     this.writing = this.writing.then(async () => {

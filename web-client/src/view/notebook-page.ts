@@ -70,12 +70,10 @@ export class NotebookPage {
         for (const e of entries) {
           if (!e.isIntersecting) continue;
           const id = (e.target as HTMLElement).dataset.cellId;
-          const view = id ? this.views.get(id) : undefined;
-          if (view) {
-            view.mountEditor();
-            this.observer.unobserve(e.target);
-          }
+          if (id) this.mountQueue.add(id);
+          this.observer.unobserve(e.target);
         }
+        this.pumpMounts();
       },
       { rootMargin: "600px 0px" },
     );
@@ -172,6 +170,34 @@ export class NotebookPage {
   }
 
   private runtimeCache = new Map<string, CellRuntime>();
+  private mountQueue = new Set<string>();
+  private mountFrame: number | undefined;
+  private firstEditorMarked = false;
+
+  /**
+   * Mount the editors of cells near the viewport a few milliseconds per
+   * frame, top first: the page shows every cell (as plain text) at once
+   * and stays responsive while 200 editors come up behind it.
+   */
+  private pumpMounts(): void {
+    if (this.mountFrame !== undefined || this.mountQueue.size === 0) return;
+    this.mountFrame = requestAnimationFrame(() => {
+      this.mountFrame = undefined;
+      const start = performance.now();
+      const pending = this.order.filter((id) => this.mountQueue.has(id));
+      for (const id of this.mountQueue) if (!this.views.has(id)) this.mountQueue.delete(id);
+      for (const id of pending) {
+        this.mountQueue.delete(id);
+        this.views.get(id)?.mountEditor();
+        if (!this.firstEditorMarked) {
+          this.firstEditorMarked = true;
+          performance.mark("cathode:first-editor");
+        }
+        if (performance.now() - start > 8) break;
+      }
+      this.pumpMounts();
+    });
+  }
 
   /** A cell's runtime view, recomputed only when the documents changed. */
   private runtimeFor(id: string): CellRuntime {
@@ -236,6 +262,21 @@ export class NotebookPage {
       if (expected !== view.el) this.cellsEl.insertBefore(view.el, expected);
       view.update(this.runtimeFor(id), now);
       prev = view.el;
+    }
+    if (this.order.length === 0 && order.length > 0) {
+      performance.mark("cathode:cells-rendered");
+      // The top of the notebook is editable in this very frame; the rest
+      // mount as they near the viewport, a few per frame.
+      const start = performance.now();
+      for (const id of order) {
+        const view = this.views.get(id);
+        if (view && view.cellType !== "markdown") view.mountEditor();
+        if (performance.now() - start > 12 || view?.el.offsetTop! > window.innerHeight) break;
+      }
+      if (!this.firstEditorMarked) {
+        this.firstEditorMarked = true;
+        performance.mark("cathode:first-editor");
+      }
     }
     this.order = order;
     if (order.length === 0) this.cellsEl.append(h("p.placeholder", {}, "An empty notebook: press B or the + button to add a cell."));

@@ -78,7 +78,8 @@ export class NotebookController implements NotebookCommands {
       view.el.classList.toggle("selected", selected.has(id));
       view.el.classList.toggle("editing", id === this.active && this.mode === "edit");
     }
-    document.body.dataset.mode = this.mode;
+    if (document.body.dataset.mode !== this.mode) document.body.dataset.mode = this.mode;
+    this.syncTypeSelect();
   }
 
   activate(id: string, mode: "command" | "edit"): void {

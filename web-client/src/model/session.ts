@@ -11,6 +11,9 @@ import { DocStorage } from "../sync/persistence";
 import { DOC_KINDS, type DocKind, type ErrorFrame, type PeerPresence, type Role, type Welcome } from "../sync/wire";
 import { Replica, type DocChange } from "./replica";
 import { schemaProblem, type NotebookDoc } from "../doc/notebook";
+
+const NEWER_SCHEMA =
+  "This notebook was written by a newer cathode than this page knows: reload, or ask for the server to be upgraded. Nothing was changed.";
 import type { RawNotebook } from "../doc/notebook-types";
 import type { RawRuntime } from "../doc/runtime";
 
@@ -229,6 +232,13 @@ export class NotebookSession {
       return;
     }
     if (!wasReady && this.ready) performance.mark("cathode:notebook-ready");
+    if (schemaProblem(this.replica.notebook) === "newer_schema") {
+      // Never write into a layout this page does not know.
+      this.connection.stop();
+      this.connState = { state: "failed", reason: NEWER_SCHEMA };
+      this.publishStatus();
+      return;
+    }
     this.flush();
     this.publishStatus();
   }

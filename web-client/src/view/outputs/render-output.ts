@@ -27,7 +27,8 @@ const ORDER = [
   "text/plain",
 ];
 
-function chooseMime(data: MimeBundle): string | undefined {
+/** The MIME type an output shows: the first of JupyterLab's order it has. */
+export function chooseMime(data: MimeBundle): string | undefined {
   for (const m of ORDER) if (data[m]) return m;
   return Object.keys(data).find((m) => m.endsWith("+json")) ?? Object.keys(data)[0];
 }

@@ -26,6 +26,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub vault: Arc<crate::secrets::Vault>,
     pub runtimes: crate::runtimes::Runtimes,
+    /// This server as its own peers on this machine reach it (agents, MCP).
+    pub self_url: String,
 }
 
 /// A server bound to its address, not yet serving.
@@ -105,6 +107,7 @@ impl Server {
                 config: Arc::new(config),
                 vault: Arc::new(vault),
                 runtimes,
+                self_url: format!("http://{agent_host}"),
             },
             log,
             log_task,
@@ -200,7 +203,9 @@ pub(crate) fn write_private(path: &std::path::Path, contents: &str) -> Result<()
 
 pub fn router(state: AppState) -> Router {
     let blob_limit = state.config.max_blob_bytes;
+    let mcp = crate::mcp::routes(state.self_url.clone(), state.config.bind.ip().to_string());
     let authenticated = Router::new()
+        .merge(mcp)
         .route("/api/me", get(api::me))
         .route("/api/kernelspecs", get(api::kernelspecs))
         .route("/api/ai/models", get(api::ai_models))

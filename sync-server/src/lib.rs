@@ -2,8 +2,8 @@
 //! protocol over WebSocket, an append-only event log with group commit,
 //! tokens and roles checked on every message, blobs and a small REST API.
 
-pub mod api;
 pub mod ai_config;
+pub mod api;
 pub mod app;
 pub mod auth;
 pub mod config;
@@ -13,6 +13,7 @@ pub mod event_log;
 pub mod guard;
 pub mod http;
 pub mod limits;
+pub mod mcp;
 pub mod notebook_file;
 pub mod room;
 pub mod rooms;

@@ -17,6 +17,15 @@ if [ "$profile" = release ]; then
 else
   cargo build -p sync-server -p runtime-agent --bins
 fi
+if [ "${CATHODE_BENCH_JUPYTERLAB:-0}" = 1 ]; then
+  # JupyterLab with jupyter-collaboration, in a venv of its own, for the
+  # ratios (the kernels' venv is left as the tests expect it).
+  export CATHODE_JLAB_VENV="${CATHODE_JLAB_VENV:-$CATHODE_CACHE/jlab-venv}"
+  if [ ! -x "$CATHODE_JLAB_VENV/bin/jupyter" ]; then
+    python3 -m venv "$CATHODE_JLAB_VENV"
+    "$CATHODE_JLAB_VENV/bin/pip" install --quiet jupyterlab jupyter-collaboration ipykernel
+  fi
+fi
 cd web-client
 node build.mjs --tests
 CATHODE_BENCH_PROFILE="$profile" node dist-test/bench/bench.mjs

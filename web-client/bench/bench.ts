@@ -13,7 +13,10 @@
  */
 
 import type { Page } from "playwright-core";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { TestServer, launchBrowser, openAs } from "../test/e2e/harness";
+import { measureJupyterLab } from "./jupyterlab";
 
 const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -62,7 +65,7 @@ async function ready(page: Page, cells: number): Promise<void> {
   await page.waitForFunction((n) => (window as any).cathode?.order().length === n, cells, { timeout: 120_000 });
 }
 
-async function keystrokes(server: TestServer): Promise<void> {
+async function keystrokes(server: TestServer): Promise<number[]> {
   const browser = await launchBrowser();
   const notebook = await server.createNotebook("bench keystrokes");
   const bob = await server.person("bench-b", notebook, "editor");
@@ -98,20 +101,23 @@ async function keystrokes(server: TestServer): Promise<void> {
   }
   console.log(`keystroke A -> painted in B: ${fmt(samples)}`);
   await browser.close();
+  return samples;
 }
 
-async function opening(server: TestServer): Promise<void> {
+async function opening(server: TestServer): Promise<number> {
   const browser = await launchBrowser();
   const notebook = await importNotebook(server, "bench 200", notebookWithOutputs(200));
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   const page = await context.newPage();
   await page.goto(`${server.url}/?token=${server.token}`);
   await page.getByRole("heading", { name: "Notebooks" }).waitFor();
+  let cold = 0;
   for (const label of ["cold (no local copy)", "warm (IndexedDB)"]) {
     const t0 = Date.now();
     await page.goto(`${server.url}/notebooks/${notebook}`);
     await page.locator(".cell[data-type=code] .cm-content").first().waitFor({ timeout: 120_000 });
     const first = Date.now() - t0;
+    if (!cold) cold = first;
     await page.waitForFunction(() => document.querySelectorAll(".cell").length === 200, null, { timeout: 120_000 });
     const all = Date.now() - t0;
     console.log(`200-cell notebook with outputs, ${label}: first editable cell ${first} ms, every cell in the page ${all} ms`);
@@ -133,6 +139,7 @@ async function opening(server: TestServer): Promise<void> {
   const nodes = metrics.find((m) => m.name === "Nodes")?.value ?? 0;
   console.log(`page with 200 cells: JS heap ${(heap / 2 ** 20).toFixed(1)} MiB, ${nodes} DOM nodes`);
   await browser.close();
+  return cold;
 }
 
 async function typingWhileStreaming(server: TestServer): Promise<void> {
@@ -168,7 +175,7 @@ async function typingWhileStreaming(server: TestServer): Promise<void> {
   await browser.close();
 }
 
-async function onePlusOne(server: TestServer): Promise<void> {
+async function onePlusOne(server: TestServer): Promise<number[]> {
   const browser = await launchBrowser();
   const notebook = await server.createNotebook("bench 1+1");
   await server.api("POST", `/api/notebooks/${notebook}/runtime`, { kernel: "python3" });
@@ -201,20 +208,39 @@ async function onePlusOne(server: TestServer): Promise<void> {
   }
   console.log(`1+1 from the run key to the painted result (python3): ${fmt(samples)}`);
   await browser.close();
+  return samples;
 }
 
 async function main(): Promise<void> {
   const server = await TestServer.start({ extraArgs: [] });
   try {
     console.log(`sync-server: ${process.env.CATHODE_BENCH_PROFILE ?? "debug"} build`);
-    await keystrokes(server);
-    await opening(server);
+    const keys = await keystrokes(server);
+    const cold = await opening(server);
     await typingWhileStreaming(server);
-    await onePlusOne(server);
-    console.log(
-      "JupyterLab 4.6 + jupyter-collaboration 5.0, measured here earlier (issue 12): keystroke A->B p50 10.9 ms, p99 52.4 ms; " +
-        "200 cells 4.3 s to first editable cell, 29.5 s until every cell attached; keydown to next frame p99 31.4 ms while streaming; 1+1 p50 54 ms",
-    );
+    const run = await onePlusOne(server);
+    const venv = process.env.CATHODE_JLAB_VENV ?? join(process.env.HOME ?? "/root", ".cache/cathode/jlab-venv");
+    if (existsSync(join(venv, "bin", "jupyter"))) {
+      const browser = await launchBrowser();
+      try {
+        const lab = await measureJupyterLab(browser, venv);
+        const ratio = (ours: number, theirs: number) => `${(ours / theirs).toFixed(2)}x`;
+        console.log(`JupyterLab + jupyter-collaboration (${venv}), same machine and browser:`);
+        console.log(`  keystroke A -> painted in B: ${fmt(lab.keystroke)}; ours/theirs p50 ${ratio(pct(keys, 50), pct(lab.keystroke, 50))}, p99 ${ratio(pct(keys, 99), pct(lab.keystroke, 99))}`);
+        console.log(`  1+1 to the painted result: ${fmt(lab.onePlusOne)}; ours/theirs p50 ${ratio(pct(run, 50), pct(lab.onePlusOne, 50))}`);
+        console.log(`  200 cells to the first editable cell: ${lab.firstEditable200} ms; ours (cold)/theirs ${ratio(cold, lab.firstEditable200)}`);
+      } catch (e) {
+        console.log(`JupyterLab comparison failed: ${(e as Error).message}`);
+      } finally {
+        await browser.close();
+      }
+    } else {
+      console.log(
+        "JupyterLab not installed for comparison (CATHODE_BENCH_JUPYTERLAB=1 bash scripts/bench-web.sh makes a venv); " +
+          "its figures measured here earlier (issue 12): keystroke A->B p50 10.9 ms, p99 52.4 ms; 200 cells 4.3 s to first " +
+          "editable cell, 29.5 s until every cell attached; keydown to next frame p99 31.4 ms while streaming; 1+1 p50 54 ms",
+      );
+    }
   } finally {
     await server.stop();
     server.cleanup();

@@ -1,0 +1,158 @@
+/**
+ * The same measurements against JupyterLab with jupyter-collaboration, in
+ * the same Chromium, for the ratios the benchmark prints: keystroke in page
+ * A to painted in page B, `1+1` from the run key to the painted result, and
+ * a 200-cell notebook to its first editable cell. Needs a virtual
+ * environment with jupyterlab, jupyter-collaboration and ipykernel
+ * (`CATHODE_JLAB_VENV`; scripts/bench-web.sh makes one when asked).
+ */
+
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, writeFileSync, existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Browser, Page } from "playwright-core";
+
+export interface Figures {
+  keystroke: number[];
+  onePlusOne: number[];
+  firstEditable200: number;
+}
+
+function notebookFile(sources: string[]): string {
+  return JSON.stringify({
+    nbformat: 4,
+    nbformat_minor: 5,
+    metadata: { kernelspec: { name: "python3", display_name: "Python 3", language: "python" } },
+    cells: sources.map((s, i) => ({ id: `cell-${i}`, cell_type: "code", metadata: {}, execution_count: null, outputs: [], source: s })),
+  });
+}
+
+async function startLab(venv: string, root: string, port: number, token: string): Promise<ChildProcess> {
+  const lab = spawn(
+    join(venv, "bin", "jupyter"),
+    [
+      "lab",
+      "--no-browser",
+      `--port=${port}`,
+      "--ip=127.0.0.1",
+      `--ServerApp.root_dir=${root}`,
+      `--IdentityProvider.token=${token}`,
+      "--ServerApp.disable_check_xsrf=True",
+      ...(process.getuid?.() === 0 ? ["--allow-root"] : []),
+    ],
+    { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, PATH: `${join(venv, "bin")}:${process.env.PATH}` } },
+  );
+  let log = "";
+  lab.stdout!.on("data", (d) => (log += d));
+  lab.stderr!.on("data", (d) => (log += d));
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    try {
+      const r = await fetch(`http://127.0.0.1:${port}/api/status?token=${token}`);
+      if (r.ok) return lab;
+    } catch {
+      // not up yet
+    }
+    if (Date.now() > deadline || lab.exitCode !== null) throw new Error(`jupyter lab did not start: ${log.slice(-2000)}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+async function openNotebook(browser: Browser, url: string): Promise<Page> {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  await page.goto(url);
+  try {
+    await page.locator(".jp-Notebook .jp-Cell .cm-content >> visible=true").first().waitFor({ timeout: 120_000 });
+  } catch (e) {
+    await page.screenshot({ path: join(process.cwd(), "test-output", "jupyterlab-failure.png") });
+    throw e;
+  }
+  return page;
+}
+
+export async function measureJupyterLab(browser: Browser, venv: string): Promise<Figures> {
+  if (!existsSync(join(venv, "bin", "jupyter"))) throw new Error(`no jupyter in ${venv}`);
+  const root = mkdtempSync(join(tmpdir(), "cathode-jlab-"));
+  writeFileSync(join(root, "keys.ipynb"), notebookFile([""]));
+  writeFileSync(join(root, "run.ipynb"), notebookFile(["1+1"]));
+  writeFileSync(join(root, "big.ipynb"), notebookFile(Array.from({ length: 200 }, (_, i) => `value_${i} = ${i} * 2\nprint(value_${i})`)));
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  const token = "bench";
+  const lab = await startLab(venv, root, port, token);
+  const base = `http://127.0.0.1:${port}/lab/tree`;
+  try {
+    // Keystrokes, A to B.
+    const a = await openNotebook(browser, `${base}/keys.ipynb?reset&token=${token}`);
+    const b = await openNotebook(browser, `${base}/keys.ipynb?reset&token=${token}`);
+    await a.locator(".jp-Cell .cm-content >> visible=true").first().click();
+    await b.evaluate(() => {
+      (window as any).__waitLength = (n: number) =>
+        new Promise<number>((resolve) => {
+          const check = () => {
+            const el = document.querySelector(".jp-Cell .cm-content");
+            const text = el ? (el as HTMLElement).innerText.replace(/\n$/, "") : "";
+            if (text.length >= n) requestAnimationFrame(() => resolve(performance.timeOrigin + performance.now()));
+            else setTimeout(check, 0);
+          };
+          check();
+        });
+    });
+    const keystroke: number[] = [];
+    for (let i = 1; i <= 500; i++) {
+      const seen = b.evaluate((n) => (window as any).__waitLength(n), i);
+      const sent: number = await a.evaluate(() => {
+        const t = performance.timeOrigin + performance.now();
+        document.execCommand("insertText", false, "x");
+        return t;
+      });
+      keystroke.push((await seen) - sent);
+    }
+    await a.context().close();
+    await b.context().close();
+
+    // 1+1, run key to painted result.
+    const r = await openNotebook(browser, `${base}/run.ipynb?reset&token=${token}`);
+    await r.locator(".jp-Notebook-ExecutionIndicator, .jp-KernelStatus, .jp-Toolbar").first().waitFor();
+    await r.locator(".jp-Cell >> visible=true").first().click();
+    await r.keyboard.press("Escape");
+    await r.keyboard.press("Control+Enter");
+    await r.locator(".jp-OutputArea-output >> visible=true", { hasText: "2" }).first().waitFor({ timeout: 120_000 });
+    const onePlusOne: number[] = [];
+    for (let i = 0; i < 40; i++) {
+      const n = i + 2;
+      const painted = r.evaluate(
+        (count) =>
+          new Promise<number>((resolve) => {
+            const check = () => {
+              const prompt = document.querySelector(".jp-Cell .jp-InputPrompt")?.textContent ?? "";
+              const out = document.querySelector(".jp-Cell .jp-OutputArea-output")?.textContent ?? "";
+              if (prompt.includes(`[${count}]`) && out.trim() === "2") requestAnimationFrame(() => resolve(performance.now()));
+              else requestAnimationFrame(check);
+            };
+            check();
+          }),
+        n,
+      );
+      const t0: number = await r.evaluate(() => performance.now());
+      await r.keyboard.press("Control+Enter");
+      onePlusOne.push((await painted) - t0);
+    }
+    await r.context().close();
+
+    // 200 cells to the first editable cell.
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const page = await context.newPage();
+    await page.goto(`${base}/keys.ipynb?reset&token=${token}`);
+    await page.locator(".jp-Cell .cm-content >> visible=true").first().waitFor({ timeout: 120_000 });
+    const t0 = Date.now();
+    await page.goto(`${base}/big.ipynb?reset&token=${token}`);
+    await page.locator(".jp-Cell .cm-content >> visible=true").first().waitFor({ timeout: 120_000 });
+    const firstEditable200 = Date.now() - t0;
+    await context.close();
+    return { keystroke, onePlusOne, firstEditable200 };
+  } finally {
+    lab.kill("SIGTERM");
+  }
+}

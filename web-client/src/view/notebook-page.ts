@@ -154,6 +154,7 @@ export class NotebookPage {
       source: (id: string) => nb.cellSource(this.session.notebook, id),
       editorText: (id: string) => this.views.get(id)?.view?.state.doc.toString(),
       errors: () => this.session.errors.slice(),
+      handledControls: () => Object.keys(this.session.replica.runtime.handled_controls ?? {}).length,
     };
   }
 

@@ -83,9 +83,12 @@ test("run all, queued marks, elapsed time, cancel, interrupt and restart", async
   await cellOf(page, ids[0]).locator(".output.error", { hasText: "KeyboardInterrupt" }).waitFor({ timeout: 30_000 });
 
   // 0 0 restarts: the count starts again.
+  const handled = () => page.evaluate(() => (window as any).cathode.handledControls() as number);
+  const before = await handled();
   await page.keyboard.press("0");
   await page.keyboard.press("0");
-  await page.waitForTimeout(500);
+  await waitFor("the restart handled", handled, (n) => n > before, 60_000);
+  await page.locator(".runtime-bar .runtime-state", { hasText: "idle" }).waitFor({ timeout: 60_000 });
   await cellOf(page, ids[2]).locator(".gutter").click();
   await page.keyboard.press("Control+Enter");
   await cellOf(page, ids[2]).locator(".output.error", { hasText: "NameError" }).waitFor({ timeout: 60_000 });

@@ -41,7 +41,8 @@ async function startLab(venv: string, root: string, port: number, token: string)
       "--ServerApp.disable_check_xsrf=True",
       ...(process.getuid?.() === 0 ? ["--allow-root"] : []),
     ],
-    { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, PATH: `${join(venv, "bin")}:${process.env.PATH}` } },
+    // In its own folder: jupyter-collaboration keeps its store in the cwd.
+    { cwd: root, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, PATH: `${join(venv, "bin")}:${process.env.PATH}` } },
   );
   let log = "";
   lab.stdout!.on("data", (d) => (log += d));

@@ -212,9 +212,21 @@ export class NotebookController implements NotebookCommands {
     const ids = this.selected();
     if (ids.length === 0) return;
     for (const id of ids) this.view(id)?.binding?.commit();
-    const code = ids.filter((id) => nb.cellType(this.doc, id) === "code");
-    if (code.length === 1) this.session.edit((d) => nb.requestExecution(d, code[0], this.session.user)[0]);
-    else if (code.length > 1) this.session.edit((d) => nb.requestRunBatch(d, code, this.session.user));
+    // Code cells run on the kernel; AI cells run their prompt (the agent
+    // runs them beside the kernel's queue).
+    const code = ids.filter((id) => {
+      const t = nb.cellType(this.doc, id);
+      return t === "code" || t === "ai";
+    });
+    const kernelCells = code.filter((id) => nb.cellType(this.doc, id) === "code");
+    if (code.length === 1 || kernelCells.length <= 1) {
+      for (const id of code) this.session.edit((d) => nb.requestExecution(d, id, this.session.user)[0]);
+    } else {
+      this.session.edit((d) => nb.requestRunBatch(d, kernelCells, this.session.user));
+      for (const id of code) {
+        if (!kernelCells.includes(id)) this.session.edit((d) => nb.requestExecution(d, id, this.session.user)[0]);
+      }
+    }
     for (const id of ids) if (nb.cellType(this.doc, id) === "markdown") this.view(id)?.editMarkdown(false);
     const wasEdit = this.mode === "edit";
     const last = ids[ids.length - 1];

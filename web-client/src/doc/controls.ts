@@ -15,7 +15,8 @@ import type { NotebookDoc } from "./notebook";
 export type ControlKind =
   | { kind: "interrupt" }
   | { kind: "restart" }
-  | { kind: "cancel"; execution_id: string };
+  | { kind: "cancel"; execution_id: string }
+  | { kind: "undo_ai_run"; ai_run: string };
 
 export interface Control {
   control_id: string;
@@ -23,6 +24,7 @@ export interface Control {
   requested_at_ms: number;
   kind: ControlKind["kind"];
   execution_id?: string;
+  ai_run?: string;
 }
 
 export function requestControl(doc: NotebookDoc, kind: ControlKind, requestedBy: string): NotebookDoc {
@@ -75,4 +77,30 @@ export function answerInput(
 /** Whether someone has answered this `input()` (the value is not shown). */
 export function inputAnswered(doc: NotebookDoc, execution: string, seq: number): boolean {
   return doc.input_answers?.[answerKey(execution, seq)] !== undefined;
+}
+
+/** How an editor answers an AI run's request to act (schema/src/approval.rs). */
+export type ApprovalDecision = "approve_once" | "approve_run" | "deny";
+
+function approvalKey(execution: string, seq: number): string {
+  return `${execution}#approval#${seq}`;
+}
+
+/** Answer an AI run's pending approval (kept beside `input()` answers). */
+export function answerApproval(
+  doc: NotebookDoc,
+  execution: string,
+  seq: number,
+  decision: ApprovalDecision,
+  answeredBy: string,
+): NotebookDoc {
+  if (!doc.input_answers) return doc;
+  const raw = JSON.stringify({ decision, answered_by: answeredBy });
+  return A.change(doc, changeOptions({ event: "ApprovalAnswered", execution_id: execution, seq }), (d) => {
+    d.input_answers![approvalKey(execution, seq)] = new A.ImmutableString(raw);
+  });
+}
+
+export function approvalAnswered(doc: NotebookDoc, execution: string, seq: number): boolean {
+  return doc.input_answers?.[approvalKey(execution, seq)] !== undefined;
 }

@@ -19,7 +19,8 @@ export type DocumentEvent =
   | { event: "ExecutionRequested"; cell_id: string; request_id: string }
   | { event: "RunAllRequested"; batch: string; cells: number }
   | { event: "ControlRequested"; control_id: string }
-  | { event: "InputAnswered"; execution_id: string };
+  | { event: "InputAnswered"; execution_id: string }
+  | { event: "ApprovalAnswered"; execution_id: string; seq: number };
 
 /** The change options for one event: its JSON message and the time in seconds. */
 export function changeOptions(event: DocumentEvent): { message: string; time: number } {

@@ -25,6 +25,7 @@ interface RawExecution {
   batch?: Scalar;
   stdin?: Scalar;
   input_request?: Scalar;
+  approval_request?: Scalar;
   outputs?: Scalar[];
 }
 
@@ -70,6 +71,16 @@ export interface InputRequest {
   asked_at_ms: number;
 }
 
+/** A tool call an AI run waits to have approved (schema/src/approval.rs). */
+export interface ApprovalRequest {
+  seq: number;
+  call_id: string;
+  tool: string;
+  arguments: unknown;
+  cell_id?: string;
+  asked_at_ms: number;
+}
+
 export interface Lease {
   session_id: string;
   agent: string;
@@ -101,6 +112,7 @@ export interface ExecutionSummary {
   endedAtMs?: number;
   batch?: string;
   inputRequest?: InputRequest;
+  approvalRequest?: ApprovalRequest;
 }
 
 export function runtimeReady(doc: RuntimeDoc): boolean {
@@ -147,6 +159,15 @@ function summary(id: string, x: RawExecution): ExecutionSummary | undefined {
       inputRequest = undefined;
     }
   }
+  let approvalRequest: ApprovalRequest | undefined;
+  const rawApproval = str(x.approval_request);
+  if (rawApproval) {
+    try {
+      approvalRequest = JSON.parse(rawApproval);
+    } catch {
+      approvalRequest = undefined;
+    }
+  }
   const num = (v: unknown) => (v === undefined || v === null ? undefined : Number(v));
   return {
     executionId: id,
@@ -161,6 +182,7 @@ function summary(id: string, x: RawExecution): ExecutionSummary | undefined {
     endedAtMs: num(x.ended_at),
     batch: str(x.batch),
     inputRequest,
+    approvalRequest,
   };
 }
 

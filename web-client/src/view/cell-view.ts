@@ -10,6 +10,7 @@ import type { EditorView, ViewUpdate, KeyBinding } from "@codemirror/view";
 import * as nb from "../doc/notebook";
 import type { CellType } from "../doc/notebook";
 import type { ExecutionSummary } from "../doc/runtime";
+import type { ApprovalDecision } from "../doc/controls";
 import { createEditor, setEditorEditable, setEditorLanguage } from "../editor/cell-editor";
 import { SourceBinding } from "../editor/binding";
 import { setRemoteCursors, type RemoteCursor } from "../editor/remote-cursors";
@@ -29,6 +30,8 @@ export interface CellHost {
   drop: (dragged: string, target: string, where: "before" | "after") => void;
   onEditorUpdate: (cellId: string, update: ViewUpdate) => void;
   answerInput: (executionId: string, seq: number, value: string) => void;
+  answerApproval: (executionId: string, seq: number, decision: ApprovalDecision) => void;
+  undoAiRun: (executionId: string) => void;
   cancel: (executionId: string) => void;
 }
 
@@ -38,6 +41,8 @@ export interface CellRuntime {
   outputs: readonly string[];
   /** Someone answered the pending `input()`. */
   inputAnswered: boolean;
+  /** Someone answered the AI run's pending approval. */
+  approvalAnswered: boolean;
 }
 
 /** Write text only when it differs: an unchanged cell's DOM is never touched. */
@@ -71,8 +76,11 @@ export class CellView {
   private inputArea = h("div.input-area");
   private editorHost = h("div.editor-host");
   private rendered = h("div.markdown.rendered", { tabindex: -1 });
-  private note = h("div.cell-note");
-  private inputBox = h("div.stdin");
+  private note = h("div.cell-note", { hidden: true });
+  private inputBox = h("div.stdin", { hidden: true });
+  private approvalBox = h("div.approval", { hidden: true });
+  private approvalKey = "";
+  private aiActions = h("div.ai-actions", { hidden: true });
   private outputArea: OutputArea;
   private outputWrap = h("div.output-wrap");
   view: EditorView | undefined;
@@ -107,6 +115,8 @@ export class CellView {
         this.inputArea,
         this.note,
         this.inputBox,
+        this.approvalBox,
+        this.aiActions,
         h("div.collapser.output-collapser", { title: "Collapse output", onclick: () => this.toggleMeta("outputs_hidden") }),
         this.outputWrap,
       ),
@@ -231,7 +241,7 @@ export class CellView {
         if (wasType !== undefined && type === "markdown") this.editingMarkdown = this.view?.hasFocus ?? false;
         this.note.textContent =
           type === "ai"
-            ? "AI cell: the prompt is kept; running it arrives with the AI feature."
+            ? "AI cell: Shift-Enter sends the prompt (with the notebook as context) to the model the server is set up with."
             : type === "sql"
               ? "SQL cell: the query is kept; running it arrives with the SQL feature."
               : "";
@@ -268,14 +278,17 @@ export class CellView {
       shown?.endedAtMs,
       latest?.inputRequest?.seq,
       runtime.inputAnswered,
+      latest?.approvalRequest?.seq,
+      runtime.approvalAnswered,
     ].join("|");
     if (key === this.runtimeKey && !running && last && sameStrings(last.outputs, runtime.outputs)) return;
     this.runtimeKey = key;
     const queued = latest?.state === "queued";
-    const isCode = this.lastType === "code" || this.lastType === "sql";
+    const isCode = this.lastType === "code" || this.lastType === "sql" || this.lastType === "ai";
     let mark = " ";
     if (running || queued) mark = "*";
     else if (shown?.executionCount !== undefined) mark = String(shown.executionCount);
+    else if (this.lastType === "ai" && shown) mark = "AI";
     setText(this.prompt, isCode ? `[${mark}]:` : "");
     this.el.classList.toggle("running", running);
     this.el.classList.toggle("queued", queued);
@@ -308,6 +321,8 @@ export class CellView {
     }
     this.outputArea.update(runtime.outputs, running);
     this.updateInputBox(runtime);
+    this.updateApproval(runtime);
+    this.updateAiActions(runtime);
     this.lastRuntime = runtime;
   }
 
@@ -349,6 +364,56 @@ export class CellView {
 
   get hasRemoteCursors(): boolean {
     return this.cursorsKey !== "" && this.cursorsKey !== "[]";
+  }
+
+  /** An AI run waiting for someone to approve a tool call. */
+  private updateApproval(runtime: CellRuntime): void {
+    const x = runtime.latest;
+    const request = x?.state === "running" ? x.approvalRequest : undefined;
+    const key = request && !runtime.approvalAnswered ? `${x!.executionId}#${request.seq}` : "";
+    if (key === this.approvalKey) return;
+    this.approvalKey = key;
+    this.approvalBox.textContent = "";
+    this.approvalBox.hidden = !key;
+    if (!key || !request || !x) return;
+    const readOnly = this.host.session.readOnly;
+    const answer = (decision: ApprovalDecision) => () => {
+      this.host.answerApproval(x.executionId, request.seq, decision);
+      for (const b of this.approvalBox.querySelectorAll("button")) b.disabled = true;
+    };
+    const args = JSON.stringify(request.arguments, null, 2);
+    this.approvalBox.append(
+      h("div.approval-what", {}, "The AI wants to run ", h("code", {}, request.tool), request.cell_id ? ` on a cell` : "", ":"),
+      h("pre.approval-args", {}, args.length > 2000 ? args.slice(0, 2000) + "…" : args),
+      h(
+        "div.buttons",
+        {},
+        h("button.primary", { onclick: answer("approve_once"), disabled: readOnly }, "Approve"),
+        h("button", { onclick: answer("approve_run"), disabled: readOnly }, "Approve all in this run"),
+        h("button", { onclick: answer("deny"), disabled: readOnly }, "Deny"),
+      ),
+    );
+  }
+
+  /** A finished AI run can be undone: every change it made, reverted. */
+  private updateAiActions(runtime: CellRuntime): void {
+    const shown = runtime.shown;
+    const show =
+      this.lastType === "ai" && !!shown && (shown.state === "done" || shown.state === "error") && !this.host.session.readOnly;
+    const key = show ? shown!.executionId : "";
+    if (this.aiActions.dataset.run === key) return;
+    this.aiActions.dataset.run = key;
+    this.aiActions.textContent = "";
+    this.aiActions.hidden = !show;
+    if (show) {
+      this.aiActions.append(
+        h(
+          "button.small",
+          { title: "Revert every change this AI run made to the notebook", onclick: () => this.host.undoAiRun(key) },
+          "Undo this AI run's changes",
+        ),
+      );
+    }
   }
 
   /** Other people's cursors in this cell. */

@@ -13,7 +13,7 @@
 
 import type { Api, Me } from "../api/rest";
 import * as nb from "../doc/notebook";
-import { requestControl, answerInput, inputAnswered } from "../doc/controls";
+import { requestControl, answerInput, inputAnswered, answerApproval, approvalAnswered } from "../doc/controls";
 import * as rt from "../doc/runtime";
 import { NotebookSession } from "../model/session";
 import { websocketUrl } from "../sync/connection";
@@ -215,11 +215,13 @@ export class NotebookPage {
     const outputs = runs?.shown ? rt.outputStrings(doc, runs.shown.executionId) : [];
     const latest = runs?.latest;
     const req = latest?.state === "running" ? latest.inputRequest : undefined;
+    const approval = latest?.state === "running" ? latest.approvalRequest : undefined;
     return {
       shown: runs?.shown,
       latest,
       outputs,
       inputAnswered: req ? inputAnswered(this.session.notebook, latest!.executionId, req.seq) : false,
+      approvalAnswered: approval ? approvalAnswered(this.session.notebook, latest!.executionId, approval.seq) : false,
     };
   }
 
@@ -305,6 +307,9 @@ export class NotebookPage {
         if (u.selectionSet || u.docChanged || u.focusChanged) this.controller.publishPresence();
       },
       answerInput: (x, seq, value) => this.session.edit((d) => answerInput(d, x, seq, value, this.session.user)),
+      answerApproval: (x, seq, decision) =>
+        this.session.edit((d) => answerApproval(d, x, seq, decision, this.session.user)),
+      undoAiRun: (x) => this.session.edit((d) => requestControl(d, { kind: "undo_ai_run", ai_run: x }, this.session.user)),
       cancel: (x) => this.session.edit((d) => requestControl(d, { kind: "cancel", execution_id: x }, this.session.user)),
     };
   }

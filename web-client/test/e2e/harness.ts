@@ -50,6 +50,8 @@ async function freePort(): Promise<number> {
 
 export interface ServerOptions {
   extraArgs?: string[];
+  /** Extra environment for the server (and so its agents). */
+  env?: Record<string, string>;
   dataDir?: string;
   port?: number;
 }
@@ -82,7 +84,10 @@ export class TestServer {
         process.env.CATHODE_WEB_DIR ?? join(webClientDir, "dist"),
         ...(options.extraArgs ?? []),
       ],
-      { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, CATHODE_LOG: process.env.CATHODE_LOG ?? "warn" } },
+      {
+        stdio: ["ignore", "pipe", "pipe"],
+        env: { ...process.env, CATHODE_LOG: process.env.CATHODE_LOG ?? "warn", ...(options.env ?? {}) },
+      },
     );
     child.stdout!.on("data", (d) => log.push(String(d)));
     child.stderr!.on("data", (d) => log.push(String(d)));

@@ -12,8 +12,10 @@ import type { BlobCache } from "./blobs";
 import { sandboxedFrame } from "./html-frame";
 import { jsonTree } from "./json-tree";
 import { renderLatex, renderMarkdown } from "../markdown";
+import { AI_MIME_TYPES, renderAiOutput } from "./ai-output";
 
 const ORDER = [
+  ...AI_MIME_TYPES,
   "application/javascript",
   "text/html",
   "text/markdown",
@@ -89,6 +91,16 @@ function renderMime(el: HTMLElement, data: MimeBundle, metadata: unknown, blobs:
   if (!mime) return;
   const payload = data[mime];
   el.dataset.mime = mime;
+  if (AI_MIME_TYPES.includes(mime)) {
+    withPayload(el, payload, blobs, (t) => {
+      try {
+        el.append(renderAiOutput(mime, JSON.parse(t)));
+      } catch {
+        el.append(h("pre", {}, t));
+      }
+    });
+    return;
+  }
   switch (mime) {
     case "application/javascript":
       withPayload(el, payload, blobs, (t) => el.append(sandboxedFrame("javascript", t)));

@@ -58,6 +58,8 @@ test("run all, queued marks, elapsed time, cancel, interrupt and restart", async
   await cellOf(page, ids[0]).locator(".timing", { hasText: /\d+ ms|\d\.\d s/ }).waitFor();
   await screenshot(page, "run-all-queued");
   await cellOf(page, ids[2]).locator(".output.result", { hasText: "42" }).waitFor({ timeout: 60_000 });
+  // The result arrives before the execution is marked done: wait for the count, then read them all.
+  await cellOf(page, ids[2]).locator(".prompt", { hasText: "[3]:" }).waitFor();
   const prompts = await Promise.all(ids.map((id) => cellOf(page, id).locator(".prompt").innerText()));
   assert.deepEqual(prompts, ["[1]:", "[2]:", "[3]:"]);
   assert.match(await cellOf(page, ids[0]).locator(".timing").innerText(), /\d\.\d s/);
@@ -92,7 +94,8 @@ test("run all, queued marks, elapsed time, cancel, interrupt and restart", async
   await cellOf(page, ids[2]).locator(".gutter").click();
   await page.keyboard.press("Control+Enter");
   await cellOf(page, ids[2]).locator(".output.error", { hasText: "NameError" }).waitFor({ timeout: 60_000 });
-  assert.equal(await cellOf(page, ids[2]).locator(".prompt").innerText(), "[1]:");
+  // The error is written before the execution ends; the count shows once it has.
+  await cellOf(page, ids[2]).locator(".prompt", { hasText: "[1]:" }).waitFor({ timeout: 30_000 });
   await screenshot(page, "after-restart");
   assert.deepEqual(await forbidden(page), []);
   await context.close();

@@ -664,6 +664,60 @@ impl RuntimeDoc {
         Ok(records)
     }
 
+    /// The latest execution of run request `request`, if the runtime has
+    /// queued it. Reads only each execution's request id until it finds
+    /// it: a waiter checks on every change, and reading every record
+    /// (outputs and all) each time grows with the notebook's history.
+    pub fn execution_for_request(&self, request: &RequestId) -> Result<Option<ExecutionRecord>> {
+        let executions = self.executions_obj()?;
+        let mut latest: Option<(i64, String)> = None;
+        for key in self.doc.keys(&executions) {
+            let Some(x) = get_obj(&self.doc, &executions, &key, ObjType::Map)? else {
+                continue;
+            };
+            if get_str(&self.doc, &x, "request_id")?.as_deref() != Some(request.as_str()) {
+                continue;
+            }
+            let seq = get_i64(&self.doc, &x, "queue_seq")?.unwrap_or_default();
+            if latest.as_ref().is_none_or(|(s, _)| seq > *s) {
+                latest = Some((seq, key));
+            }
+        }
+        latest
+            .map(|(_, key)| self.execution(&ExecutionId(key)))
+            .transpose()
+    }
+
+    /// The execution cell `cell` shows, by the rule of
+    /// [`RuntimeDoc::shown_executions`], reading one full record.
+    pub fn shown_execution(&self, cell: &CellId) -> Result<Option<ExecutionRecord>> {
+        let executions = self.executions_obj()?;
+        let mut latest: Option<(i64, i64, String)> = None;
+        for key in self.doc.keys(&executions) {
+            let Some(x) = get_obj(&self.doc, &executions, &key, ObjType::Map)? else {
+                continue;
+            };
+            if get_str(&self.doc, &x, "cell_id")?.as_deref() != Some(cell.as_str())
+                || get_i64(&self.doc, &x, "started_at")?.is_none()
+            {
+                continue;
+            }
+            let seq = get_i64(&self.doc, &x, "queue_seq")?.unwrap_or_default();
+            let queued = get_i64(&self.doc, &x, "queued_at")?.unwrap_or_default();
+            // The same order as `executions()`: sequence, queue time, id.
+            let later = match &latest {
+                None => true,
+                Some((s, q, k)) => (seq, queued, key.as_str()) > (*s, *q, k.as_str()),
+            };
+            if later {
+                latest = Some((seq, queued, key));
+            }
+        }
+        latest
+            .map(|(_, _, key)| self.execution(&ExecutionId(key)))
+            .transpose()
+    }
+
     /// The execution whose outputs each cell shows: its latest to have
     /// started, in queue order (an imported one counts as started). A run
     /// cancelled before it started leaves the cell showing the run before,

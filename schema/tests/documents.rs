@@ -314,6 +314,32 @@ fn update_display_reaches_every_shown_output_with_that_id() {
     assert_eq!(shown[&a].outputs[0], display("new", Some("bar")));
     assert_eq!(shown[&a].outputs[1], display("other", None));
     assert_eq!(shown[&b].outputs[0], display("new", Some("bar")));
+    // One cell's shown execution, read alone, follows the same rule.
+    for cell in [&a, &b] {
+        assert_eq!(rt.shown_execution(cell).unwrap().as_ref(), Some(&shown[cell]));
+    }
+}
+
+#[test]
+fn an_execution_is_found_by_its_request() {
+    let mut rt = RuntimeDoc::create("n1").unwrap();
+    let cell = CellId::from("c1");
+    let first = RunRequest::new("ada", vec![]);
+    let second = RunRequest::new("ada", vec![]);
+    let x1 = rt.queue_execution(&cell, &first, 1).unwrap();
+    // Re-queued by a later agent (after a restart), the latest wins.
+    let x1b = rt.queue_execution(&cell, &first, 2).unwrap();
+    let x2 = rt.queue_execution(&cell, &second, 3).unwrap();
+    let found = |r: &RunRequest| {
+        rt.execution_for_request(&r.request_id)
+            .unwrap()
+            .map(|x| x.execution_id)
+    };
+    assert_ne!(found(&first), Some(x1));
+    assert_eq!(found(&first), Some(x1b));
+    assert_eq!(found(&second), Some(x2));
+    assert_eq!(found(&RunRequest::new("ada", vec![])), None);
+    assert_eq!(rt.shown_execution(&cell).unwrap(), None, "none started");
 }
 
 #[test]

@@ -124,6 +124,9 @@ struct Shared {
     script: VecDeque<Turn>,
     requests: Vec<Value>,
     headers: Vec<HeaderMap>,
+    /// When each request arrived, and when each answer's last chunk went.
+    arrived: Vec<std::time::Instant>,
+    finished: Vec<std::time::Instant>,
 }
 
 pub struct FakeLlm {
@@ -138,12 +141,19 @@ impl FakeLlm {
             script: script.into(),
             requests: Vec::new(),
             headers: Vec::new(),
+            arrived: Vec::new(),
+            finished: Vec::new(),
         }));
         let app = Router::new()
             .route("/v1/chat/completions", post(completions))
             .with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
+        // Providers answer without Nagle's delay; so does the stand-in, or
+        // the benchmark would time a 40 ms delayed-ACK of its own making.
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
@@ -162,6 +172,16 @@ impl FakeLlm {
     /// Every request received so far, as JSON bodies.
     pub fn requests(&self) -> Vec<Value> {
         self.lock().requests.clone()
+    }
+
+    /// For each answer that was followed by another request, the time from
+    /// its last chunk to that request (a tool call's overhead in the agent).
+    pub fn gaps(&self) -> Vec<std::time::Duration> {
+        let s = self.lock();
+        s.finished
+            .iter()
+            .filter_map(|end| s.arrived.iter().find(|a| *a > end).map(|a| *a - *end))
+            .collect()
     }
 
     /// The `Authorization` header of each request.
@@ -236,6 +256,7 @@ async fn completions(
         let mut s = shared.lock().unwrap_or_else(|p| p.into_inner());
         s.requests.push(request.clone());
         s.headers.push(headers);
+        s.arrived.push(std::time::Instant::now());
         s.script.pop_front()
     };
     let turn = match turn {
@@ -272,6 +293,7 @@ async fn completions(
         Turn::Dynamic(_) => unreachable!("decided above"),
     };
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<String, std::io::Error>>(16);
+    let timeline = shared.clone();
     tokio::spawn(async move {
         for chunk in chunks {
             if let Chunk::Pause(d) = chunk {
@@ -291,6 +313,11 @@ async fn completions(
         } else {
             let _ = tx.send(Ok("data: [DONE]\n\n".into())).await;
         }
+        timeline
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .finished
+            .push(std::time::Instant::now());
     });
     let stream = tokio_stream_from(rx);
     Response::builder()

@@ -199,7 +199,7 @@ async fn read(ctx: &ToolContext<'_>, cell_id: CellId) -> Result<ToolOutcome, Str
     let id = cell_id.clone();
     let shown = ctx
         .client
-        .runtime(move |rt| rt.shown_executions().map(|mut s| s.remove(&id)))
+        .runtime(move |rt| rt.shown_execution(&id))
         .await
         .map_err(|e| e.to_string())?
         .map_err(|e| e.to_string())?;
@@ -243,10 +243,7 @@ async fn execute(
         let r = request.request_id.clone();
         let found = ctx
             .client
-            .runtime(move |rt| {
-                rt.executions()
-                    .map(|xs| xs.into_iter().rev().find(|x| x.request_id == r))
-            })
+            .runtime(move |rt| rt.execution_for_request(&r))
             .await
             .map_err(|e| e.to_string())?
             .map_err(|e| e.to_string())?;

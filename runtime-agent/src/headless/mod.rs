@@ -278,7 +278,7 @@ async fn execution_for(
     let r = request.clone();
     let found = client
         .runtime(move |rt| {
-            let Some(x) = rt.executions()?.into_iter().find(|x| x.request_id == r) else {
+            let Some(x) = rt.execution_for_request(&r)? else {
                 return Ok(None);
             };
             let asking = rt.input_request(&x.execution_id)?.map(|ask| ask.seq);

@@ -10,11 +10,17 @@ pub async fn read(client: &NotebookClient) -> Result<String, String> {
         .await
         .map_err(|e| e.to_string())?
         .map_err(|e| e.to_string())?;
+    let clears = client
+        .notebook(|nb| nb.outputs_cleared())
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?;
     let shown = client
         .runtime(|rt| rt.shown_executions())
         .await
         .map_err(|e| e.to_string())?
         .map_err(|e| e.to_string())?;
+    let shown = schema::apply_clears(shown, &clears);
     let mut text = String::new();
     for (i, cell) in cells.iter().enumerate() {
         text.push_str(&format!(

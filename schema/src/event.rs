@@ -48,6 +48,10 @@ pub enum DocumentEvent {
     AttachmentsChanged {
         cell_id: CellId,
     },
+    /// A person cleared cells' outputs (`cleared.rs`).
+    CellOutputsCleared {
+        cells: Vec<CellId>,
+    },
     /// A whole notebook file's cells, written by the server at import.
     CellsImported {
         cells: usize,
@@ -149,6 +153,7 @@ impl DocumentEvent {
             Self::MetadataChanged { .. } => "MetadataChanged",
             Self::NotebookMetadataChanged { .. } => "NotebookMetadataChanged",
             Self::AttachmentsChanged { .. } => "AttachmentsChanged",
+            Self::CellOutputsCleared { .. } => "CellOutputsCleared",
             Self::CellsImported { .. } => "CellsImported",
             Self::ExecutionsImported { .. } => "ExecutionsImported",
             Self::ExecutionRequested { .. } => "ExecutionRequested",

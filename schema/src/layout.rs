@@ -99,7 +99,13 @@ fn is_entry_id(key: &str) -> bool {
     crate::ids::is_valid_id(key)
 }
 
-const NOTEBOOK_CELL_STRINGS: &[&str] = &["cell_type", "position", "run_request", "attachments"];
+const NOTEBOOK_CELL_STRINGS: &[&str] = &[
+    "cell_type",
+    "position",
+    "run_request",
+    "attachments",
+    "outputs_cleared",
+];
 const SESSION_STRINGS: &[&str] = &["agent", "kernel", "status"];
 const SESSION_NUMBERS: &[&str] = &["started_at"];
 const EXECUTION_STRINGS: &[&str] = &[

@@ -10,6 +10,7 @@
 mod access;
 pub mod approval;
 pub mod attribution;
+pub mod cleared;
 pub mod clock;
 pub mod control;
 pub mod error;
@@ -32,6 +33,7 @@ pub const SCHEMA_VERSION: u64 = 1;
 pub use approval::{ApprovalAnswer, ApprovalDecision, ApprovalRequest};
 pub use attribution::{attribution_in, Attribution};
 pub use automerge;
+pub use cleared::{apply_clears, OutputsCleared};
 pub use control::{Control, ControlKind, InputRequest};
 pub use error::{Result, SchemaError};
 pub use event::{history, DocumentEvent, HistoryEntry};

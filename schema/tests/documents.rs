@@ -316,7 +316,10 @@ fn update_display_reaches_every_shown_output_with_that_id() {
     assert_eq!(shown[&b].outputs[0], display("new", Some("bar")));
     // One cell's shown execution, read alone, follows the same rule.
     for cell in [&a, &b] {
-        assert_eq!(rt.shown_execution(cell).unwrap().as_ref(), Some(&shown[cell]));
+        assert_eq!(
+            rt.shown_execution(cell).unwrap().as_ref(),
+            Some(&shown[cell])
+        );
     }
 }
 

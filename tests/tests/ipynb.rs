@@ -398,3 +398,63 @@ async fn imports_take_multipart_forms_and_viewers_export_but_do_not_import() {
         "{reply}"
     );
 }
+
+/// A person clears outputs without any runtime running: the export has
+/// none for that cell (and no count), the other cell keeps its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cleared_outputs_are_not_exported() {
+    let server = TestServer::start().unwrap();
+    let printed = |text: &str, n: i64| {
+        let mut cell = code(text, &format!("print({text:?})"));
+        cell["execution_count"] = json!(n);
+        cell["outputs"] =
+            json!([{"output_type": "stream", "name": "stdout", "text": [format!("{text}\n")]}]);
+        cell
+    };
+    let file = serde_json::to_vec(&notebook(
+        vec![printed("kept", 1), printed("cleared", 2)],
+        json!({}),
+    ))
+    .unwrap();
+    let (status, reply) = import(&server, &server.owner_token, &file, "clearing").await;
+    assert_eq!(status, 201, "{reply}");
+    let id = reply["id"].as_str().unwrap().to_owned();
+    let client = NotebookClient::connect(server.client_config(&server.owner_token, &id))
+        .await
+        .unwrap();
+    let shown = client
+        .runtime(|rt| rt.shown_executions())
+        .await
+        .unwrap()
+        .unwrap();
+    let target = CellId::from("cleared");
+    let clear = schema::OutputsCleared::of(&shown[&target]);
+    let written = client
+        .edit_notebook(move |nb| nb.clear_outputs(&[(target, clear)]))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(written, 1);
+    client
+        .wait_acknowledged(std::time::Duration::from_secs(10))
+        .await
+        .unwrap();
+    let (status, _, exported) = export(&server, &server.owner_token, &id).await;
+    assert_eq!(status, 200);
+    assert_eq!(nbformat_check(&exported, None)["valid"], true);
+    let nb: Value = serde_json::from_slice(&exported).unwrap();
+    let cell = |id: &str| {
+        nb["cells"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == id)
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(cell("cleared")["outputs"], json!([]));
+    assert_eq!(cell("cleared")["execution_count"], Value::Null);
+    assert_eq!(cell("kept")["execution_count"], 1);
+    assert_eq!(text_of(&cell("kept")["outputs"][0]), "kept\n");
+    client.close().await;
+}

@@ -190,9 +190,12 @@ fn execution_json(record: Option<&ExecutionRecord>) -> Value {
 
 async fn read(ctx: &ToolContext<'_>, cell_id: CellId) -> Result<ToolOutcome, String> {
     let id = cell_id.clone();
-    let (cell, heads) = ctx
+    let (cell, heads, clear) = ctx
         .client
-        .notebook(move |nb| nb.cell(&id).map(|c| (c, nb.heads())))
+        .notebook(move |nb| {
+            let clear = nb.outputs_cleared()?.remove(&id);
+            nb.cell(&id).map(|c| (c, nb.heads(), clear))
+        })
         .await
         .map_err(|e| e.to_string())?
         .map_err(|e| schema_error(&e))?;
@@ -202,7 +205,11 @@ async fn read(ctx: &ToolContext<'_>, cell_id: CellId) -> Result<ToolOutcome, Str
         .runtime(move |rt| rt.shown_execution(&id))
         .await
         .map_err(|e| e.to_string())?
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| e.to_string())?
+        .map(|x| match &clear {
+            Some(clear) => clear.apply(x),
+            None => x,
+        });
     ctx.saw(&cell_id, heads);
     let mut result = json!({
         "cell_id": cell_id,

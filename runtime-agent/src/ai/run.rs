@@ -124,7 +124,10 @@ pub async fn run(
         Ok(v) => Some(v),
         Err(why) => Some(json!({"unavailable": why})),
     };
-    let shown = client.runtime(|r| r.shown_executions()).await??;
+    let shown = schema::apply_clears(
+        client.runtime(|r| r.shown_executions()).await??,
+        &asked.notebook.outputs_cleared()?,
+    );
     let context = context::build(&Input {
         notebook: &asked.notebook,
         shown: &shown,

@@ -53,6 +53,11 @@ fn every_notebook_writer_passes() {
     let attachments = serde_json::json!({"a.png": {"image/png": "AAAA"}});
     nb.set_attachments(&b, Some(&attachments)).unwrap();
     nb.set_attachments(&b, None).unwrap();
+    let clear = crate::OutputsCleared {
+        execution_id: crate::ExecutionId::random(),
+        outputs: 2,
+    };
+    nb.clear_outputs(&[(a.clone(), clear)]).unwrap();
     nb.import_cells(&[crate::ImportedCell {
         id: crate::CellId::from("imported-1"),
         cell_type: CellType::Markdown,

@@ -36,7 +36,8 @@ impl ExportSource {
         Ok(Self {
             cells,
             metadata: notebook.notebook_metadata()?,
-            shown: runtime.shown_executions()?,
+            // What each cell shows, as a person cleared it.
+            shown: schema::apply_clears(runtime.shown_executions()?, &notebook.outputs_cleared()?),
         })
     }
 

@@ -35,13 +35,20 @@ use std::time::{Duration, Instant};
 fn venv() -> std::path::PathBuf {
     std::env::var_os("CATHODE_VENV")
         .map(std::path::PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".cache/cathode/venv")))
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .map(|h| std::path::PathBuf::from(h).join(".cache/cathode/venv"))
+        })
         .unwrap_or_default()
 }
 
 /// A 200-cell notebook, each cell 2 KB of source with a printed output and
 /// a result, and its shown executions.
-fn big_notebook() -> Result<(NotebookDoc, HashMap<schema::CellId, ExecutionRecord>, schema::CellId)> {
+fn big_notebook() -> Result<(
+    NotebookDoc,
+    HashMap<schema::CellId, ExecutionRecord>,
+    schema::CellId,
+)> {
     let mut nb = NotebookDoc::create("nb-bench")?;
     let mut rt = RuntimeDoc::create("nb-bench")?;
     for i in 0..200 {
@@ -108,13 +115,24 @@ fn context_part() -> Result<()> {
         })?;
         times.push(t.elapsed() / 2);
         if round == 0 {
-            sizes = (big.report.estimated_tokens, fitted.report.estimated_tokens, fitted.report.cut);
+            sizes = (
+                big.report.estimated_tokens,
+                fitted.report.estimated_tokens,
+                fitted.report.cut,
+            );
         }
     }
     println!("context of a 200-cell notebook with outputs (2 KB source, 1.8 KB output each)");
-    println!("  build time, p50 of 10                  {:>10}", ms(percentile(&times, 50.0)));
+    println!(
+        "  build time, p50 of 10                  {:>10}",
+        ms(percentile(&times, 50.0))
+    );
     println!("  tokens (estimated), no budget          {:>10}", sizes.0);
-    println!("  tokens (estimated), 32k model budget   {:>10}   cut: {}", sizes.1, sizes.2.join("; "));
+    println!(
+        "  tokens (estimated), 32k model budget   {:>10}   cut: {}",
+        sizes.1,
+        sizes.2.join("; ")
+    );
     Ok(())
 }
 
@@ -130,7 +148,10 @@ async fn tool_overhead(kernel: &str, calls: usize) -> Result<(Vec<Duration>, Vec
     wait_execution(&client, &warm, "warm-up", |x| x.state.is_finished()).await;
     let mut script: Vec<Turn> = Vec::new();
     for i in 0..calls {
-        script.push(tool_calls(&[(&format!("c{i}"), "create_cell", r#"{"source": "x = 1"}"#)], 16));
+        script.push(tool_calls(
+            &[(&format!("c{i}"), "create_cell", r#"{"source": "x = 1"}"#)],
+            16,
+        ));
     }
     script.push(answer("made"));
     for i in 0..calls {
@@ -150,14 +171,25 @@ async fn tool_overhead(kernel: &str, calls: usize) -> Result<(Vec<Duration>, Vec
     let all = fake.gaps();
 
     // The answers' gaps are not tool calls: drop the one after "made".
-    let executed: Vec<Duration> = all.into_iter().skip(created.len() + 1).take(calls).collect();
+    let executed: Vec<Duration> = all
+        .into_iter()
+        .skip(created.len() + 1)
+        .take(calls)
+        .collect();
     Ok((created.into_iter().take(calls).collect(), executed))
 }
 
 async fn variables_on(kernel: Arc<dyn Kernel>) -> Result<Vec<Duration>> {
     let setup = "import numpy as np, pandas as pd\ndf = pd.DataFrame({'a': np.arange(1_000_000), 'b': np.random.rand(1_000_000), 'c': ['x'] * 1_000_000})";
-    let reply = kernel.execute(ExecuteRequest::new(setup)).await?.reply().await?;
-    anyhow::ensure!(reply.status == kernels::ReplyStatus::Ok, "building the frame failed");
+    let reply = kernel
+        .execute(ExecuteRequest::new(setup))
+        .await?
+        .reply()
+        .await?;
+    anyhow::ensure!(
+        reply.status == kernels::ReplyStatus::Ok,
+        "building the frame failed"
+    );
     let access = AgentKernel {
         kernel: kernel.clone(),
         masker: Arc::new(runtime_agent::masking::Masker::new(std::iter::empty())),
@@ -191,17 +223,41 @@ async fn main() -> Result<()> {
     println!("{:<44} {:>12} {:>12}", "", "p50", "p99");
     for kernel in ["wasm-python", "python3"] {
         let (create, execute) = tool_overhead(kernel, calls).await?;
-        println!("{:<44} {:>12} {:>12}", format!("create_cell ({kernel})"), ms(percentile(&create, 50.0)), ms(percentile(&create, 99.0)));
-        println!("{:<44} {:>12} {:>12}", format!("execute_cell of 1+1 ({kernel})"), ms(percentile(&execute, 50.0)), ms(percentile(&execute, 99.0)));
+        println!(
+            "{:<44} {:>12} {:>12}",
+            format!("create_cell ({kernel})"),
+            ms(percentile(&create, 50.0)),
+            ms(percentile(&create, 99.0))
+        );
+        println!(
+            "{:<44} {:>12} {:>12}",
+            format!("execute_cell of 1+1 ({kernel})"),
+            ms(percentile(&execute, 50.0)),
+            ms(percentile(&execute, 99.0))
+        );
     }
-    println!("{:<44} {:>12}", "Anode's execute_cell floor (500 ms polling)", "500.00 ms");
+    println!(
+        "{:<44} {:>12}",
+        "Anode's execute_cell floor (500 ms polling)", "500.00 ms"
+    );
     println!("\nvariable summary on a kernel holding a 1,000,000-row data frame (5 runs)");
     let spec = KernelSpecFinder::new(&[venv()]).find("python3")?;
-    let ipy: Arc<dyn Kernel> = Arc::new(JupyterKernel::start(spec, JupyterOptions::default()).await?);
+    let ipy: Arc<dyn Kernel> =
+        Arc::new(JupyterKernel::start(spec, JupyterOptions::default()).await?);
     let times = variables_on(ipy).await?;
-    println!("{:<44} {:>12} {:>12}", "python3: p50, max", ms(percentile(&times, 50.0)), ms(times.iter().max().copied().unwrap_or_default()));
+    println!(
+        "{:<44} {:>12} {:>12}",
+        "python3: p50, max",
+        ms(percentile(&times, 50.0)),
+        ms(times.iter().max().copied().unwrap_or_default())
+    );
     let wasm: Arc<dyn Kernel> = Arc::new(WasmKernel::start(WasmOptions::from_env()).await?);
     let times = variables_on(wasm).await?;
-    println!("{:<44} {:>12} {:>12}", "wasm-python: p50, max", ms(percentile(&times, 50.0)), ms(times.iter().max().copied().unwrap_or_default()));
+    println!(
+        "{:<44} {:>12} {:>12}",
+        "wasm-python: p50, max",
+        ms(percentile(&times, 50.0)),
+        ms(times.iter().max().copied().unwrap_or_default())
+    );
     Ok(())
 }

@@ -9,6 +9,8 @@ import type { KeyBinding } from "@codemirror/view";
 import * as nb from "../doc/notebook";
 import type { CellType } from "../doc/notebook";
 import { requestControl } from "../doc/controls";
+import { clearOutputs } from "../doc/cleared";
+import * as rt from "../doc/runtime";
 import { newCellId } from "../doc/ids";
 import type { NotebookPage } from "../view/notebook-page";
 import { h } from "../view/dom";
@@ -496,6 +498,18 @@ export class NotebookController implements NotebookCommands {
     }
   }
 
+  /** Clear the outputs the selected cells (or all cells) show now. */
+  clearOutputs(all = false): void {
+    const runtime = this.session.replica.runtime;
+    if (!rt.runtimeReady(runtime)) return;
+    const runs = rt.cellExecutions(runtime);
+    const cleared = (all ? this.order : this.selected()).flatMap((cellId) => {
+      const shown = runs.get(cellId)?.shown;
+      return shown ? [{ cellId, executionId: shown.executionId, outputs: rt.outputStrings(runtime, shown.executionId).length }] : [];
+    });
+    if (cleared.length > 0) this.session.edit((d) => clearOutputs(d, cleared));
+  }
+
   toggleInput(): void {
     this.toggleJupyterFlag("source_hidden");
   }
@@ -547,6 +561,8 @@ export class NotebookController implements NotebookCommands {
       h("span.sep"),
       typeSelect,
       button("Hide output", "Hide the selected cells' outputs (O)", () => this.toggleOutput()),
+      button("Clear", "Clear the selected cells' outputs", () => this.clearOutputs()),
+      button("Clear all", "Clear all outputs", () => this.clearOutputs(true)),
     );
     bar.addEventListener("mousedown", () => {
       // Keep the active cell's pending typing with it before any action.

@@ -16,6 +16,7 @@ export type DocumentEvent =
   | { event: "MetadataChanged"; cell_id: string; key: string }
   | { event: "NotebookMetadataChanged"; key: string }
   | { event: "AttachmentsChanged"; cell_id: string }
+  | { event: "CellOutputsCleared"; cells: string[] }
   | { event: "ExecutionRequested"; cell_id: string; request_id: string }
   | { event: "RunAllRequested"; batch: string; cells: number }
   | { event: "ControlRequested"; control_id: string }

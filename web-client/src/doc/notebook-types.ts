@@ -21,6 +21,8 @@ export interface RawCell {
   metadata?: Record<string, Scalar>;
   attachments?: Scalar;
   run_request?: Scalar;
+  /** `doc/cleared.ts`. */
+  outputs_cleared?: Scalar;
 }
 
 export interface RawNotebook {

@@ -17,6 +17,7 @@ import { requestControl, answerInput, inputAnswered, answerApproval, approvalAns
 import * as rt from "../doc/runtime";
 import { NotebookSession } from "../model/session";
 import { websocketUrl } from "../sync/connection";
+import { applyClear, outputsCleared, outputsClearedRaw } from "../doc/cleared";
 import { CellView, type CellHost, type CellRuntime } from "./cell-view";
 import { h, clear } from "./dom";
 import { BlobCache } from "./outputs/blobs";
@@ -200,24 +201,36 @@ export class NotebookPage {
     });
   }
 
-  /** A cell's runtime view, recomputed only when the documents changed. */
+  /** The clear each cached runtime view was computed with. */
+  private clearCache = new Map<string, string | undefined>();
+
+  /**
+   * A cell's runtime view, recomputed only when the runtime document, the
+   * answers or the cell's own clear changed.
+   */
   private runtimeFor(id: string): CellRuntime {
+    const clearRaw = outputsClearedRaw(this.session.notebook, id);
     const cached = this.runtimeCache.get(id);
-    if (cached) return cached;
+    if (cached && this.clearCache.get(id) === clearRaw) return cached;
     const fresh = this.computeRuntime(id);
     this.runtimeCache.set(id, fresh);
+    this.clearCache.set(id, clearRaw);
     return fresh;
   }
 
   private computeRuntime(id: string): CellRuntime {
     const runs = this.cellRuns.get(id);
     const doc = this.session.replica.runtime;
-    const outputs = runs?.shown ? rt.outputStrings(doc, runs.shown.executionId) : [];
+    const { shown, outputs } = applyClear(
+      outputsCleared(this.session.notebook, id),
+      runs?.shown,
+      runs?.shown ? rt.outputStrings(doc, runs.shown.executionId) : [],
+    );
     const latest = runs?.latest;
     const req = latest?.state === "running" ? latest.inputRequest : undefined;
     const approval = latest?.state === "running" ? latest.approvalRequest : undefined;
     return {
-      shown: runs?.shown,
+      shown,
       latest,
       outputs,
       inputAnswered: req ? inputAnswered(this.session.notebook, latest!.executionId, req.seq) : false,

@@ -48,6 +48,8 @@ export const COMMAND_KEYS: [string, string][] = [
   ["O / Shift-O", "collapse output / input"],
   ["I I", "interrupt the kernel"],
   ["0 0", "restart the kernel"],
+  ["Ctrl-F", "find and replace across the notebook's cells"],
+  ["Left / Right (on a heading)", "collapse / expand its section"],
   ["H", "this help"],
   ["Esc", "leave edit mode (in a cell)"],
   ["Ctrl-Shift-Minus", "split the cell at the cursor (edit mode)"],

@@ -28,6 +28,7 @@ import { markdown } from "@codemirror/lang-markdown";
 import { sql } from "@codemirror/lang-sql";
 import type { CellType } from "../doc/notebook";
 import { remoteCursors } from "./remote-cursors";
+import { findHighlight } from "./find-highlight";
 
 export interface EditorHooks {
   /** Edit-mode keys the notebook handles (run, leave, split, move between cells). */
@@ -85,6 +86,7 @@ export function createEditor(
       readOnly.of([EditorState.readOnly.of(!editable), EditorView.editable.of(editable)]),
       placeholders[type] ? placeholderExt(placeholders[type]!) : [],
       remoteCursors(),
+      findHighlight(),
       EditorView.updateListener.of(hooks.onUpdate),
       EditorView.domEventHandlers({ focus: () => hooks.onFocus() }),
       EditorView.contentAttributes.of({ "aria-label": `${type} cell source` }),

@@ -26,6 +26,9 @@ import { PresenceList, asPresence, colorFor } from "./presence";
 import { RuntimeBar } from "./runtime-bar";
 import { showHelp } from "./help";
 import { SecretsPanel } from "./secrets-panel";
+import { FindBar } from "./find-bar";
+import { ContentsPanel } from "./contents-panel";
+import { outlineKeys } from "../commands/outline-keys";
 
 export interface NotebookContext {
   api: Api;
@@ -40,6 +43,8 @@ export class NotebookPage {
   readonly views = new Map<string, CellView>();
   readonly cellsEl = h("div.cells", { role: "list", "aria-label": "Cells" });
   readonly controller: NotebookController;
+  readonly find: FindBar;
+  readonly contents: ContentsPanel;
   private frame: number | undefined;
   private lastRuntimeDoc: rt.RuntimeDoc | undefined;
   private lastAnswers: unknown;
@@ -64,6 +69,8 @@ export class NotebookPage {
     });
     this.blobs = new BlobCache(ctx.api);
     this.controller = new NotebookController(this);
+    this.contents = new ContentsPanel(this);
+    this.find = new FindBar(this, (id) => this.contents.reveal(id));
     this.presence = new PresenceList((peer) => this.follow(peer));
     this.runtimeBar = new RuntimeBar(ctx.api, ctx.notebookId, this.session, this.controller);
     this.observer = new IntersectionObserver(
@@ -93,6 +100,11 @@ export class NotebookPage {
     title.title = "Click to rename";
     title.addEventListener("click", () => this.renameFrom(title));
     const toolbar = this.controller.toolbar();
+    toolbar.append(
+      h("span.sep"),
+      h("button.tool.viewer-ok", { title: "Find and replace (Ctrl-F)", "aria-label": "Find and replace", onclick: () => this.find.open() }, "Find"),
+      this.contents.button,
+    );
     const secrets = h("div.secrets-slot");
     this.root.append(
       h(
@@ -108,6 +120,8 @@ export class NotebookPage {
       ),
       toolbar,
       secrets,
+      this.find.el,
+      this.contents.el,
       h("main.notebook", {}, this.cellsEl),
     );
     this.session.onStatus((s) => {
@@ -134,6 +148,7 @@ export class NotebookPage {
       this.followUpdate();
     });
     this.session.replica.onChange(() => this.schedule());
+    window.addEventListener("keydown", outlineKeys(this.controller, () => this.order, this.find, this.contents));
     window.addEventListener("keydown", (e) => this.controller.onKeyDown(e));
     window.addEventListener("pagehide", () => this.session.close());
     document.addEventListener("visibilitychange", () => {
@@ -297,6 +312,7 @@ export class NotebookPage {
     this.order = order;
     if (order.length === 0) this.cellsEl.append(h("p.placeholder", {}, "An empty notebook: press B or the + button to add a cell."));
     this.controller.afterRender();
+    this.contents.afterRender();
     this.showCursors();
     this.runtimeBar.update();
   }

@@ -14,6 +14,8 @@ pub enum AgentError {
     Workdir(String, String),
     #[error("AI: {0}")]
     Ai(String),
+    #[error("a sealed password answer could not be opened: {0}")]
+    SealedAnswer(&'static str),
     #[error("could not fetch the notebook's secrets: {0}")]
     Secrets(String),
     #[error("kernel: {0}")]

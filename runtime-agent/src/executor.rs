@@ -5,12 +5,16 @@ use crate::error::Result;
 use crate::masking::events::EventMasker;
 use crate::masking::Masker;
 use crate::outputs::OutputBuffer;
+use crate::sealed_input::InputSealer;
 use cathode_client::NotebookClient;
 use kernels::{ExecuteRequest, InputAnswer, Kernel, KernelEvent, ReplyStatus};
-use schema::{ExecutionId, ExecutionRecord, ExecutionState, InputRequest, OutputManifest};
+use schema::{
+    AnswerValue, ExecutionId, ExecutionRecord, ExecutionState, InputRequest, OutputManifest,
+};
 use std::sync::Arc;
 use std::time::Duration;
 use tracing::Instrument;
+use zeroize::Zeroizing;
 
 /// Run `record`, which the scheduler has just started, to its end.
 /// `source` is the cell's source at the request's heads if the scheduler
@@ -67,6 +71,8 @@ pub async fn run(
         // The `input()` waiting for an answer, and how many were asked.
         let mut waiting: Option<u32> = None;
         let mut asked = 0u32;
+        // The one-time key of a waiting password prompt.
+        let mut sealer: Option<InputSealer> = None;
         // Every event is masked before the buffer, the blob store or a log
         // line sees it; the masker may hold back the end of a stream.
         let mut masking = EventMasker::new(masker.clone());
@@ -96,13 +102,15 @@ pub async fn run(
                             KernelEvent::Died { status } => died = Some(status),
                             KernelEvent::InputRequest { prompt, password } => {
                                 flush(&client, &id, &mut buffer).await?;
-                                let request = InputRequest { seq: asked, prompt, password, asked_at_ms: schema::clock::now_ms() };
+                                sealer = if password { Some(InputSealer::new()?) } else { None };
+                                let sealing_key = sealer.as_ref().map(|s| s.public_key().to_owned());
+                                let request = InputRequest { seq: asked, prompt, password, asked_at_ms: schema::clock::now_ms(), sealing_key };
                                 waiting = Some(asked);
                                 asked += 1;
                                 let x = id.clone();
                                 client.edit_runtime(move |rt| rt.set_input_request(&x, Some(&request))).await??;
                                 revision.borrow_and_update();
-                                if let Some(answer) = input_answer(&client, &id, asked - 1).await? {
+                                if let Some(answer) = input_answer(&client, &id, asked - 1, &mut sealer, &mut buffer).await? {
                                     answer_input(&client, &execution, &id, answer).await?;
                                     waiting = None;
                                 }
@@ -135,7 +143,7 @@ pub async fn run(
                         break;
                     }
                     if let Some(seq) = waiting {
-                        if let Some(answer) = input_answer(&client, &id, seq).await? {
+                        if let Some(answer) = input_answer(&client, &id, seq, &mut sealer, &mut buffer).await? {
                             answer_input(&client, &execution, &id, answer).await?;
                             waiting = None;
                         }
@@ -183,24 +191,55 @@ pub async fn run(
     .await
 }
 
+/// The answer to prompt `seq`, once someone gave it. A sealed one is
+/// opened with the prompt's key; one that does not open reaches the kernel
+/// as an empty string, with a note in the cell's output saying why (the key
+/// is spent: the person runs the cell again).
 async fn input_answer(
     client: &NotebookClient,
     id: &ExecutionId,
     seq: u32,
-) -> Result<Option<String>> {
+    sealer: &mut Option<InputSealer>,
+    buffer: &mut OutputBuffer,
+) -> Result<Option<Zeroizing<String>>> {
     let x = id.clone();
-    Ok(client
+    let answer = client
         .notebook(move |nb| nb.input_answer(&x, seq))
-        .await??)
+        .await??;
+    Ok(match answer {
+        None => None,
+        Some(AnswerValue::Plain(value)) => {
+            if sealer.take().is_some() {
+                tracing::warn!(seq, "a password prompt was answered unsealed");
+            }
+            Some(Zeroizing::new(value))
+        }
+        Some(AnswerValue::Sealed(sealed)) => {
+            let opened = match sealer.take() {
+                Some(key) => key.open(id, seq, &sealed),
+                None => Err(crate::error::AgentError::SealedAnswer(
+                    "this prompt offered no key",
+                )),
+            };
+            Some(opened.unwrap_or_else(|e| {
+                tracing::warn!(seq, error = %e, "sealed answer");
+                buffer.apply(&KernelEvent::Stream {
+                    name: kernels::StreamName::Stderr,
+                    text: format!("cathode: {e}; the prompt got an empty answer\n"),
+                });
+                Zeroizing::new(String::new())
+            }))
+        }
+    })
 }
 
 async fn answer_input(
     client: &NotebookClient,
     execution: &kernels::Execution,
     id: &ExecutionId,
-    answer: String,
+    answer: Zeroizing<String>,
 ) -> Result<()> {
-    execution.answer_input(InputAnswer::Value(answer))?;
+    execution.answer_input(InputAnswer::Value(answer.to_string()))?;
     let x = id.clone();
     client
         .edit_runtime(move |rt| rt.set_input_request(&x, None))

@@ -15,6 +15,7 @@ pub mod lease;
 pub mod masking;
 pub mod outputs;
 pub mod scheduler;
+pub mod sealed_input;
 pub mod secrets;
 pub mod terminal;
 pub mod timing;

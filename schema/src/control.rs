@@ -50,12 +50,45 @@ pub struct InputRequest {
     pub prompt: String,
     pub password: bool,
     pub asked_at_ms: i64,
+    /// For a password: the runtime's one-time public key (P-256, SEC1
+    /// uncompressed, base64) to seal the answer with, so the password
+    /// never sits readable in the notebook document, its history or a
+    /// viewer's copy (see [`SealedAnswer`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealing_key: Option<String>,
+}
+
+/// A password answer sealed to the runtime's one-time key: ECDH P-256
+/// with the answerer's ephemeral key, HKDF-SHA256 (empty salt, info
+/// [`sealed_answer_info`]) to an AES-256-GCM key, the ciphertext with its
+/// tag. Everything base64. Only the agent that asked holds the private
+/// key, in memory, and uses it once.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SealedAnswer {
+    pub ephemeral_key: String,
+    pub nonce: String,
+    pub ciphertext: String,
+}
+
+/// The HKDF info binding a sealed answer to its prompt.
+pub fn sealed_answer_info(execution: &ExecutionId, seq: u32) -> String {
+    format!("cathode input answer {execution}#{seq}")
+}
+
+/// An answer to `input()`: plain, or sealed for a password.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AnswerValue {
+    Plain(String),
+    Sealed(SealedAnswer),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 struct InputAnswer {
+    #[serde(default)]
     value: String,
     answered_by: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sealed: Option<SealedAnswer>,
 }
 
 fn json<T: Serialize>(value: &T, field: &'static str) -> Result<String> {
@@ -115,6 +148,34 @@ impl NotebookDoc {
             &InputAnswer {
                 value: value.to_owned(),
                 answered_by: answered_by.to_owned(),
+                sealed: None,
+            },
+            "input_answers",
+        )?;
+        let event = DocumentEvent::InputAnswered {
+            execution_id: execution.clone(),
+        };
+        commit_as(&mut self.doc, self.attribution.as_ref(), &event, |tx| {
+            tx.put(&answers, key.as_str(), raw)?;
+            Ok(())
+        })
+    }
+
+    /// Answer a password prompt with a sealed value.
+    pub fn answer_input_sealed(
+        &mut self,
+        execution: &ExecutionId,
+        seq: u32,
+        sealed: SealedAnswer,
+        answered_by: &str,
+    ) -> Result<()> {
+        let key = format!("{execution}#{seq}");
+        let answers = require_obj(&self.doc, &ROOT, "input_answers", ObjType::Map)?;
+        let raw = json(
+            &InputAnswer {
+                value: String::new(),
+                answered_by: answered_by.to_owned(),
+                sealed: Some(sealed),
             },
             "input_answers",
         )?;
@@ -128,11 +189,14 @@ impl NotebookDoc {
     }
 
     /// The answer given to an execution's `input()`, if any.
-    pub fn input_answer(&self, execution: &ExecutionId, seq: u32) -> Result<Option<String>> {
+    pub fn input_answer(&self, execution: &ExecutionId, seq: u32) -> Result<Option<AnswerValue>> {
         let answers = require_obj(&self.doc, &ROOT, "input_answers", ObjType::Map)?;
         Ok(get_str(&self.doc, &answers, &format!("{execution}#{seq}"))?
             .and_then(|raw| serde_json::from_str::<InputAnswer>(&raw).ok())
-            .map(|a| a.value))
+            .map(|a| match a.sealed {
+                Some(sealed) => AnswerValue::Sealed(sealed),
+                None => AnswerValue::Plain(a.value),
+            }))
     }
 }
 
@@ -227,14 +291,29 @@ mod tests {
             prompt: "name? ".into(),
             password: false,
             asked_at_ms: 1,
+            sealing_key: None,
         };
         rt.set_input_request(&x, Some(&ask)).unwrap();
         assert_eq!(rt.input_request(&x).unwrap(), Some(ask));
         let mut nb = NotebookDoc::create("n").unwrap();
         assert_eq!(nb.input_answer(&x, 0).unwrap(), None);
         nb.answer_input(&x, 0, "Ada", "bob").unwrap();
-        assert_eq!(nb.input_answer(&x, 0).unwrap().as_deref(), Some("Ada"));
+        assert_eq!(
+            nb.input_answer(&x, 0).unwrap(),
+            Some(AnswerValue::Plain("Ada".into()))
+        );
         assert_eq!(nb.input_answer(&x, 1).unwrap(), None);
+        let sealed = SealedAnswer {
+            ephemeral_key: "k".into(),
+            nonce: "n".into(),
+            ciphertext: "c".into(),
+        };
+        nb.answer_input_sealed(&x, 1, sealed.clone(), "bob")
+            .unwrap();
+        assert_eq!(
+            nb.input_answer(&x, 1).unwrap(),
+            Some(AnswerValue::Sealed(sealed))
+        );
         rt.set_input_request(&x, None).unwrap();
         assert_eq!(rt.input_request(&x).unwrap(), None);
     }

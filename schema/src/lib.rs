@@ -34,7 +34,9 @@ pub use approval::{ApprovalAnswer, ApprovalDecision, ApprovalRequest};
 pub use attribution::{attribution_in, Attribution};
 pub use automerge;
 pub use cleared::{apply_clears, OutputsCleared};
-pub use control::{Control, ControlKind, InputRequest};
+pub use control::{
+    sealed_answer_info, AnswerValue, Control, ControlKind, InputRequest, SealedAnswer,
+};
 pub use error::{Result, SchemaError};
 pub use event::{history, DocumentEvent, HistoryEntry};
 pub use ids::{CellId, ExecutionId, RequestId, SessionId};

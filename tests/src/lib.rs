@@ -7,6 +7,7 @@ pub mod ai;
 pub mod burst;
 pub mod cells;
 pub mod fake_llm;
+pub mod history_text;
 pub mod ipynb;
 pub mod probe;
 pub mod raw;

@@ -234,13 +234,15 @@ fn input_fails_at_once_unless_answers_are_given_on_both_kernels() {
     let file = notebook(
         vec![code(
             "ask",
-            "name = input('name? ')\nage = input('age? ')\nprint(f'{name} is {age}')",
+            "import getpass\nname = input('name? ')\nword = getpass.getpass('password? ')\nprint(f'{name} has {len(word)} characters')",
         )],
         json!({}),
     );
     let input = write(dir.path(), "ask.ipynb", &file);
     let answers = dir.path().join("answers.txt");
-    std::fs::write(&answers, "Ada\n36\n").unwrap();
+    // The second line answers getpass(): sealed to the agent's key, it is
+    // never written readable (the first, an input() answer, is).
+    std::fs::write(&answers, "Adalovelace\nsw0rdfish-42\n").unwrap();
     for kernel in ["python3", "wasm-python"] {
         let started = std::time::Instant::now();
         let run = cathode_run(&server, &["--import", &input, "--kernel", kernel]);
@@ -274,11 +276,52 @@ fn input_fails_at_once_unless_answers_are_given_on_both_kernels() {
             run.stderr
         );
         assert!(
-            run.stdout.contains("Ada is 36\n"),
+            run.stdout.contains("Adalovelace has 12 characters\n"),
             "{kernel}: {}",
             run.stdout
         );
     }
+    // Every change of every notebook's document, decoded: the input()
+    // answer is there in clear (the search works), the password is not.
+    let history = tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(notebook_histories(&server));
+    assert!(
+        history.contains("Adalovelace"),
+        "the search finds the input() answer"
+    );
+    assert!(
+        history.contains("ciphertext"),
+        "no sealed answer was written"
+    );
+    assert!(
+        !history.contains("sw0rdfish"),
+        "the password is in a document"
+    );
+}
+
+/// The decoded changes of every notebook's document, as text.
+async fn notebook_histories(server: &TestServer) -> String {
+    let (_, list) = server
+        .api(
+            reqwest::Method::GET,
+            "/api/notebooks",
+            &server.owner_token,
+            None,
+        )
+        .await
+        .unwrap();
+    let mut text = String::new();
+    for notebook in list["notebooks"].as_array().unwrap() {
+        let id = notebook["id"].as_str().unwrap();
+        let client =
+            cathode_client::NotebookClient::connect(server.client_config(&server.owner_token, id))
+                .await
+                .unwrap();
+        text.push_str(&cathode_tests::history_text::decoded_history(&client).await);
+        client.close().await;
+    }
+    text
 }
 
 #[test]

@@ -274,14 +274,14 @@ fn bar(done: usize, total: usize) -> String {
 async fn execution_for(
     client: &NotebookClient,
     request: &schema::RequestId,
-) -> anyhow::Result<Option<(ExecutionRecord, Option<u32>)>> {
+) -> anyhow::Result<Option<(ExecutionRecord, Option<schema::InputRequest>)>> {
     let r = request.clone();
     let found = client
         .runtime(move |rt| {
             let Some(x) = rt.execution_for_request(&r)? else {
                 return Ok(None);
             };
-            let asking = rt.input_request(&x.execution_id)?.map(|ask| ask.seq);
+            let asking = rt.input_request(&x.execution_id)?;
             Ok::<_, schema::SchemaError>(Some((x, asking)))
         })
         .await??;
@@ -295,16 +295,28 @@ async fn interrupt(client: &NotebookClient) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Answer a prompt from `--stdin`; a password sealed to the prompt's key.
 async fn answer(
     client: &NotebookClient,
     execution: &ExecutionId,
-    seq: u32,
+    ask: &schema::InputRequest,
     line: String,
 ) -> anyhow::Result<()> {
     let x = execution.clone();
-    client
-        .edit_notebook(move |nb| nb.answer_input(&x, seq, &line, RUNNER))
-        .await??;
+    let seq = ask.seq;
+    match &ask.sealing_key {
+        Some(key) => {
+            let sealed = crate::sealed_input::seal(key, execution, seq, &line)?;
+            client
+                .edit_notebook(move |nb| nb.answer_input_sealed(&x, seq, sealed, RUNNER))
+                .await??
+        }
+        None => {
+            client
+                .edit_notebook(move |nb| nb.answer_input(&x, seq, &line, RUNNER))
+                .await??
+        }
+    }
     Ok(())
 }
 
@@ -343,10 +355,10 @@ async fn run_cell(
             if record.state == ExecutionState::Running && deadline.is_none() {
                 deadline = plan.timeout.map(|t| Instant::now() + t);
             }
-            if let Some(seq) = asking.filter(|s| answered_up_to.is_none_or(|a| *s > a)) {
-                answered_up_to = Some(seq);
+            if let Some(ask) = asking.filter(|a| answered_up_to.is_none_or(|s| a.seq > s)) {
+                answered_up_to = Some(ask.seq);
                 match plan.stdin.as_mut().and_then(VecDeque::pop_front) {
-                    Some(line) => answer(client, &record.execution_id, seq, line).await?,
+                    Some(line) => answer(client, &record.execution_id, &ask, line).await?,
                     None if interrupted.is_none() => {
                         interrupt(client).await?;
                         interrupted = Some((Instant::now(), true));

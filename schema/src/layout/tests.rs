@@ -85,6 +85,13 @@ fn every_notebook_writer_passes() {
     .unwrap();
     nb.answer_input(&crate::ExecutionId::random(), 0, "42", "ada")
         .unwrap();
+    let sealed = crate::SealedAnswer {
+        ephemeral_key: "k".into(),
+        nonce: "n".into(),
+        ciphertext: "c".into(),
+    };
+    nb.answer_input_sealed(&crate::ExecutionId::random(), 1, sealed, "ada")
+        .unwrap();
     nb.delete_cell(&b).unwrap();
     check_all(nb.automerge(), DocKind::Notebook);
 }
@@ -119,8 +126,9 @@ fn every_runtime_writer_passes() {
         Some(&InputRequest {
             seq: 0,
             prompt: "?".into(),
-            password: false,
+            password: true,
             asked_at_ms: 1,
+            sealing_key: Some("BASE64".into()),
         }),
     )
     .unwrap();

@@ -74,6 +74,22 @@ export function answerInput(
   });
 }
 
+/** Answer a password prompt with a sealed value (`model/seal.ts`): the password itself is never written. */
+export function answerInputSealed(
+  doc: NotebookDoc,
+  execution: string,
+  seq: number,
+  sealed: { ephemeral_key: string; nonce: string; ciphertext: string },
+  answeredBy: string,
+): NotebookDoc {
+  if (!doc.input_answers) return doc;
+  // Field order as serde writes InputAnswer.
+  const raw = JSON.stringify({ value: "", answered_by: answeredBy, sealed });
+  return A.change(doc, changeOptions({ event: "InputAnswered", execution_id: execution }), (d) => {
+    d.input_answers![answerKey(execution, seq)] = new A.ImmutableString(raw);
+  });
+}
+
 /** Whether someone has answered this `input()` (the value is not shown). */
 export function inputAnswered(doc: NotebookDoc, execution: string, seq: number): boolean {
   return doc.input_answers?.[answerKey(execution, seq)] !== undefined;

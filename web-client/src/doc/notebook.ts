@@ -310,3 +310,10 @@ export function requestRunBatch(doc: NotebookDoc, ids: string[], requestedBy: st
     for (const [id, raw] of planned) d.cells![id].run_request = imm(raw);
   });
 }
+
+/** Every change ever made, decoded, as text: what a test searches for a value that must never have been written. */
+export function historyText(doc: NotebookDoc): string {
+  return A.getAllChanges(doc)
+    .map((c) => JSON.stringify(A.decodeChange(c)))
+    .join("\n");
+}

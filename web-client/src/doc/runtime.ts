@@ -69,6 +69,8 @@ export interface InputRequest {
   prompt: string;
   password: boolean;
   asked_at_ms: number;
+  /** A password prompt's one-time key to seal the answer to (`model/seal.ts`). */
+  sealing_key?: string;
 }
 
 /** A tool call an AI run waits to have approved (schema/src/approval.rs). */

@@ -9,7 +9,7 @@
 import type { EditorView, ViewUpdate, KeyBinding } from "@codemirror/view";
 import * as nb from "../doc/notebook";
 import type { CellType } from "../doc/notebook";
-import type { ExecutionSummary } from "../doc/runtime";
+import type { ExecutionSummary, InputRequest } from "../doc/runtime";
 import type { ApprovalDecision } from "../doc/controls";
 import { createEditor, setEditorEditable, setEditorLanguage } from "../editor/cell-editor";
 import { SourceBinding } from "../editor/binding";
@@ -29,7 +29,8 @@ export interface CellHost {
   /** A cell dragged by its gutter was dropped before or after this one. */
   drop: (dragged: string, target: string, where: "before" | "after") => void;
   onEditorUpdate: (cellId: string, update: ViewUpdate) => void;
-  answerInput: (executionId: string, seq: number, value: string) => void;
+  /** Resolves once written; rejects (with the reason to show) when it cannot be. */
+  answerInput: (executionId: string, request: InputRequest, value: string) => Promise<void>;
   answerApproval: (executionId: string, seq: number, decision: ApprovalDecision) => void;
   undoAiRun: (executionId: string) => void;
   cancel: (executionId: string) => void;
@@ -341,15 +342,19 @@ export class CellView {
       autocomplete: "off",
       disabled: this.host.session.readOnly,
     });
+    const problem = h("span.input-problem", { role: "alert" });
     const submit = () => {
-      this.host.answerInput(x.executionId, request.seq, field.value);
       field.disabled = true;
+      this.host.answerInput(x.executionId, request, field.value).catch((e: unknown) => {
+        field.disabled = false;
+        problem.textContent = e instanceof Error ? e.message : String(e);
+      });
     };
     field.addEventListener("keydown", (e) => {
       e.stopPropagation();
       if (e.key === "Enter") submit();
     });
-    this.inputBox.append(h("label", {}, h("span.prompt-text", {}, request.prompt), field));
+    this.inputBox.append(h("label", {}, h("span.prompt-text", {}, request.prompt), field), problem);
     if (document.activeElement === document.body || this.el.contains(document.activeElement)) field.focus();
   }
 

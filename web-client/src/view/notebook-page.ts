@@ -13,7 +13,8 @@
 
 import type { Api, Me } from "../api/rest";
 import * as nb from "../doc/notebook";
-import { requestControl, answerInput, inputAnswered, answerApproval, approvalAnswered } from "../doc/controls";
+import { requestControl, answerInput, answerInputSealed, inputAnswered, answerApproval, approvalAnswered } from "../doc/controls";
+import { sealAnswer } from "../model/seal";
 import * as rt from "../doc/runtime";
 import { NotebookSession } from "../model/session";
 import { websocketUrl } from "../sync/connection";
@@ -168,6 +169,7 @@ export class NotebookPage {
       page: this,
       order: () => this.order.slice(),
       source: (id: string) => nb.cellSource(this.session.notebook, id),
+      notebookHistory: () => nb.historyText(this.session.notebook),
       editorText: (id: string) => this.views.get(id)?.view?.state.doc.toString(),
       errors: () => this.session.errors.slice(),
       handledControls: () => Object.keys(this.session.replica.runtime.handled_controls ?? {}).length,
@@ -335,7 +337,14 @@ export class NotebookPage {
       onEditorUpdate: (_id, u) => {
         if (u.selectionSet || u.docChanged || u.focusChanged) this.controller.publishPresence();
       },
-      answerInput: (x, seq, value) => this.session.edit((d) => answerInput(d, x, seq, value, this.session.user)),
+      answerInput: async (x, request, value) => {
+        if (request.sealing_key) {
+          const sealed = await sealAnswer(request.sealing_key, x, request.seq, value);
+          this.session.edit((d) => answerInputSealed(d, x, request.seq, sealed, this.session.user));
+        } else {
+          this.session.edit((d) => answerInput(d, x, request.seq, value, this.session.user));
+        }
+      },
       answerApproval: (x, seq, decision) =>
         this.session.edit((d) => answerApproval(d, x, seq, decision, this.session.user)),
       undoAiRun: (x) => this.session.edit((d) => requestControl(d, { kind: "undo_ai_run", ai_run: x }, this.session.user)),

@@ -8,6 +8,8 @@
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { TestServer, launchBrowser, openAs, screenshot } from "./harness";
 
@@ -167,6 +169,18 @@ test("input() shows a box on every editor's page and is answered once", async ()
   await masked.press("Enter");
   await cell(ada.page, at).locator(".output.stream", { hasText: "8" }).waitFor({ timeout: 30_000 });
   assert.ok(!(await cell(bob.page, at).innerText()).includes("hunter22"));
+  // The answer was sealed to the agent's one-time key: the password is in
+  // no change of the notebook's history, in either page's copy, nor in
+  // the server's database files.
+  for (const page of [ada.page, bob.page]) {
+    const history: string = await page.evaluate(() => (window as any).cathode.notebookHistory());
+    assert.match(history, /ciphertext/, "a sealed answer was written");
+    assert.ok(!history.includes("hunter22"), "the password is in the notebook's history");
+  }
+  for (const name of readdirSync(server.dataDir)) {
+    const path = join(server.dataDir, name);
+    if (statSync(path).isFile()) assert.ok(!readFileSync(path).includes("hunter22"), `the password is in ${name}`);
+  }
   await ada.context.close();
   await bob.context.close();
 });

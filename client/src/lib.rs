@@ -12,9 +12,11 @@
 
 mod connection;
 mod error;
+mod kernel_port;
 mod replica;
 
 pub use error::{ClientError, Result};
+pub use kernel_port::IncomingKernelRequest;
 pub use replica::{ConnectionState, NotebookClient, PeerPresence};
 
 /// Where and who to connect as.

@@ -2,6 +2,7 @@
 
 use crate::connection::{self, Socket};
 use crate::error::{ClientError, Result};
+use crate::kernel_port::KernelPort;
 use crate::ClientConfig;
 use futures_util::{SinkExt, StreamExt};
 use schema::automerge::sync::{self, SyncDoc};
@@ -9,6 +10,7 @@ use schema::automerge::{Automerge, ChangeHash, ReadDoc};
 use schema::wire::{ErrorCode, Frame, Presence, Role};
 use schema::{DocKind, NotebookDoc, RuntimeDoc, SchemaError};
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
@@ -41,10 +43,13 @@ pub struct PeerPresence {
 
 type Job = Box<dyn FnOnce(&mut Replica) + Send>;
 
-enum Command {
+pub(crate) enum Command {
     Run(Job),
     Presence(serde_json::Value),
     SetOnline(bool),
+    /// An ephemeral frame (a kernel question or answer): sent if
+    /// connected, dropped if not (its asker times out).
+    Send(Frame),
 }
 
 /// A peer's copies of the two documents and its sync states with the server.
@@ -96,7 +101,8 @@ impl Replica {
 
 /// A connected peer of one notebook.
 pub struct NotebookClient {
-    commands: mpsc::UnboundedSender<Command>,
+    pub(crate) commands: mpsc::UnboundedSender<Command>,
+    pub(crate) kernel: Arc<KernelPort>,
     revision: watch::Receiver<u64>,
     activity: watch::Receiver<u64>,
     state: watch::Receiver<ConnectionState>,
@@ -117,6 +123,7 @@ struct Signals {
     activity: watch::Sender<u64>,
     state: watch::Sender<ConnectionState>,
     presence: watch::Sender<HashMap<String, PeerPresence>>,
+    kernel: Arc<KernelPort>,
 }
 
 impl NotebookClient {
@@ -130,9 +137,11 @@ impl NotebookClient {
             activity: watch::channel(0).0,
             state: watch::channel(ConnectionState::Connected).0,
             presence: watch::channel(HashMap::new()).0,
+            kernel: Arc::new(KernelPort::new()),
         };
         let client = Self {
             commands,
+            kernel: signals.kernel.clone(),
             revision: signals.revision.subscribe(),
             activity: signals.activity.subscribe(),
             state: signals.state.subscribe(),
@@ -429,7 +438,7 @@ async fn run(
                     Some(Command::Run(job)) => {
                         run_local(job, &mut replica, &signals);
                     }
-                    Some(Command::Presence(_)) => {}
+                    Some(Command::Presence(_) | Command::Send(_)) => {}
                     Some(Command::SetOnline(on)) => {
                         if on && !online {
                             online = true;
@@ -510,6 +519,18 @@ async fn session(
                         });
                         false
                     }
+                    Ok(Frame::KernelReply(reply)) => {
+                        signals.kernel.replied(reply);
+                        false
+                    }
+                    Ok(Frame::KernelRequest(request)) => {
+                        if let Some(busy) = signals.kernel.asked(request) {
+                            if socket.send(Message::Binary(busy.encode().into())).await.is_err() {
+                                return SessionEnd::Lost;
+                            }
+                        }
+                        false
+                    }
                     Ok(Frame::Error(e)) => {
                         tracing::warn!(code = ?e.code, message = %e.message, "server error");
                         signals.activity.send_modify(|a| *a += 1);
@@ -539,6 +560,12 @@ async fn session(
                 Some(Command::Run(job)) => run_local(job, replica, signals),
                 Some(Command::Presence(state)) => {
                     let frame = Frame::Presence(Presence { peer_id: None, user: None, state });
+                    if socket.send(Message::Binary(frame.encode().into())).await.is_err() {
+                        return SessionEnd::Lost;
+                    }
+                    false
+                }
+                Some(Command::Send(frame)) => {
                     if socket.send(Message::Binary(frame.encode().into())).await.is_err() {
                         return SessionEnd::Lost;
                     }

@@ -137,6 +137,17 @@ async fn serve(
         flush_interval: config.flush_interval,
     });
     let mut ai_runs = AiRuns::default();
+    // Completion and inspection from people's pages, beside the queue.
+    let (kernel_busy, busy) = tokio::sync::watch::channel(false);
+    let questions = client.kernel_requests().map(|requests| {
+        tokio::spawn(crate::kernel_questions::serve(
+            client.clone(),
+            requests,
+            kernel.clone(),
+            masker.clone(),
+            busy,
+        ))
+    });
     let mut execution_count = 0i64;
     // What the runtime document says of this session (only we write it).
     let mut status = SessionStatus::Idle;
@@ -207,6 +218,8 @@ async fn serve(
             status = SessionStatus::Idle;
             lease::set_status(&client, &session, status).await?;
         }
+        kernel_busy
+            .send_if_modified(|b| std::mem::replace(b, running.is_some()) != running.is_some());
         let wake = {
             let finished = async {
                 match running.as_mut() {
@@ -260,6 +273,9 @@ async fn serve(
     }
     if let Some(r) = running.take() {
         r.task.abort();
+    }
+    if let Some(questions) = questions {
+        questions.abort();
     }
     ai_runs.abort_all();
     let _ = kernel.shutdown().await;

@@ -11,6 +11,7 @@ pub mod error;
 pub mod executor;
 pub mod headless;
 pub mod kernel_host;
+pub mod kernel_questions;
 pub mod lease;
 pub mod masking;
 pub mod outputs;

@@ -5,6 +5,7 @@
 //! Automerge sync message, untouched. ARCHITECTURE.md documents the bytes.
 
 use crate::error::{Result, SchemaError};
+use crate::kernel_query::{KernelReply, KernelRequest};
 use crate::DocKind;
 use serde::{Deserialize, Serialize};
 
@@ -15,6 +16,8 @@ const WELCOME: u8 = 0x02;
 const SYNC: u8 = 0x10;
 const PRESENCE: u8 = 0x20;
 const PEERS: u8 = 0x21;
+const KERNEL_REQUEST: u8 = 0x30;
+const KERNEL_REPLY: u8 = 0x31;
 const ERROR: u8 = 0x7f;
 
 /// What a connection may do in a notebook.
@@ -134,6 +137,8 @@ pub enum Frame {
     Sync { doc: DocKind, message: Vec<u8> },
     Presence(Presence),
     Peers(Peers),
+    KernelRequest(KernelRequest),
+    KernelReply(KernelReply),
     Error(ErrorFrame),
 }
 
@@ -150,6 +155,8 @@ impl Frame {
             Frame::Welcome(w) => json(WELCOME, w),
             Frame::Presence(p) => json(PRESENCE, p),
             Frame::Peers(p) => json(PEERS, p),
+            Frame::KernelRequest(r) => json(KERNEL_REQUEST, r),
+            Frame::KernelReply(r) => json(KERNEL_REPLY, r),
             Frame::Error(e) => json(ERROR, e),
             Frame::Sync { doc, message } => {
                 let mut out = Vec::with_capacity(message.len() + 2);
@@ -174,6 +181,8 @@ impl Frame {
             WELCOME => Ok(Frame::Welcome(json("welcome", body)?)),
             PRESENCE => Ok(Frame::Presence(json("presence", body)?)),
             PEERS => Ok(Frame::Peers(json("peers", body)?)),
+            KERNEL_REQUEST => Ok(Frame::KernelRequest(json("kernel request", body)?)),
+            KERNEL_REPLY => Ok(Frame::KernelReply(json("kernel reply", body)?)),
             ERROR => Ok(Frame::Error(json("error", body)?)),
             SYNC => {
                 let (&doc, message) = body
@@ -229,6 +238,24 @@ mod tests {
                     role: Role::Editor,
                     state: serde_json::Value::Null,
                 }],
+            }),
+            Frame::KernelRequest(crate::KernelRequest {
+                id: 7,
+                from: None,
+                query: crate::KernelQuery::Complete {
+                    code: "import o".into(),
+                    cursor_pos: 8,
+                },
+            }),
+            Frame::KernelReply(crate::KernelReply {
+                id: 7,
+                to: Some("p-1".into()),
+                answer: crate::KernelAnswer::Complete {
+                    matches: vec!["os".into()],
+                    cursor_start: 7,
+                    cursor_end: 8,
+                    kinds: vec!["module".into()],
+                },
             }),
         ];
         for f in frames {

@@ -417,6 +417,14 @@ async fn read_frames(
                     None => continue,
                 }
             }
+            Ok(Frame::KernelRequest(request)) => RoomCommand::KernelRequest {
+                peer_id: peer_id.to_owned(),
+                request,
+            },
+            Ok(Frame::KernelReply(reply)) => RoomCommand::KernelReply {
+                peer_id: peer_id.to_owned(),
+                reply,
+            },
             Ok(_) => {
                 fatal(
                     ErrorCode::BadFrame,

@@ -436,9 +436,35 @@ def _token(code, cursor):
     return start, code[start:cursor]
 
 
+def _module_names(prefix):
+    """Importable module names under `prefix` (dotted for a package's
+    submodules once the package is imported), as IPython offers after
+    `import`."""
+    import pkgutil
+    package = prefix.rpartition(".")[0]
+    if package:
+        mod = sys.modules.get(package)
+        paths = getattr(mod, "__path__", None)
+        if paths is None:
+            return []
+        names = {package + "." + m.name for m in pkgutil.iter_modules(paths)}
+    else:
+        names = set(sys.builtin_module_names)
+        names.update(m.name for m in pkgutil.iter_modules())
+    return sorted(n for n in names if n.startswith(prefix) and not n.rpartition(".")[2].startswith("__"))
+
+
 def _complete(code, cursor):
+    import re
     import rlcompleter
     start, text = _token(code, cursor)
+    line = code[:cursor].rpartition("\n")[2]
+    if re.match(r"^\s*(import|from)\s+[\w.]*$", line) or re.match(r"^\s*import\s+.*,\s*[\w.]*$", line):
+        return {"matches": _module_names(text), "cursor_start": start, "cursor_end": cursor}
+    member = re.match(r"^\s*from\s+([\w.]+)\s+import\s+.*?(\w*)$", line)
+    if member and member.group(1) in sys.modules:
+        names = sorted(n for n in dir(sys.modules[member.group(1)]) if n.startswith(text) and not n.startswith("_"))
+        return {"matches": names, "cursor_start": start, "cursor_end": cursor}
     completer = rlcompleter.Completer(user_ns)
     matches, i = [], 0
     while True:
@@ -452,12 +478,37 @@ def _complete(code, cursor):
     return {"matches": matches, "cursor_start": start, "cursor_end": cursor}
 
 
+def _callee_before(code, cursor):
+    """The end of the name called by the innermost open parenthesis before
+    the cursor (`print(` or `f(1, ` gives the end of `print`/`f`), as
+    Shift-Tab inside a call shows the function."""
+    depth = 0
+    i = cursor - 1
+    while i >= 0:
+        ch = code[i]
+        if ch == ")":
+            depth += 1
+        elif ch == "(":
+            if depth == 0:
+                j = i
+                while j > 0 and code[j - 1] == " ":
+                    j -= 1
+                return j
+            depth -= 1
+        i -= 1
+    return None
+
+
 def _inspect(code, cursor, detail):
     import inspect, pydoc
     end = cursor
     while end < len(code) and (code[end].isalnum() or code[end] == "_"):
         end += 1
     start, name = _token(code, end)
+    if not name:
+        callee = _callee_before(code, cursor)
+        if callee is not None:
+            start, name = _token(code, callee)
     parts = [p for p in name.split(".") if p]
     if not parts:
         return {"found": False, "data": {}}
@@ -472,7 +523,15 @@ def _inspect(code, cursor, detail):
     except Exception:
         sig = ""
     doc = pydoc.getdoc(obj) or ""
-    text = f"{name}{sig}\nType: {type(obj).__name__}\n\n{doc}"
+    text = f"{name}{sig}\nType: {type(obj).__name__}\n"
+    if not (callable(obj) or inspect.ismodule(obj)):
+        # As IPython's "String form": what the value is, briefly.
+        try:
+            form = repr(obj)
+        except Exception:
+            form = "<unrepresentable>"
+        text += f"String form: {form[:200]}\n"
+    text += f"\n{doc}"
     return {"found": True, "data": {"text/plain": text}}
 
 

@@ -30,6 +30,7 @@
 pub mod activity;
 mod commits;
 mod incoming;
+mod kernel_relay;
 pub mod outbox;
 pub mod peer;
 mod presence;
@@ -93,6 +94,16 @@ pub enum RoomCommand {
     Presence {
         peer_id: String,
         state: serde_json::Value,
+    },
+    /// A question for the kernel from a person's peer (`kernel_relay.rs`).
+    KernelRequest {
+        peer_id: String,
+        request: schema::KernelRequest,
+    },
+    /// The runtime agent's answer, for the peer that asked.
+    KernelReply {
+        peer_id: String,
+        reply: schema::KernelReply,
     },
     /// The peer's socket took what it was owed; it can take more.
     Writable {
@@ -285,6 +296,10 @@ impl Room {
                         self.presence.update(&peer_id, state);
                     }
                 }
+                RoomCommand::KernelRequest { peer_id, request } => {
+                    self.kernel_request(&peer_id, request)
+                }
+                RoomCommand::KernelReply { peer_id, reply } => self.kernel_reply(&peer_id, reply),
                 // Every batch serves every peer that can take something.
                 RoomCommand::Writable { .. } => {}
                 RoomCommand::Revalidate { token_hash } => {

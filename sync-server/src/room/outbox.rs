@@ -17,12 +17,16 @@ use tokio::sync::Notify;
 /// Control frames (errors, welcome) queued at most; more means the peer
 /// is not reading, and it is closed.
 const MAX_CONTROL_FRAMES: usize = 16;
+/// Kernel requests and replies queued at most; more are refused (the asker
+/// is told), never queued and never a reason to close the peer.
+pub const MAX_KERNEL_FRAMES: usize = 32;
 
 #[derive(Default)]
 struct Slots {
     sync: [Option<Vec<u8>>; 2],
     presence: Option<Vec<u8>>,
     control: VecDeque<Vec<u8>>,
+    kernel: VecDeque<Vec<u8>>,
     close: bool,
     /// The room skipped a peer's message because a slot was full.
     owed: bool,
@@ -92,6 +96,18 @@ impl Outbox {
         true
     }
 
+    /// Queue a kernel request or reply; `false` when the queue is full.
+    pub fn push_kernel(&self, frame: Vec<u8>) -> bool {
+        let mut s = self.slots();
+        if s.gone || s.close || s.kernel.len() >= MAX_KERNEL_FRAMES {
+            return false;
+        }
+        s.kernel.push_back(frame);
+        drop(s);
+        self.wake.notify_one();
+        true
+    }
+
     /// Send the control frames already queued, then close.
     pub fn close(&self) {
         self.slots().close = true;
@@ -118,6 +134,7 @@ impl Outbox {
         s.sync = [None, None];
         s.presence = None;
         s.control.clear();
+        s.kernel.clear();
     }
 
     /// Writer side: wait for the next frame. Control frames go first; once
@@ -135,6 +152,13 @@ impl Outbox {
                 }
                 if s.close || s.gone {
                     return Next::Close;
+                }
+                // Someone is waiting on these while typing: before sync.
+                if let Some(bytes) = s.kernel.pop_front() {
+                    return Next::Frame {
+                        bytes,
+                        freed: false,
+                    };
                 }
                 for slot in 0..2 {
                     if let Some(bytes) = s.sync[slot].take() {
@@ -184,5 +208,18 @@ mod tests {
             assert!(matches!(out.next().await, Next::Frame { .. }));
         }
         assert!(matches!(out.next().await, Next::Close));
+    }
+
+    #[tokio::test]
+    async fn kernel_frames_are_bounded_and_refused_not_closed() {
+        let out = Outbox::new();
+        for _ in 0..MAX_KERNEL_FRAMES {
+            assert!(out.push_kernel(vec![0x30]));
+        }
+        assert!(!out.push_kernel(vec![0x30]));
+        assert!(out.push_control(vec![1]), "the peer is not closed");
+        assert!(matches!(out.next().await, Next::Frame { bytes, .. } if bytes == vec![1]));
+        assert!(matches!(out.next().await, Next::Frame { bytes, .. } if bytes == vec![0x30]));
+        assert!(out.push_kernel(vec![0x30]));
     }
 }

@@ -26,6 +26,7 @@ pub struct Peer {
     pub sync: [sync::State; 2],
     /// A sync message is owed but the outbox slot was full.
     pub owed: [bool; 2],
+    pub kernel_budget: super::kernel_relay::KernelBudget,
 }
 
 impl Peer {
@@ -41,6 +42,7 @@ impl Peer {
             outbox,
             sync,
             owed: [false; 2],
+            kernel_budget: Default::default(),
         }
     }
 

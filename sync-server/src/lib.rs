@@ -11,6 +11,7 @@ pub mod connection;
 pub mod error;
 pub mod event_log;
 pub mod guard;
+pub mod history;
 pub mod http;
 pub mod limits;
 pub mod mcp;

@@ -9,6 +9,7 @@
 mod ai;
 mod blobs;
 mod files;
+mod history;
 mod ipynb;
 mod kernelspecs;
 mod notebooks;
@@ -19,6 +20,7 @@ mod users;
 pub use ai::{for_runtime as ai_for_runtime, models as ai_models};
 pub use blobs::{get_blob, put_blob};
 pub use files::{delete_file, get_file, list_files, put_file};
+pub use history::{history, notebook_at};
 pub use ipynb::{export_notebook, import_notebook};
 pub use kernelspecs::kernelspecs;
 pub use notebooks::{create_notebook, get_notebook, grant, list_notebooks, rename_notebook};

@@ -3,6 +3,7 @@
 //! Postgres through sqlx's `Any` driver, so the two can never drift apart in
 //! behaviour; only the migrations differ by dialect.
 
+mod history;
 mod sql;
 
 pub use sql::SqlStore;
@@ -107,6 +108,18 @@ pub struct ChangeRow {
     pub created_at_ms: i64,
 }
 
+/// One change as the history view reads it: no bytes. `detail` is `None`
+/// until the history reader has read the change's message once.
+#[derive(Clone, Debug)]
+pub struct HistoryRow {
+    pub seq: i64,
+    pub author: String,
+    pub event_type: String,
+    pub created_at_ms: i64,
+    /// JSON of `history::ChangeDetail`.
+    pub detail: Option<String>,
+}
+
 #[derive(Clone, Debug)]
 pub struct Snapshot {
     pub upto_seq: i64,
@@ -166,6 +179,33 @@ pub trait Store: Send + Sync + 'static {
         doc: DocKind,
         after_seq: i64,
     ) -> Result<Vec<ChangeRow>>;
+    /// Up to `limit` changes with `seq < before`, newest first, without
+    /// their bytes (`history/`).
+    async fn history_rows(
+        &self,
+        notebook_id: &str,
+        doc: DocKind,
+        before: i64,
+        limit: i64,
+    ) -> Result<Vec<HistoryRow>>;
+    /// The bytes of the changes with `from <= seq <= to`, by seq.
+    async fn change_bytes_between(
+        &self,
+        notebook_id: &str,
+        doc: DocKind,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<(i64, Vec<u8>)>>;
+    /// Keep what the history reader read from changes' messages (a row
+    /// already there is left as it is).
+    async fn put_change_details(
+        &self,
+        notebook_id: &str,
+        doc: DocKind,
+        details: &[(i64, String)],
+    ) -> Result<()>;
+    /// The last change made at or before `at_ms` (0 when none).
+    async fn last_seq_at(&self, notebook_id: &str, doc: DocKind, at_ms: i64) -> Result<i64>;
     async fn latest_snapshot(&self, notebook_id: &str, doc: DocKind) -> Result<Option<Snapshot>>;
     async fn put_snapshot(
         &self,

@@ -1,8 +1,8 @@
 //! The sqlx implementation of [`Store`], for SQLite and Postgres alike.
 
 use super::{
-    ChangeRow, MintedAs, NewToken, NotebookRecord, SealedSecretRow, Snapshot, Store, TokenRecord,
-    TokenScope, UserRecord,
+    ChangeRow, HistoryRow, MintedAs, NewToken, NotebookRecord, SealedSecretRow, Snapshot, Store,
+    TokenRecord, TokenScope, UserRecord,
 };
 use crate::error::{Result, ServerError};
 use async_trait::async_trait;
@@ -404,6 +404,39 @@ impl Store for SqlStore {
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(change_from_row).collect()
+    }
+
+    async fn history_rows(
+        &self,
+        notebook_id: &str,
+        doc: DocKind,
+        before: i64,
+        limit: i64,
+    ) -> Result<Vec<HistoryRow>> {
+        super::history::history_rows(&self.pool, notebook_id, doc, before, limit).await
+    }
+
+    async fn change_bytes_between(
+        &self,
+        notebook_id: &str,
+        doc: DocKind,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<(i64, Vec<u8>)>> {
+        super::history::change_bytes_between(&self.pool, notebook_id, doc, from, to).await
+    }
+
+    async fn put_change_details(
+        &self,
+        notebook_id: &str,
+        doc: DocKind,
+        details: &[(i64, String)],
+    ) -> Result<()> {
+        super::history::put_change_details(&self.pool, notebook_id, doc, details).await
+    }
+
+    async fn last_seq_at(&self, notebook_id: &str, doc: DocKind, at_ms: i64) -> Result<i64> {
+        super::history::last_seq_at(&self.pool, notebook_id, doc, at_ms).await
     }
 
     async fn latest_snapshot(&self, notebook_id: &str, doc: DocKind) -> Result<Option<Snapshot>> {

@@ -29,12 +29,15 @@ import { sql } from "@codemirror/lang-sql";
 import type { CellType } from "../doc/notebook";
 import { remoteCursors } from "./remote-cursors";
 import { findHighlight } from "./find-highlight";
+import { kernelHelp, type KernelHelp } from "./kernel-help";
 
 export interface EditorHooks {
   /** Edit-mode keys the notebook handles (run, leave, split, move between cells). */
   keys: KeyBinding[];
   onUpdate: (update: import("@codemirror/view").ViewUpdate) => void;
   onFocus: () => void;
+  /** Completion and inspection from the kernel (code cells). */
+  kernel?: KernelHelp;
 }
 
 const language = new Compartment();
@@ -69,6 +72,7 @@ export function createEditor(
   const state = EditorState.create({
     doc: text,
     extensions: [
+      hooks.kernel ? kernelHelp(hooks.kernel) : [],
       keymap.of(hooks.keys),
       highlightSpecialChars(),
       history(),

@@ -5,6 +5,7 @@
  * the socket.
  */
 
+import { KernelQuestions } from "./kernel-questions";
 import * as A from "@automerge/automerge";
 import { Connection, type ConnectionStatus } from "../sync/connection";
 import { DocStorage } from "../sync/persistence";
@@ -50,6 +51,8 @@ export class NotebookSession {
   private peersListeners = new Set<PeersListener>();
   private errorListeners = new Set<(e: ErrorFrame) => void>();
   readonly peers = new Map<string, PeerPresence>();
+  /** Completion and inspection questions for the kernel (never in a document). */
+  readonly kernel = new KernelQuestions((frame) => this.connection.send(frame));
   /** Every error frame received: tests check none was `forbidden`. */
   readonly errors: ErrorFrame[] = [];
   private welcome: Welcome | undefined;
@@ -67,6 +70,7 @@ export class NotebookSession {
         welcome: (w) => this.onWelcome(w),
         sync: (doc, msg) => this.onSync(doc, msg),
         peers: (p) => this.applyPeers(p),
+        kernelReply: (id, answer) => this.kernel.replied(id, answer),
         error: (e) => this.onError(e),
         status: (s) => {
           this.connState = s;

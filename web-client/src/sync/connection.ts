@@ -11,6 +11,7 @@ import {
   type DocKind,
   type ErrorFrame,
   type Frame,
+  type KernelAnswer,
   type PeerPresence,
   type Welcome,
 } from "./wire";
@@ -27,6 +28,8 @@ export interface ConnectionHandlers {
   welcome(welcome: Welcome): void;
   sync(doc: DocKind, message: Uint8Array): void;
   peers(peers: PeerPresence[]): void;
+  /** The answer to one of our kernel questions (`model/kernel-questions.ts`). */
+  kernelReply?(id: number, answer: KernelAnswer): void;
   error(error: ErrorFrame): void;
   status(status: ConnectionStatus): void;
 }
@@ -180,6 +183,9 @@ export class Connection {
         break;
       case "peers":
         this.handlers.peers(frame.peers);
+        break;
+      case "kernel_reply":
+        this.handlers.kernelReply?.(frame.id, frame.answer);
         break;
       case "error":
         this.handlers.error(frame.error);

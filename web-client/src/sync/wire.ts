@@ -13,6 +13,8 @@ export const FRAME = {
   sync: 0x10,
   presence: 0x20,
   peers: 0x21,
+  kernelRequest: 0x30,
+  kernelReply: 0x31,
   error: 0x7f,
 } as const;
 
@@ -60,12 +62,25 @@ export interface ErrorFrame {
   fatal: boolean;
 }
 
+/** A question for the kernel (schema/src/kernel_query.rs); positions in Unicode code points. */
+export type KernelQuery =
+  | { kind: "complete"; code: string; cursor_pos: number }
+  | { kind: "inspect"; code: string; cursor_pos: number; detail_level: number };
+
+export type KernelAnswer =
+  | { status: "complete"; matches: string[]; cursor_start: number; cursor_end: number; kinds?: string[] }
+  | { status: "inspect"; found: boolean; data: Record<string, unknown> }
+  | { status: "busy" }
+  | { status: "unavailable"; reason: string };
+
 export type Frame =
   | { type: "hello"; hello: Hello }
   | { type: "welcome"; welcome: Welcome }
   | { type: "sync"; doc: DocKind; message: Uint8Array }
   | { type: "presence"; state: unknown }
   | { type: "peers"; peers: PeerPresence[] }
+  | { type: "kernel_request"; id: number; query: KernelQuery }
+  | { type: "kernel_reply"; id: number; answer: KernelAnswer }
   | { type: "error"; error: ErrorFrame };
 
 export class FrameError extends Error {}
@@ -97,6 +112,10 @@ export function encodeFrame(frame: Frame): Uint8Array {
       return jsonFrame(FRAME.peers, { peers: frame.peers });
     case "error":
       return jsonFrame(FRAME.error, frame.error);
+    case "kernel_request":
+      return jsonFrame(FRAME.kernelRequest, { id: frame.id, query: frame.query });
+    case "kernel_reply":
+      return jsonFrame(FRAME.kernelReply, { id: frame.id, answer: frame.answer });
     case "sync": {
       const out = new Uint8Array(frame.message.length + 2);
       out[0] = FRAME.sync;
@@ -129,6 +148,14 @@ export function decodeFrame(bytes: Uint8Array): Frame {
       return { type: "peers", peers: parseJson<{ peers: PeerPresence[] }>("peers", body).peers ?? [] };
     case FRAME.error:
       return { type: "error", error: parseJson<ErrorFrame>("error", body) };
+    case FRAME.kernelRequest: {
+      const r = parseJson<{ id: number; query: KernelQuery }>("kernel request", body);
+      return { type: "kernel_request", id: r.id, query: r.query };
+    }
+    case FRAME.kernelReply: {
+      const r = parseJson<{ id: number; answer: KernelAnswer }>("kernel reply", body);
+      return { type: "kernel_reply", id: r.id, answer: r.answer };
+    }
     case FRAME.sync: {
       if (body.length === 0) throw new FrameError("sync frame without document byte");
       const docNum = body[0];

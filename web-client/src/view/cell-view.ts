@@ -177,6 +177,10 @@ export class CellView {
         this.host.onEditorUpdate(this.id, u);
       },
       onFocus: () => this.host.activate(this.id, "edit"),
+      kernel: {
+        enabled: () => this.lastType === "code" && !session.readOnly,
+        ask: (query) => session.kernel.ask(query),
+      },
     });
     this.placeholder.remove();
     this.view = view;

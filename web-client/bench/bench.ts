@@ -17,6 +17,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { TestServer, launchBrowser, openAs } from "../test/e2e/harness";
 import { measureJupyterLab } from "./jupyterlab";
+import { ourCompletion } from "./completion";
 
 const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -219,6 +220,15 @@ async function main(): Promise<void> {
     const cold = await opening(server);
     await typingWhileStreaming(server);
     const run = await onePlusOne(server);
+    const completion = new Map<string, number[]>();
+    {
+      const browser = await launchBrowser();
+      for (const kernel of ["python3", "wasm-python"]) {
+        completion.set(kernel, await ourCompletion(browser, server, kernel, 30));
+        console.log(`Tab -> completion popup painted (${kernel}): ${fmt(completion.get(kernel)!)}`);
+      }
+      await browser.close();
+    }
     const venv = process.env.CATHODE_JLAB_VENV ?? join(process.env.HOME ?? "/root", ".cache/cathode/jlab-venv");
     if (existsSync(join(venv, "bin", "jupyter"))) {
       const browser = await launchBrowser();
@@ -229,6 +239,8 @@ async function main(): Promise<void> {
         console.log(`  keystroke A -> painted in B: ${fmt(lab.keystroke)}; ours/theirs p50 ${ratio(pct(keys, 50), pct(lab.keystroke, 50))}, p99 ${ratio(pct(keys, 99), pct(lab.keystroke, 99))}`);
         console.log(`  1+1 to the painted result: ${fmt(lab.onePlusOne)}; ours/theirs p50 ${ratio(pct(run, 50), pct(lab.onePlusOne, 50))}`);
         console.log(`  200 cells to the first editable cell: ${lab.firstEditable200} ms; ours (cold)/theirs ${ratio(cold, lab.firstEditable200)}`);
+        const py = completion.get("python3")!;
+        console.log(`  Tab -> completion popup (ipykernel): ${fmt(lab.completion)}; ours/theirs p50 ${ratio(pct(py, 50), pct(lab.completion, 50))}, p99 ${ratio(pct(py, 99), pct(lab.completion, 99))}`);
       } catch (e) {
         console.log(`JupyterLab comparison failed: ${(e as Error).message}`);
       } finally {

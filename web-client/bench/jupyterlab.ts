@@ -12,11 +12,14 @@ import { mkdtempSync, writeFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
+import { tabToPopup } from "./completion";
 
 export interface Figures {
   keystroke: number[];
   onePlusOne: number[];
   firstEditable200: number;
+  /** Tab to the completer popup on `import o`, ipykernel. */
+  completion: number[];
 }
 
 function notebookFile(sources: string[]): string {
@@ -78,6 +81,7 @@ export async function measureJupyterLab(browser: Browser, venv: string): Promise
   const root = mkdtempSync(join(tmpdir(), "cathode-jlab-"));
   writeFileSync(join(root, "keys.ipynb"), notebookFile([""]));
   writeFileSync(join(root, "run.ipynb"), notebookFile(["1+1"]));
+  writeFileSync(join(root, "complete.ipynb"), notebookFile(["import o"]));
   writeFileSync(join(root, "big.ipynb"), notebookFile(Array.from({ length: 200 }, (_, i) => `value_${i} = ${i} * 2\nprint(value_${i})`)));
   const port = 20000 + Math.floor(Math.random() * 20000);
   const token = "bench";
@@ -152,7 +156,18 @@ export async function measureJupyterLab(browser: Browser, venv: string): Promise
     await page.locator(".jp-Cell .cm-content >> visible=true").first().waitFor({ timeout: 120_000 });
     const firstEditable200 = Date.now() - t0;
     await context.close();
-    return { keystroke, onePlusOne, firstEditable200 };
+
+    // Tab to the completer, once the kernel is up (a run proves it).
+    const c = await openNotebook(browser, `${base}/complete.ipynb?reset&token=${token}`);
+    await c.locator(".jp-Cell >> visible=true").first().click();
+    await c.keyboard.press("Escape");
+    await c.keyboard.press("Control+Enter");
+    await c.locator(".jp-Cell .jp-InputPrompt", { hasText: "[1]" }).first().waitFor({ timeout: 120_000 });
+    await c.keyboard.press("Enter");
+    await c.keyboard.press("Control+End");
+    const completion = await tabToPopup(c, ".jp-Completer", "os", 30);
+    await c.context().close();
+    return { keystroke, onePlusOne, firstEditable200, completion };
   } finally {
     lab.kill("SIGTERM");
   }

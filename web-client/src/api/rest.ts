@@ -60,6 +60,49 @@ export interface CreatedUser {
   token: string;
 }
 
+/** One burst of work in a notebook's history (sync-server `history/bursts.rs`). */
+export interface HistoryBurst {
+  kind: string;
+  /** The user's name. */
+  author: string;
+  by?: string;
+  on_behalf_of?: string;
+  ai_run?: string;
+  restore_to?: number;
+  first_seq: number;
+  last_seq: number;
+  first_ms: number;
+  last_ms: number;
+  changes: number;
+  cells: string[];
+  more_cells: number;
+}
+
+export interface HistoryPage {
+  bursts: HistoryBurst[];
+  /** The cursor of the next, older page; null at the notebook's start. */
+  next_before: number | null;
+  rows_read: number;
+  decoded: number;
+}
+
+/** A cell as it was at a point of history, with the outputs it showed then. */
+export interface CellAt {
+  id: string;
+  cell_type: string;
+  position: string;
+  source: string;
+  execution_count: number | null;
+  outputs: unknown[];
+}
+
+export interface NotebookAt {
+  seq: number;
+  at_ms: number;
+  runtime_seq: number;
+  cells: CellAt[];
+}
+
 export class Api {
   constructor(
     private readonly base: string,
@@ -168,6 +211,18 @@ export class Api {
 
   deleteSecret(notebookId: string, name: string): Promise<void> {
     return this.call("DELETE", `/api/notebooks/${encodeURIComponent(notebookId)}/secrets/${encodeURIComponent(name)}`);
+  }
+
+  /** The notebook's changes as bursts of work, newest first, `before` the previous page's cursor. */
+  history(id: string, before?: number | null, limit = 50): Promise<HistoryPage> {
+    const q = new URLSearchParams({ limit: String(limit) });
+    if (before) q.set("before", String(before));
+    return this.call("GET", `/api/notebooks/${encodeURIComponent(id)}/history?${q}`);
+  }
+
+  /** The notebook right after its change `seq` (read-only). */
+  notebookAt(id: string, seq: number): Promise<NotebookAt> {
+    return this.call("GET", `/api/notebooks/${encodeURIComponent(id)}/history/${seq}`);
   }
 
   /** A blob's bytes (large outputs), fetched with the token in a header. */

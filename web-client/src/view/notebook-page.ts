@@ -29,6 +29,7 @@ import { showHelp } from "./help";
 import { SecretsPanel } from "./secrets-panel";
 import { FindBar } from "./find-bar";
 import { ContentsPanel } from "./contents-panel";
+import { HistoryPanel } from "./history-panel";
 import { outlineKeys } from "../commands/outline-keys";
 
 export interface NotebookContext {
@@ -46,6 +47,7 @@ export class NotebookPage {
   readonly controller: NotebookController;
   readonly find: FindBar;
   readonly contents: ContentsPanel;
+  readonly history: HistoryPanel;
   private frame: number | undefined;
   private lastRuntimeDoc: rt.RuntimeDoc | undefined;
   private lastAnswers: unknown;
@@ -71,6 +73,7 @@ export class NotebookPage {
     this.blobs = new BlobCache(ctx.api);
     this.controller = new NotebookController(this);
     this.contents = new ContentsPanel(this);
+    this.history = new HistoryPanel(this);
     this.find = new FindBar(this, (id) => this.contents.reveal(id));
     this.presence = new PresenceList((peer) => this.follow(peer));
     this.runtimeBar = new RuntimeBar(ctx.api, ctx.notebookId, this.session, this.controller);
@@ -105,6 +108,7 @@ export class NotebookPage {
       h("span.sep"),
       h("button.tool.viewer-ok", { title: "Find and replace (Ctrl-F)", "aria-label": "Find and replace", onclick: () => this.find.open() }, "Find"),
       this.contents.button,
+      this.history.button,
     );
     const secrets = h("div.secrets-slot");
     this.root.append(
@@ -123,6 +127,7 @@ export class NotebookPage {
       secrets,
       this.find.el,
       this.contents.el,
+      this.history.el,
       h("main.notebook", {}, this.cellsEl),
     );
     this.session.onStatus((s) => {

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The web client's benchmark (figures printed, never asserted): keystroke
 # from one page to another, opening a 200-cell notebook cold and warm,
-# typing while a cell streams, 1+1 to the painted result, page memory.
+# typing while a cell streams, 1+1 to the painted result, page memory,
+# the history panel on 100,000 changes (CATHODE_BENCH_ONLY=history runs
+# only that).
 # Uses the release build of the server and agent when
 # CATHODE_BENCH_PROFILE=release (built here), else the debug build.
 set -euo pipefail
@@ -12,10 +14,12 @@ cd "$here/.."
 profile="${CATHODE_BENCH_PROFILE:-debug}"
 if [ "$profile" = release ]; then
   cargo build --release -p sync-server -p runtime-agent --bins
+  cargo build --release -p cathode-tests --bin history-fill
   # The harness starts target/debug binaries: point it at the release ones.
   export CARGO_TARGET_DIR_BENCH="$CARGO_TARGET_DIR/release"
 else
   cargo build -p sync-server -p runtime-agent --bins
+  cargo build -p cathode-tests --bin history-fill
 fi
 if [ "${CATHODE_BENCH_JUPYTERLAB:-0}" = 1 ]; then
   # JupyterLab with jupyter-collaboration, in a venv of its own, for the

@@ -17,6 +17,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { TestServer, launchBrowser, openAs } from "../test/e2e/harness";
 import { measureJupyterLab } from "./jupyterlab";
+import { historyPanelOpen } from "./history";
 import { ourCompletion } from "./completion";
 
 const pct = (xs: number[], p: number) => {
@@ -216,10 +217,12 @@ async function main(): Promise<void> {
   const server = await TestServer.start({ extraArgs: [] });
   try {
     console.log(`sync-server: ${process.env.CATHODE_BENCH_PROFILE ?? "debug"} build`);
+    if (process.env.CATHODE_BENCH_ONLY === "history") return await historyPanelOpen(server);
     const keys = await keystrokes(server);
     const cold = await opening(server);
     await typingWhileStreaming(server);
     const run = await onePlusOne(server);
+    await historyPanelOpen(server);
     const completion = new Map<string, number[]>();
     {
       const browser = await launchBrowser();

@@ -135,6 +135,7 @@ async fn serve(
         }),
         blobs: blobs.clone(),
         flush_interval: config.flush_interval,
+        presence: Default::default(),
     });
     let mut ai_runs = AiRuns::default();
     // Completion and inspection from people's pages, beside the queue.

@@ -2,8 +2,8 @@
 //! it with tools, as one more collaborator. `settings` (the providers the
 //! server gives this agent), `llm` (the chat-completions client), `context`
 //! and `conversation` (what the model is told), `kernel_access` (the kernel
-//! tools), `transcript` and `mime` (what the AI cell shows), `run` (the
-//! loop).
+//! tools), `transcript` and `mime` (what the AI cell shows), `presence` (the AI
+//! in the list of who is here, with its cursor), `run` (the loop).
 
 pub mod approval;
 pub mod context;
@@ -11,6 +11,7 @@ pub mod conversation;
 pub mod kernel_access;
 pub mod llm;
 pub mod mime;
+pub mod presence;
 pub mod run;
 pub mod settings;
 pub mod transcript;

@@ -34,6 +34,8 @@ pub struct AiRuntime {
     pub kernel: Arc<AgentKernel>,
     pub blobs: Arc<BlobStore>,
     pub flush_interval: Duration,
+    /// The running AI runs as collaborators in presence.
+    pub presence: Arc<super::presence::AiPresence>,
 }
 
 /// The AI cell as it stood when it was run.
@@ -120,6 +122,13 @@ pub async fn run(
         Err(why) => return unavailable(&client, &id, &mut transcript, &why).await,
     };
     tracing::info!(model = %model.id, "AI run");
+    let _here = rt.presence.enter(
+        &client,
+        &id,
+        &model.id,
+        &record.requested_by,
+        &record.cell_id,
+    );
     let variables = match rt.kernel_variables().await {
         Ok(v) => Some(v),
         Err(why) => Some(json!({"unavailable": why})),
@@ -342,11 +351,30 @@ async fn converse(
             }
             transcript.tool_call(&call.id, &call.name, &shown_args, "running", None);
             transcript.flush(client, id).await?;
+            let named = shown_args["cell_id"].as_str();
+            let before = match named {
+                Some(c) => {
+                    rt.presence.at(client, id, c, None);
+                    super::presence::source_of(client, c).await
+                }
+                None => None,
+            };
             let outcome = tokio::select! {
                 outcome = cathode_tools::call(tools, &call.name, &call.arguments) => outcome,
                 _ = cancel.changed() => return Ok(End::Interrupted),
             };
             let cell = outcome.cell_id.as_ref().map(|c| c.as_str());
+            if let Some(c) = cell {
+                let edited =
+                    outcome.ok && super::presence::EDITING_TOOLS.contains(&call.name.as_str());
+                let cursor = if edited {
+                    let before = before.as_deref().unwrap_or("");
+                    super::presence::cursor_after_edit(client, c, before).await
+                } else {
+                    None
+                };
+                rt.presence.at(client, id, c, cursor);
+            }
             let status = if outcome.ok { "done" } else { "error" };
             transcript.tool_call(&call.id, &call.name, &shown_args, status, cell);
             transcript.tool_result(&call.id, &call.name, outcome.ok, &outcome.result, cell);

@@ -60,6 +60,23 @@ export interface CreatedUser {
   token: string;
 }
 
+/** A model an AI cell may choose (`GET /api/ai/models`; never a key). */
+export interface AiModel {
+  /** `provider/model`: what a cell stores and the agent resolves. */
+  id: string;
+  model: string;
+  tools: boolean;
+  images: boolean;
+  context_tokens: number;
+}
+
+export interface AiModels {
+  configured: boolean;
+  default: string | null;
+  models: AiModel[];
+  how_to_configure?: string | null;
+}
+
 /** One burst of work in a notebook's history (sync-server `history/bursts.rs`). */
 export interface HistoryBurst {
   kind: string;
@@ -181,6 +198,10 @@ export class Api {
 
   stopRuntime(id: string): Promise<RuntimeStatus> {
     return this.call("DELETE", `/api/notebooks/${encodeURIComponent(id)}/runtime`);
+  }
+
+  aiModels(): Promise<AiModels> {
+    return this.call("GET", "/api/ai/models");
   }
 
   async kernelspecs(): Promise<{ default: string; kernelspecs: KernelSpec[] }> {

@@ -315,6 +315,20 @@ export class NotebookController implements NotebookCommands {
     return id;
   }
 
+  /** A new cell with `source` right below `after` (an AI reply's code), selected; undone like any insert. */
+  insertBelowWith(after: string, type: CellType, source: string): string {
+    const id = newCellId();
+    this.history.run(insertOp(type, { at: "after", cell: after }, source, id));
+    this.active = id;
+    this.anchor = undefined;
+    this.mode = "command";
+    this.page.render();
+    this.view()?.el.focus({ preventScroll: true });
+    this.scrollToActive();
+    this.publishPresence();
+    return id;
+  }
+
   insert(where: "above" | "below"): void {
     this.insertCell(where, "code");
     this.mode = "command";

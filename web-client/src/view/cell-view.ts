@@ -19,6 +19,8 @@ import { h } from "./dom";
 import { renderMarkdown } from "./markdown";
 import { OutputArea } from "./outputs/output-area";
 import type { BlobCache } from "./outputs/blobs";
+import { outputHooks, type AiCellHost } from "./ai/hooks";
+import { AiPromptBar } from "./ai/prompt-bar";
 
 export interface CellHost {
   session: NotebookSession;
@@ -34,6 +36,8 @@ export interface CellHost {
   answerApproval: (executionId: string, seq: number, decision: ApprovalDecision) => void;
   undoAiRun: (executionId: string) => void;
   cancel: (executionId: string) => void;
+  /** AI cells' model picker and output actions (absent: neither is shown). */
+  ai?: AiCellHost;
 }
 
 export interface CellRuntime {
@@ -82,6 +86,7 @@ export class CellView {
   private approvalBox = h("div.approval", { hidden: true });
   private approvalKey = "";
   private aiActions = h("div.ai-actions", { hidden: true });
+  private aiBar: AiPromptBar | undefined;
   private outputArea: OutputArea;
   private outputWrap = h("div.output-wrap");
   view: EditorView | undefined;
@@ -103,7 +108,7 @@ export class CellView {
     readonly id: string,
     private readonly host: CellHost,
   ) {
-    this.outputArea = new OutputArea(host.blobs);
+    this.outputArea = new OutputArea(host.blobs, host.ai && outputHooks(host.ai, id));
     this.outputWrap.append(this.outputArea.el);
     this.el = h(
       "div.cell",
@@ -244,15 +249,15 @@ export class CellView {
         setData(this.el, "type", type);
         if (this.view) setEditorLanguage(this.view, type);
         if (wasType !== undefined && type === "markdown") this.editingMarkdown = this.view?.hasFocus ?? false;
-        this.note.textContent =
-          type === "ai"
-            ? "AI cell: Shift-Enter sends the prompt (with the notebook as context) to the model the server is set up with."
-            : type === "sql"
-              ? "SQL cell: the query is kept; running it arrives with the SQL feature."
-              : "";
-        const noNote = type !== "ai" && type !== "sql";
-        if (this.note.hidden !== noNote) this.note.hidden = noNote;
+        this.note.textContent = type === "sql" ? "SQL cell: the query is kept; running it arrives with the SQL feature." : "";
+        if (this.note.hidden !== (type !== "sql")) this.note.hidden = type !== "sql";
+        if (type === "ai" && !this.aiBar && this.host.ai) {
+          this.aiBar = new AiPromptBar(this.id, this.host.session, this.host.ai);
+          this.inputArea.before(this.aiBar.el);
+        }
+        if (this.aiBar) this.aiBar.el.hidden = type !== "ai";
       }
+      this.aiBar?.refresh();
       if (!this.view) setText(this.placeholder, nb.cellSource(doc, this.id) || " ");
       const meta = nb.cellMetadata(doc, this.id);
       const jupyter = (meta.jupyter as Record<string, unknown>) ?? {};

@@ -31,6 +31,8 @@ import { FindBar } from "./find-bar";
 import { ContentsPanel } from "./contents-panel";
 import { HistoryPanel } from "./history-panel";
 import { outlineKeys } from "../commands/outline-keys";
+import { withAiPeers } from "./ai/presence";
+import { aiCellHost } from "./ai/page-host";
 
 export interface NotebookContext {
   api: Api;
@@ -58,6 +60,7 @@ export class NotebookPage {
   private syncBadge = h("span.sync", { role: "status", "aria-live": "polite" });
   private runtimeBar: RuntimeBar;
   private tick: ReturnType<typeof setInterval> | undefined;
+  private aiHost = aiCellHost(this);
 
   constructor(
     readonly ctx: NotebookContext,
@@ -149,7 +152,7 @@ export class NotebookPage {
       this.schedule();
     });
     this.session.onPeers((peers) => {
-      this.presence.render(peers, this.session.peerId, this.session.user || this.ctx.me.name);
+      this.presence.render(withAiPeers(peers), this.session.peerId, this.session.user || this.ctx.me.name);
       this.showCursors();
       this.followUpdate();
     });
@@ -354,13 +357,14 @@ export class NotebookPage {
         this.session.edit((d) => answerApproval(d, x, seq, decision, this.session.user)),
       undoAiRun: (x) => this.session.edit((d) => requestControl(d, { kind: "undo_ai_run", ai_run: x }, this.session.user)),
       cancel: (x) => this.session.edit((d) => requestControl(d, { kind: "cancel", execution_id: x }, this.session.user)),
+      ai: this.aiHost,
     };
   }
 
   /** Put each remote cursor in the cell it is in (and only there). */
   private showCursors(): void {
     const byCell = new Map<string, { peerId: string; name: string; color: string; anchor: string; head: string }[]>();
-    for (const [peerId, p] of this.session.peers) {
+    for (const [peerId, p] of withAiPeers(this.session.peers)) {
       if (peerId === this.session.peerId) continue;
       const state = asPresence(p.state);
       if (!state?.cell || !state.cursor || state.mode !== "edit") continue;
@@ -380,7 +384,7 @@ export class NotebookPage {
   /** Which other people are on which cell (command or edit mode). */
   private peopleByCell(): Map<string, { name: string; color: string }[]> {
     const out = new Map<string, { name: string; color: string }[]>();
-    for (const [peerId, p] of this.session.peers) {
+    for (const [peerId, p] of withAiPeers(this.session.peers)) {
       if (peerId === this.session.peerId) continue;
       const cell = asPresence(p.state)?.cell;
       if (!cell) continue;
@@ -394,12 +398,12 @@ export class NotebookPage {
   private followUpdate(): void {
     const peer = this.presence.following;
     if (!peer) return;
-    const state = asPresence(this.session.peers.get(peer)?.state);
+    const state = asPresence(withAiPeers(this.session.peers).get(peer)?.state);
     if (state?.cell) this.views.get(state.cell)?.el.scrollIntoView({ block: "nearest" });
   }
 
   private follow(peer: string | undefined): void {
-    this.presence.render(this.session.peers, this.session.peerId, this.session.user);
+    this.presence.render(withAiPeers(this.session.peers), this.session.peerId, this.session.user);
     if (peer) this.followUpdate();
   }
 

@@ -8,6 +8,7 @@
 
 import type { PeerPresence } from "../sync/wire";
 import { h, clear } from "./dom";
+import { AI_COLOR, AI_PEER_PREFIX } from "./ai/presence";
 
 export interface PresenceState {
   name: string;
@@ -15,11 +16,15 @@ export interface PresenceState {
   cell: string | null;
   mode: "command" | "edit";
   cursor?: { anchor: string; head: string };
+  /** An AI run (view/ai/presence.ts), acting for `for`. */
+  ai?: boolean;
+  for?: string;
 }
 
 const COLORS = ["#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#008080", "#9a6324", "#800000", "#808000", "#000075"];
 
 export function colorFor(peerId: string): string {
+  if (peerId.startsWith(AI_PEER_PREFIX)) return AI_COLOR;
   let hash = 0;
   for (let i = 0; i < peerId.length; i++) hash = (hash * 31 + peerId.charCodeAt(i)) >>> 0;
   return COLORS[hash % COLORS.length];
@@ -35,6 +40,8 @@ export function asPresence(state: unknown): PresenceState | undefined {
     mode: s.mode === "edit" ? "edit" : "command",
     cursor:
       s.cursor && typeof s.cursor.anchor === "string" && typeof s.cursor.head === "string" ? s.cursor : undefined,
+    ai: s.ai === true,
+    for: typeof s.for === "string" ? s.for : undefined,
   };
 }
 
@@ -51,7 +58,7 @@ export class PresenceList {
       if (peerId === selfPeerId) continue;
       const state = asPresence(p.state);
       const name = p.user || state?.name || "someone";
-      const role = p.role === "runtime" ? "runtime agent" : p.role;
+      const role = state?.ai ? `AI${state.for ? `, for ${state.for}` : ""}` : p.role === "runtime" ? "runtime agent" : p.role;
       const where = state?.cell ? ` · on a cell (${state.mode} mode)` : "";
       const chip = h(
         "button.peer",
@@ -60,12 +67,13 @@ export class PresenceList {
           style: `--peer:${colorFor(peerId)}`,
           "data-peer": peerId,
           "data-user": name,
+          "data-ai": state?.ai ? "true" : undefined,
           onclick: () => {
             this.following = this.following === peerId ? undefined : peerId;
             this.onFollow(this.following);
           },
         },
-        p.role === "runtime" ? "⚙" : initials(name),
+        state?.ai ? "AI" : p.role === "runtime" ? "⚙" : initials(name),
       );
       if (this.following === peerId) chip.classList.add("following");
       this.el.append(chip);

@@ -12,13 +12,17 @@ import { h, clear } from "../dom";
 import type { BlobCache } from "./blobs";
 import { renderOutput } from "./render-output";
 import { forgetFrame } from "./html-frame";
+import type { AiOutputHooks } from "../ai/hooks";
 
 export class OutputArea {
   readonly el = h("div.outputs", { role: "log", "aria-label": "Cell outputs" });
   private keys: string[] = [];
   private nodes: HTMLElement[] = [];
 
-  constructor(private readonly blobs: BlobCache) {}
+  constructor(
+    private readonly blobs: BlobCache,
+    private readonly hooks?: AiOutputHooks,
+  ) {}
 
   get count(): number {
     return this.keys.length;
@@ -48,7 +52,7 @@ export class OutputArea {
         nodes.push(h("div.output.unknown", {}, "(unreadable output)"));
         continue;
       }
-      nodes.push(renderOutput(output, this.blobs));
+      nodes.push(renderOutput(output, this.blobs, this.hooks));
     }
     for (const old of this.nodes) {
       if (!nodes.includes(old)) {

@@ -12,7 +12,9 @@ import type { BlobCache } from "./blobs";
 import { sandboxedFrame } from "./html-frame";
 import { jsonTree } from "./json-tree";
 import { renderLatex, renderMarkdown } from "../markdown";
-import { AI_MIME_TYPES, renderAiOutput } from "./ai-output";
+import { AI_MIME_TYPES, aiKind, renderAiOutput } from "./ai-output";
+import type { AiOutputHooks } from "../ai/hooks";
+import { renderReply } from "../ai/reply";
 
 const ORDER = [
   ...AI_MIME_TYPES,
@@ -86,7 +88,7 @@ function renderImage(el: HTMLElement, mime: string, payload: MimePayload, blobs:
   }
 }
 
-function renderMime(el: HTMLElement, data: MimeBundle, metadata: unknown, blobs: BlobCache): void {
+function renderMime(el: HTMLElement, data: MimeBundle, metadata: unknown, blobs: BlobCache, hooks?: AiOutputHooks): void {
   const mime = chooseMime(data);
   if (!mime) return;
   const payload = data[mime];
@@ -94,7 +96,7 @@ function renderMime(el: HTMLElement, data: MimeBundle, metadata: unknown, blobs:
   if (AI_MIME_TYPES.includes(mime)) {
     withPayload(el, payload, blobs, (t) => {
       try {
-        el.append(renderAiOutput(mime, JSON.parse(t)));
+        el.append(renderAiOutput(mime, JSON.parse(t), hooks));
       } catch {
         el.append(h("pre", {}, t));
       }
@@ -110,6 +112,7 @@ function renderMime(el: HTMLElement, data: MimeBundle, metadata: unknown, blobs:
       return;
     case "text/markdown":
       withPayload(el, payload, blobs, (t) => {
+        if (aiKind(metadata) === "reply") return void el.append(renderReply(t, hooks));
         const md = h("div.markdown");
         renderMarkdown(md, t);
         el.append(md);
@@ -171,7 +174,8 @@ function truncationNote(pre: HTMLElement, output: Extract<OutputManifest, { outp
   return note;
 }
 
-export function renderOutput(output: OutputManifest, blobs: BlobCache): HTMLElement {
+/** `hooks`: what an AI cell's outputs may do on the page (insert code, go to a cell). */
+export function renderOutput(output: OutputManifest, blobs: BlobCache, hooks?: AiOutputHooks): HTMLElement {
   switch (output.output_type) {
     case "stream": {
       const el = h(`div.output.stream.${output.name === "stderr" ? "stderr" : "stdout"}`);
@@ -192,7 +196,7 @@ export function renderOutput(output: OutputManifest, blobs: BlobCache): HTMLElem
     case "execute_result":
     case "display_data": {
       const el = h(`div.output.${output.output_type === "execute_result" ? "result" : "display"}`);
-      renderMime(el, output.data, output.metadata, blobs);
+      renderMime(el, output.data, output.metadata, blobs, hooks);
       return el;
     }
     default:

@@ -266,6 +266,7 @@ export class CellView {
       this.syncMarkdown();
     }
     const editable = !this.host.session.readOnly;
+    if (this.aiBar && this.aiBar.shownReadOnly === editable) this.aiBar.refresh();
     if (this.view && editable !== this.editable) {
       this.editable = editable;
       setEditorEditable(this.view, editable);

@@ -11,7 +11,7 @@
  * - the reply streams (a partial reply shows before the run ends),
  *   reasoning stays collapsed, tool cards expand to their arguments and
  *   results and link to the cell; a code block inserts as a cell below
- *   (undone with Z);
+ *   (undone with Z), a viewer gets no insert button and no picker;
  * - undoing the run removes its cell; a provider error is said plainly.
  */
 
@@ -218,6 +218,16 @@ test("an AI cell works on the page as a collaborator others see", async () => {
   await execResult.locator(".ai-cell-link").click();
   await page.locator(`[data-cell-id="${created}"].active`).waitFor();
   await screenshot(page, "ai-page-cards");
+
+  // A viewer sees the reply but can neither insert its code nor choose a model.
+  const carolToken = await server.person("carol", notebook, "viewer");
+  const carol = await openAs(browser, server, carolToken, `/notebooks/${notebook}`);
+  const carolCell = carol.page.locator(`[data-cell-id="${aiCell}"]`);
+  await carolCell.locator(".ai-reply pre code", { hasText: "print(answer)" }).waitFor();
+  await waitFor("the viewer's models", () => carolCell.getByLabel("Model").inputValue(), (v) => v === "default/fake-large");
+  assert.equal(await carolCell.getByLabel("Model").isDisabled(), true);
+  assert.equal(await carolCell.getByRole("button", { name: "Insert as cell below" }).count(), 0);
+  await carol.context.close();
 
   // A code block of the reply becomes a cell below the AI cell; Z undoes it.
   const before = await cellIds(page);

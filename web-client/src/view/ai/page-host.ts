@@ -14,6 +14,7 @@ export function aiCellHost(page: NotebookPage): AiCellHost {
       models.catch(() => (models = undefined));
       return models;
     },
+    canEdit: () => !page.session.readOnly,
     insertBelow: (after, type, source) => {
       if (page.session.readOnly || !nb.hasCell(page.session.notebook, after)) return;
       page.controller.insertBelowWith(after, type, source);

@@ -18,6 +18,8 @@ export class AiPromptBar {
   private hint = h("span.ai-hint", {}, "Shift-Enter sends the prompt, with the notebook as context.");
   private models: AiModels | undefined;
   private shownKey = "";
+  /** Whether the picker was last shown to a viewer (the role may come after the models). */
+  shownReadOnly: boolean | undefined;
 
   constructor(
     private readonly cellId: string,
@@ -53,6 +55,7 @@ export class AiPromptBar {
     const key = [chosen, fallback, readOnly].join("|");
     if (key === this.shownKey) return;
     this.shownKey = key;
+    this.shownReadOnly = readOnly;
     if (!m.configured) {
       this.select.replaceChildren(h("option", { value: "" }, "none configured"));
       this.select.disabled = true;

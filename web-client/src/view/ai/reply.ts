@@ -12,7 +12,7 @@ import type { AiOutputHooks } from "./hooks";
 export function renderReply(markdown: string, hooks: AiOutputHooks | undefined): HTMLElement {
   const el = h("div.markdown.ai-reply");
   renderMarkdown(el, markdown);
-  if (!hooks) return el;
+  if (!hooks?.canEdit()) return el;
   for (const code of el.querySelectorAll<HTMLElement>("pre > code")) {
     const pre = code.parentElement!;
     const language = /(?:^|\s)language-(\S+)/.exec(code.className)?.[1] ?? "";

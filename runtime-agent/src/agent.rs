@@ -219,8 +219,8 @@ async fn serve(
             status = SessionStatus::Idle;
             lease::set_status(&client, &session, status).await?;
         }
-        kernel_busy
-            .send_if_modified(|b| std::mem::replace(b, running.is_some()) != running.is_some());
+        // Read with `borrow` when a question arrives: nobody waits on it.
+        kernel_busy.send_replace(running.is_some());
         let wake = {
             let finished = async {
                 match running.as_mut() {

@@ -114,6 +114,12 @@ impl NotebookDoc {
         Ok(targets.len())
     }
 
+    /// One cell's clear, if any (unreadable as none, as below).
+    pub fn outputs_cleared_of(&self, cell: &CellId) -> Result<Option<OutputsCleared>> {
+        let obj = self.cell_obj(cell)?;
+        Ok(get_str(&self.doc, &obj, FIELD)?.and_then(|raw| serde_json::from_str(&raw).ok()))
+    }
+
     /// Every cell's clear, by cell (unreadable values are ignored: a clear
     /// only ever hides, so ignoring one shows the outputs).
     pub fn outputs_cleared(&self) -> Result<HashMap<CellId, OutputsCleared>> {
@@ -181,6 +187,10 @@ mod tests {
         let after = apply_clears(
             rt.shown_executions().unwrap(),
             &nb.outputs_cleared().unwrap(),
+        );
+        assert_eq!(
+            nb.outputs_cleared_of(&a).unwrap(),
+            nb.outputs_cleared().unwrap().remove(&a)
         );
         assert!(after[&a].outputs.is_empty());
         assert_eq!(

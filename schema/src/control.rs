@@ -142,23 +142,15 @@ impl NotebookDoc {
         value: &str,
         answered_by: &str,
     ) -> Result<()> {
-        let key = format!("{execution}#{seq}");
-        let answers = require_obj(&self.doc, &ROOT, "input_answers", ObjType::Map)?;
-        let raw = json(
-            &InputAnswer {
+        self.put_answer(
+            execution,
+            seq,
+            InputAnswer {
                 value: value.to_owned(),
                 answered_by: answered_by.to_owned(),
                 sealed: None,
             },
-            "input_answers",
-        )?;
-        let event = DocumentEvent::InputAnswered {
-            execution_id: execution.clone(),
-        };
-        commit_as(&mut self.doc, self.attribution.as_ref(), &event, |tx| {
-            tx.put(&answers, key.as_str(), raw)?;
-            Ok(())
-        })
+        )
     }
 
     /// Answer a password prompt with a sealed value.
@@ -169,16 +161,21 @@ impl NotebookDoc {
         sealed: SealedAnswer,
         answered_by: &str,
     ) -> Result<()> {
-        let key = format!("{execution}#{seq}");
-        let answers = require_obj(&self.doc, &ROOT, "input_answers", ObjType::Map)?;
-        let raw = json(
-            &InputAnswer {
+        self.put_answer(
+            execution,
+            seq,
+            InputAnswer {
                 value: String::new(),
                 answered_by: answered_by.to_owned(),
                 sealed: Some(sealed),
             },
-            "input_answers",
-        )?;
+        )
+    }
+
+    fn put_answer(&mut self, execution: &ExecutionId, seq: u32, answer: InputAnswer) -> Result<()> {
+        let key = format!("{execution}#{seq}");
+        let answers = require_obj(&self.doc, &ROOT, "input_answers", ObjType::Map)?;
+        let raw = json(&answer, "input_answers")?;
         let event = DocumentEvent::InputAnswered {
             execution_id: execution.clone(),
         };

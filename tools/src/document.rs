@@ -193,7 +193,7 @@ async fn read(ctx: &ToolContext<'_>, cell_id: CellId) -> Result<ToolOutcome, Str
     let (cell, heads, clear) = ctx
         .client
         .notebook(move |nb| {
-            let clear = nb.outputs_cleared()?.remove(&id);
+            let clear = nb.outputs_cleared_of(&id)?;
             nb.cell(&id).map(|c| (c, nb.heads(), clear))
         })
         .await

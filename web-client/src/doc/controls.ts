@@ -67,11 +67,7 @@ export function answerInput(
   value: string,
   answeredBy: string,
 ): NotebookDoc {
-  if (!doc.input_answers) return doc;
-  const raw = JSON.stringify({ value, answered_by: answeredBy });
-  return A.change(doc, changeOptions({ event: "InputAnswered", execution_id: execution }), (d) => {
-    d.input_answers![answerKey(execution, seq)] = new A.ImmutableString(raw);
-  });
+  return putAnswer(doc, execution, seq, { value, answered_by: answeredBy });
 }
 
 /** Answer a password prompt with a sealed value (`model/seal.ts`): the password itself is never written. */
@@ -82,9 +78,13 @@ export function answerInputSealed(
   sealed: { ephemeral_key: string; nonce: string; ciphertext: string },
   answeredBy: string,
 ): NotebookDoc {
+  return putAnswer(doc, execution, seq, { value: "", answered_by: answeredBy, sealed });
+}
+
+/** One answer, in the field order serde writes InputAnswer. */
+function putAnswer(doc: NotebookDoc, execution: string, seq: number, answer: object): NotebookDoc {
   if (!doc.input_answers) return doc;
-  // Field order as serde writes InputAnswer.
-  const raw = JSON.stringify({ value: "", answered_by: answeredBy, sealed });
+  const raw = JSON.stringify(answer);
   return A.change(doc, changeOptions({ event: "InputAnswered", execution_id: execution }), (d) => {
     d.input_answers![answerKey(execution, seq)] = new A.ImmutableString(raw);
   });

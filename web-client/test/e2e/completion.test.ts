@@ -6,23 +6,16 @@
  * completion says the kernel is busy while that cell still runs.
  */
 
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { Browser, Page } from "playwright-core";
-import { TestServer, launchBrowser, openAs, screenshot } from "./harness";
+import { TestServer, openAs, screenshot, useServerAndBrowser } from "./harness";
 
 let server: TestServer;
 let browser: Browser;
-
-before(async () => {
-  server = await TestServer.start();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-  server?.cleanup();
+useServerAndBrowser((s, b) => {
+  server = s;
+  browser = b;
 });
 
 async function notebookOn(kernel: string): Promise<string> {

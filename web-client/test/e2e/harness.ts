@@ -6,6 +6,7 @@
  * network. Screenshots go to test-output/.
  */
 
+import { before, after } from "node:test";
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, existsSync, mkdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -160,4 +161,23 @@ export async function openAs(browser: Browser, server: TestServer, token: string
 export async function screenshot(page: Page, name: string): Promise<void> {
   mkdirSync(outputDir, { recursive: true });
   await page.screenshot({ path: join(outputDir, `${name}.png`), fullPage: false });
+}
+
+/**
+ * One server and one browser for a test file: started before its tests,
+ * stopped (and the server's files removed) after. `ready` hands them over.
+ */
+export function useServerAndBrowser(ready: (server: TestServer, browser: Browser) => void): void {
+  let server: TestServer | undefined;
+  let browser: Browser | undefined;
+  before(async () => {
+    server = await TestServer.start();
+    browser = await launchBrowser();
+    ready(server, browser);
+  });
+  after(async () => {
+    await browser?.close();
+    await server?.stop();
+    server?.cleanup();
+  });
 }

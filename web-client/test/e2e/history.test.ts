@@ -6,24 +6,17 @@
  * Every restore is new changes the server accepts (none refused).
  */
 
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { Browser, Page } from "playwright-core";
-import { TestServer, launchBrowser, openAs, screenshot } from "./harness";
+import { TestServer, openAs, screenshot, useServerAndBrowser } from "./harness";
 import { cellIds, source, forbidden, waitFor } from "./util";
 
 let server: TestServer;
 let browser: Browser;
-
-before(async () => {
-  server = await TestServer.start();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-  server?.cleanup();
+useServerAndBrowser((s, b) => {
+  server = s;
+  browser = b;
 });
 
 function code(id: string, text: string) {

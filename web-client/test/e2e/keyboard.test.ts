@@ -6,24 +6,17 @@
  * moving, splitting, and the help overlay.
  */
 
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { Browser, Page } from "playwright-core";
-import { TestServer, launchBrowser, openAs, screenshot } from "./harness";
+import { TestServer, openAs, screenshot, useServerAndBrowser } from "./harness";
 import { cellIds, forbidden, source, waitFor } from "./util";
 
 let server: TestServer;
 let browser: Browser;
-
-before(async () => {
-  server = await TestServer.start();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-  server?.cleanup();
+useServerAndBrowser((s, b) => {
+  server = s;
+  browser = b;
 });
 
 async function types(page: Page): Promise<string[]> {

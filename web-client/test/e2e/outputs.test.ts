@@ -6,25 +6,18 @@
  * editor's page and is answered once, from the other page.
  */
 
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
-import { TestServer, launchBrowser, openAs, screenshot } from "./harness";
+import { TestServer, openAs, screenshot, useServerAndBrowser } from "./harness";
 
 let server: TestServer;
 let browser: Browser;
-
-before(async () => {
-  server = await TestServer.start();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-  server?.cleanup();
+useServerAndBrowser((s, b) => {
+  server = s;
+  browser = b;
 });
 
 /** A notebook on the python3 kernel with its agent up. */

@@ -6,27 +6,20 @@
  * exported valid with its outputs.
  */
 
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { writeFileSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
-import { TestServer, launchBrowser, openAs, screenshot } from "./harness";
+import { TestServer, openAs, screenshot, useServerAndBrowser } from "./harness";
 import { cellIds, forbidden, waitFor } from "./util";
 
 let server: TestServer;
 let browser: Browser;
-
-before(async () => {
-  server = await TestServer.start();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-  server?.cleanup();
+useServerAndBrowser((s, b) => {
+  server = s;
+  browser = b;
 });
 
 async function addCells(page: Page, sources: string[]): Promise<string[]> {

@@ -24,7 +24,7 @@ if [ ! -s "$CATHODE_OWNER_TOKEN_FILE" ] && [ -e "$CATHODE_DATA_DIR/cathode.sqlit
 fi
 
 log="$CATHODE_DATA_DIR/sync-server.log"
-"$bin/sync-server" --bind "$bind" > >(tee "$log") 2>>"$log.err" &
+"$bin/sync-server" --bind "$bind" --web-dir "$PWD/web-client/dist" > >(tee "$log") 2>>"$log.err" &
 server=$!
 trap 'kill -TERM $server 2>/dev/null; wait $server 2>/dev/null' EXIT INT TERM
 for _ in $(seq 1 100); do

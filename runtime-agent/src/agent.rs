@@ -202,12 +202,17 @@ async fn serve(
             }
             execution_count += 1;
             status = SessionStatus::Busy;
+            // Taken before the task starts: the task frees it on the reply.
+            kernel_busy.send_replace(true);
             running = Some(Running {
                 id: record.execution_id.clone(),
                 batch: record.batch.clone(),
                 task: tokio::spawn(executor::run(
                     client.clone(),
-                    kernel.clone(),
+                    executor::HeldKernel {
+                        kernel: kernel.clone(),
+                        busy: kernel_busy.clone(),
+                    },
                     blobs.clone(),
                     masker.clone(),
                     record,
@@ -220,7 +225,11 @@ async fn serve(
             lease::set_status(&client, &session, status).await?;
         }
         // Read with `borrow` when a question arrives: nobody waits on it.
-        kernel_busy.send_replace(running.is_some());
+        // Set when a cell starts; the cell's task clears it when the kernel
+        // replies, so only a loop with nothing running clears it here.
+        if running.is_none() {
+            kernel_busy.send_replace(false);
+        }
         let wake = {
             let finished = async {
                 match running.as_mut() {

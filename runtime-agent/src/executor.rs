@@ -16,13 +16,20 @@ use std::time::Duration;
 use tracing::Instrument;
 use zeroize::Zeroizing;
 
+/// The kernel and the flag completion questions read to know it is taken
+/// (`kernel_questions.rs`).
+pub struct HeldKernel {
+    pub kernel: Arc<dyn Kernel>,
+    pub busy: tokio::sync::watch::Sender<bool>,
+}
+
 /// Run `record`, which the scheduler has just started, to its end.
 /// `source` is the cell's source at the request's heads if the scheduler
 /// read it. Outputs are flushed at most once per `flush_interval` while the
 /// cell runs, and once more at the end.
 pub async fn run(
     client: Arc<NotebookClient>,
-    kernel: Arc<dyn Kernel>,
+    held: HeldKernel,
     blobs: Arc<BlobStore>,
     masker: Arc<Masker>,
     record: ExecutionRecord,
@@ -59,7 +66,7 @@ pub async fn run(
         let mut request = ExecuteRequest::new(source);
         request.allow_stdin = record.allow_stdin;
         crate::timing_mark!("agent.kernel_sent", key);
-        let mut execution = kernel.execute(request).await?;
+        let mut execution = held.kernel.execute(request).await?;
         // Marked once: the first result, and the flush that wrote it.
         let mut result_marked = false;
         let mut result_written = false;
@@ -155,7 +162,11 @@ pub async fn run(
             let x = id.clone();
             client.edit_runtime(move |rt| rt.set_input_request(&x, None)).await??;
         }
-        let state = match execution.reply().await {
+        let reply = execution.reply().await;
+        // Free before the record says so: a question asked by someone who
+        // saw the cell finish must not be told the kernel is busy.
+        held.busy.send_replace(false);
+        let state = match reply {
             Ok(reply) if reply.status == ReplyStatus::Ok => ExecutionState::Done,
             Ok(_) => ExecutionState::Error,
             Err(e) => {

@@ -134,11 +134,17 @@ pub async fn wait_approval(
     loop {
         revision.borrow_and_update();
         let x = execution.clone();
-        let asked = client
+        // Another person's replica may not hold the execution yet: that is
+        // "not asked yet", not a failure.
+        let asked = match client
             .runtime(move |rt| rt.approval_request(&x))
             .await
             .unwrap()
-            .unwrap();
+        {
+            Ok(asked) => asked,
+            Err(schema::SchemaError::NoSuchExecution(_)) => None,
+            Err(e) => panic!("reading the approval request: {e}"),
+        };
         if let Some(a) = asked.filter(|a| a.seq == seq) {
             return a;
         }

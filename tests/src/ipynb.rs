@@ -13,7 +13,7 @@ pub fn nbformat_fixtures() -> PathBuf {
     if let Some(dir) = std::env::var_os("CATHODE_FIXTURES") {
         return PathBuf::from(dir).join("nbformat");
     }
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let manifest = crate::package_dir();
     for dir in manifest.ancestors() {
         let candidate = dir.join("shared/fixtures/nbformat");
         if candidate.is_dir() {
@@ -92,7 +92,7 @@ pub fn nbformat_check(exported: &[u8], original: Option<&Path>) -> Value {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("exported.ipynb");
     std::fs::write(&path, exported).expect("write the export");
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("python/nbformat_check.py");
+    let script = crate::package_dir().join("python/nbformat_check.py");
     let mut command = std::process::Command::new(venv_python());
     command.arg(script).arg(&path);
     if let Some(original) = original {

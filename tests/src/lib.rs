@@ -33,3 +33,12 @@ pub async fn merged_notebook_heads(
     heads.sort();
     heads
 }
+
+/// This package's folder in the checkout the tests run from. Read at run
+/// time: a test binary reused from a shared target folder may have been
+/// built in another checkout, whose path `env!` would have baked in.
+pub fn package_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")))
+}

@@ -67,7 +67,7 @@ fn text(output: &Value) -> String {
 #[test]
 fn the_sample_notebook_runs_headless_with_its_outputs() {
     let server = TestServer::start().unwrap();
-    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/tour.ipynb");
+    let sample = cathode_tests::package_dir().join("../examples/tour.ipynb");
     let run = cathode_run(
         &server,
         &[

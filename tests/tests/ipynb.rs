@@ -315,7 +315,7 @@ async fn the_sample_notebook_round_trips_after_a_run() {
         },
     )
     .unwrap();
-    let sample = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/tour.ipynb");
+    let sample = cathode_tests::package_dir().join("../examples/tour.ipynb");
     let (status, reply) = import(
         &server,
         &server.owner_token,

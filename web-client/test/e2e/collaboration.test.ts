@@ -10,37 +10,14 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { Browser, Page } from "playwright-core";
 import { TestServer, openAs, screenshot, useServerAndBrowser } from "./harness";
+import { cellIds, forbidden, source, waitFor } from "./util";
 
 let server: TestServer;
 let browser: Browser;
-useServerAndBrowser((s, b) => {
+const shared = useServerAndBrowser((s, b) => {
   server = s;
   browser = b;
 });
-
-async function cellIds(page: Page): Promise<string[]> {
-  return page.evaluate(() => (window as any).cathode.order());
-}
-
-async function source(page: Page, id: string): Promise<string> {
-  return page.evaluate((cell) => (window as any).cathode.source(cell), id);
-}
-
-async function waitFor<T>(what: string, probe: () => Promise<T>, ok: (v: T) => boolean, ms = 30_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  let last: T = await probe();
-  while (!ok(last)) {
-    if (Date.now() > deadline) assert.fail(`${what}: still ${JSON.stringify(last)}`);
-    await new Promise((r) => setTimeout(r, 50));
-    last = await probe();
-  }
-  return last;
-}
-
-async function forbidden(page: Page): Promise<unknown[]> {
-  const errors = await page.evaluate(() => (window as any).cathode.errors());
-  return errors.filter((e: { code: string }) => e.code === "forbidden");
-}
 
 /** Focus the editor of cell `index` and put the cursor at its end. */
 async function editCell(page: Page, index: number): Promise<void> {
@@ -126,6 +103,7 @@ test("a server restart is invisible apart from the indicator", async () => {
   await ada.page.keyboard.type("during = 2\n");
   await screenshot(ada.page, "server-down");
   server = await TestServer.start({ dataDir, port });
+  shared.replaced(server);
   await ada.page.locator(".sync", { hasText: "synced" }).waitFor({ timeout: 30_000 });
   await ada.page.keyboard.type("after = 3");
   const final = await waitFor(
@@ -227,4 +205,61 @@ test("an owner manages secrets by name; values are never shown", async () => {
   assert.equal(await viewer.page.locator("details.secrets").count(), 0);
   await ada.context.close();
   await viewer.context.close();
+});
+
+/** Whether cell `id` is inside the page's viewport. */
+async function inView(page: Page, id: string): Promise<boolean> {
+  return page.evaluate((cell) => {
+    const el = document.querySelector(`[data-cell-id="${cell}"]`);
+    if (!el) return false;
+    const r = el.getBoundingClientRect();
+    return r.bottom > 0 && r.top < window.innerHeight;
+  }, id);
+}
+
+test("following a collaborator keeps their cell in view until unfollowed", async () => {
+  const cells = Array.from({ length: 60 }, (_, i) => ({
+    cell_type: "code",
+    id: `c-${i}`,
+    metadata: {},
+    source: `# cell ${i}\n` + "x = 1\n".repeat(6),
+    outputs: [],
+    execution_count: null,
+  }));
+  const response = await fetch(`${server.url}/api/notebooks/import?name=Follow`, {
+    method: "POST",
+    headers: { Authorization: `Bearer ${server.token}` },
+    body: JSON.stringify({ nbformat: 4, nbformat_minor: 5, metadata: {}, cells }),
+  });
+  assert.equal(response.status, 201);
+  const { id: notebook } = (await response.json()) as { id: string };
+  const bobToken = await server.person("bob", notebook, "editor");
+  const ada = await openAs(browser, server, server.token, `/notebooks/${notebook}`);
+  const bob = await openAs(browser, server, bobToken, `/notebooks/${notebook}`);
+  await waitFor("60 cells at Ada's", () => cellIds(ada.page), (ids) => ids.length === 60);
+  await waitFor("60 cells at Bob's", () => cellIds(bob.page), (ids) => ids.length === 60);
+  assert.equal(await inView(ada.page, "c-55"), false, "the page starts at the top");
+
+  // Ada follows Bob; Bob goes to a cell far down: Ada's page brings it into view.
+  await ada.page.locator('.presence .peer[data-user="bob"]').click();
+  await ada.page.locator('.presence .peer.following[data-user="bob"]').waitFor();
+  await bob.page.locator(`[data-cell-id="c-55"] .prompt`).click();
+  await waitFor("Bob's cell in Ada's view", () => inView(ada.page, "c-55"), (v) => v, 15_000);
+  await screenshot(ada.page, "following-bob");
+  // Bob moves up with the keyboard in command mode: Ada's view follows.
+  await bob.page.keyboard.press("Escape");
+  for (let i = 0; i < 50; i++) await bob.page.keyboard.press("k");
+  await waitFor("Bob's new cell in Ada's view", () => inView(ada.page, "c-5"), (v) => v, 15_000);
+  assert.equal(await inView(ada.page, "c-55"), false);
+
+  // Unfollowed: Bob's moves no longer move Ada's page.
+  await ada.page.locator('.presence .peer[data-user="bob"]').click();
+  await ada.page.locator('.presence .peer.following').waitFor({ state: "detached" });
+  await bob.page.locator(`[data-cell-id="c-58"] .prompt`).click();
+  // Bob's presence reaches Ada (his tag shows on that cell) but her view stays.
+  await ada.page.locator('[data-cell-id="c-58"] .person').waitFor({ state: "attached", timeout: 15_000 });
+  assert.equal(await inView(ada.page, "c-58"), false, "an unfollowed person moved Ada's page");
+  assert.equal(await inView(ada.page, "c-5"), true);
+  await ada.context.close();
+  await bob.context.close();
 });

@@ -165,9 +165,13 @@ export async function screenshot(page: Page, name: string): Promise<void> {
 
 /**
  * One server and one browser for a test file: started before its tests,
- * stopped (and the server's files removed) after. `ready` hands them over.
+ * stopped (and the server's files removed) after. `ready` hands them over;
+ * a test that restarts the server hands the new one back with `replaced`,
+ * so that the one stopped at the end is the one still running.
  */
-export function useServerAndBrowser(ready: (server: TestServer, browser: Browser) => void): void {
+export function useServerAndBrowser(ready: (server: TestServer, browser: Browser) => void): {
+  replaced(next: TestServer): void;
+} {
   let server: TestServer | undefined;
   let browser: Browser | undefined;
   before(async () => {
@@ -180,4 +184,9 @@ export function useServerAndBrowser(ready: (server: TestServer, browser: Browser
     await server?.stop();
     server?.cleanup();
   });
+  return {
+    replaced(next: TestServer) {
+      server = next;
+    },
+  };
 }

@@ -85,11 +85,30 @@ function note(answer: KernelAnswer | undefined): string | undefined {
   return undefined;
 }
 
-function completionSource(help: KernelHelp) {
+/**
+ * The question Tab sent at once. CodeMirror waits 50 ms after an explicit
+ * start before it calls the source; asking on the key press instead hides
+ * that wait behind the kernel's round trip. The source takes the answer
+ * when the text and cursor are still what was asked about.
+ */
+interface AskedOnKey {
+  code: string;
+  pos: number;
+  answer: Promise<KernelAnswer | undefined>;
+}
+
+function askComplete(help: KernelHelp, code: string, pos: number): Promise<KernelAnswer | undefined> {
+  return help.ask({ kind: "complete", code, cursor_pos: codePointsBefore(code, pos) });
+}
+
+function completionSource(help: KernelHelp, asked: WeakMap<EditorView, AskedOnKey>) {
   return async (ctx: CompletionContext): Promise<CompletionResult | null> => {
     if (!ctx.explicit || !help.enabled()) return null;
     const code = ctx.state.doc.toString();
-    const answer = await help.ask({ kind: "complete", code, cursor_pos: codePointsBefore(code, ctx.pos) });
+    const early = ctx.view ? asked.get(ctx.view) : undefined;
+    if (ctx.view) asked.delete(ctx.view);
+    const answer =
+      early && early.code === code && early.pos === ctx.pos ? await early.answer : await askComplete(help, code, ctx.pos);
     if (ctx.aborted || !answer) return null;
     const text = note(answer);
     if (text !== undefined) {
@@ -141,16 +160,20 @@ const theme = EditorView.baseTheme({
 });
 
 export function kernelHelp(help: KernelHelp): Extension {
+  const asked = new WeakMap<EditorView, AskedOnKey>();
   return [
     theme,
     hintField,
-    autocompletion({ override: [completionSource(help)], activateOnTyping: false, icons: true }),
+    autocompletion({ override: [completionSource(help, asked)], activateOnTyping: false, icons: true }),
     Prec.high(
       keymap.of([
         {
           key: "Tab",
           run: (view) => {
             if (!help.enabled() || !afterName(view)) return false;
+            const code = view.state.doc.toString();
+            const pos = view.state.selection.main.head;
+            asked.set(view, { code, pos, answer: askComplete(help, code, pos) });
             return startCompletion(view);
           },
         },

@@ -272,3 +272,52 @@ async fn a_long_history_reads_a_bounded_page() {
     );
     owner.close().await;
 }
+
+/// A point of history carries each cell's metadata and attachments, so a
+/// restore from it brings them back with the source.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_point_holds_metadata_and_attachments() {
+    let server = TestServer::start().unwrap();
+    let (notebook, owner) = server.notebook_with_owner("kept").await.unwrap();
+    let tags = serde_json::json!(["keep", "me"]);
+    let attachments = serde_json::json!({"dot.png": {"image/png": "iVBORw0KGgo="}});
+    let (t, a) = (tags.clone(), attachments.clone());
+    let cell = owner
+        .edit_notebook(move |nb| {
+            let id = nb.create_cell(
+                CellType::Markdown,
+                Placement::End,
+                "![dot](attachment:dot.png)",
+            )?;
+            nb.set_metadata(&id, "tags", Some(&t))?;
+            nb.set_attachments(&id, Some(&a))?;
+            Ok::<_, schema::SchemaError>(id)
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    owner
+        .wait_acknowledged(Duration::from_secs(10))
+        .await
+        .unwrap();
+    let path = format!("/api/notebooks/{notebook}/history");
+    let (_, page) = get(&server, &server.owner_token, &path).await;
+    let last = page["bursts"][0]["last_seq"].as_i64().unwrap();
+    let c = cell.clone();
+    owner
+        .edit_notebook(move |nb| nb.delete_cell(&c))
+        .await
+        .unwrap()
+        .unwrap();
+    owner
+        .wait_acknowledged(Duration::from_secs(10))
+        .await
+        .unwrap();
+
+    let (status, then) = get(&server, &server.owner_token, &format!("{path}/{last}")).await;
+    assert_eq!(status, 200, "{then}");
+    let kept = &then["cells"][0];
+    assert_eq!(kept["id"], cell.to_string(), "{then}");
+    assert_eq!(kept["metadata"]["tags"], tags, "{then}");
+    assert_eq!(kept["attachments"], attachments, "{then}");
+}

@@ -116,15 +116,18 @@ fn describe(notebook: Automerge, runtime: Automerge) -> Result<Value> {
         .into_iter()
         .map(|cell| {
             let run = shown.get(&cell.id);
-            json!({
+            let attachments = notebook.attachments(&cell.id)?;
+            Ok(json!({
                 "id": cell.id.to_string(),
                 "cell_type": cell.cell_type.as_str(),
                 "position": cell.position,
                 "source": cell.source,
+                "metadata": cell.metadata,
+                "attachments": attachments,
                 "execution_count": run.and_then(|r| r.execution_count),
                 "outputs": run.map(|r| r.outputs.iter().filter_map(|o| serde_json::to_value(o).ok()).collect::<Vec<_>>()).unwrap_or_default(),
-            })
+            }))
         })
-        .collect();
+        .collect::<Result<_>>()?;
     Ok(Value::Array(cells))
 }

@@ -109,6 +109,9 @@ export interface CellAt {
   cell_type: string;
   position: string;
   source: string;
+  /** Metadata values by key, parsed. */
+  metadata: Record<string, unknown>;
+  attachments: unknown;
   execution_count: number | null;
   outputs: unknown[];
 }

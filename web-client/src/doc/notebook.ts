@@ -246,23 +246,28 @@ export function setCellType(doc: NotebookDoc, id: string, type: CellType): Noteb
   });
 }
 
+/** Inside a change: one metadata key as the Rust writers store it (JSON text). */
+export function writeMetadataKey(cell: RawCell, key: string, value: unknown): void {
+  if (!cell.metadata) cell.metadata = {};
+  if (value === undefined) delete cell.metadata[key];
+  else cell.metadata[key] = imm(JSON.stringify(value));
+}
+
+/** Inside a change: a cell's attachments as the Rust writers store them. */
+export function writeAttachments(cell: RawCell, attachments: unknown): void {
+  if (attachments === undefined || attachments === null) delete cell.attachments;
+  else cell.attachments = imm(JSON.stringify(attachments));
+}
+
 /** Set one metadata key (`undefined` removes it). Keys merge independently. */
 export function setCellMetadata(doc: NotebookDoc, id: string, key: string, value: unknown): NotebookDoc {
   if (!hasCell(doc, id)) return doc;
-  return commit(doc, { event: "MetadataChanged", cell_id: id, key }, (d) => {
-    const cell = d.cells![id];
-    if (!cell.metadata) cell.metadata = {};
-    if (value === undefined) delete cell.metadata[key];
-    else cell.metadata[key] = imm(JSON.stringify(value));
-  });
+  return commit(doc, { event: "MetadataChanged", cell_id: id, key }, (d) => writeMetadataKey(d.cells![id], key, value));
 }
 
 export function setAttachments(doc: NotebookDoc, id: string, attachments: unknown): NotebookDoc {
   if (!hasCell(doc, id)) return doc;
-  return commit(doc, { event: "AttachmentsChanged", cell_id: id }, (d) => {
-    if (attachments === undefined) delete d.cells![id].attachments;
-    else d.cells![id].attachments = imm(JSON.stringify(attachments));
-  });
+  return commit(doc, { event: "AttachmentsChanged", cell_id: id }, (d) => writeAttachments(d.cells![id], attachments));
 }
 
 function headsString(doc: NotebookDoc): string {

@@ -254,7 +254,14 @@ export class HistoryPanel {
   }
 
   private static state(cell: CellAt): CellState {
-    return { id: cell.id, cellType: asCellType(cell.cell_type), position: cell.position, source: cell.source };
+    return {
+      id: cell.id,
+      cellType: asCellType(cell.cell_type),
+      position: cell.position,
+      source: cell.source,
+      metadata: cell.metadata ?? {},
+      attachments: cell.attachments ?? undefined,
+    };
   }
 
   private restoreOne(cell: CellAt, seq: number): void {

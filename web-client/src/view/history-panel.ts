@@ -7,7 +7,8 @@
  * changed since and shows a line diff against now. Editors restore one
  * cell, or the whole notebook, to that point as new changes
  * (`doc/restore.ts`); the panel then offers to undo that restore, which
- * restores what the restore replaced, again as new changes.
+ * restores what the restore replaced, again as new changes. Every restore
+ * listed can be undone the same way later, from any page (`undoBurst`).
  */
 
 import "../styles/history.css";
@@ -153,6 +154,19 @@ export class HistoryPanel {
       h("span.history-what", {}, label),
       cells > 0 ? h("span.history-cells", {}, ` · ${cells} cell${cells === 1 ? "" : "s"}`) : null,
       h("span.history-when", {}, `${when(b.last_ms)}${b.changes > 1 ? ` · ${b.changes} changes` : ""}`),
+      b.kind === "restore" && !this.host.session.readOnly
+        ? h(
+            "button.small.history-undo-burst",
+            {
+              title: "Put back what this restore replaced, in the cells it touched",
+              onclick: (e: Event) => {
+                e.stopPropagation();
+                void this.undoBurst(b);
+              },
+            },
+            "Undo",
+          )
+        : null,
     );
     const select = () => void this.select(item, b.last_seq);
     item.addEventListener("click", select);
@@ -294,6 +308,37 @@ export class HistoryPanel {
     }
     this.undo = undefined;
     this.afterRestore("Restore undone.");
+  }
+
+  /**
+   * Undo a listed restore, from any page and after any reload: the cells
+   * that differ between just before it and just after it get their
+   * before-state back; edits made since to other cells stay.
+   */
+  private async undoBurst(b: HistoryBurst): Promise<void> {
+    const id = this.host.ctx.notebookId;
+    try {
+      const [before, after] = await Promise.all([
+        this.host.ctx.api.notebookAt(id, b.first_seq - 1),
+        this.host.ctx.api.notebookAt(id, b.last_seq),
+      ]);
+      const was = new Map(before.cells.map((c) => [c.id, HistoryPanel.state(c)]));
+      const became = new Map(after.cells.map((c) => [c.id, HistoryPanel.state(c)]));
+      const touched = [...new Set([...was.keys(), ...became.keys()])].filter(
+        (cell) => JSON.stringify(was.get(cell)) !== JSON.stringify(became.get(cell)),
+      );
+      this.host.session.edit((d) => {
+        let next = d;
+        for (const cell of touched) {
+          const state = was.get(cell);
+          next = state ? restoreCell(next, state, before.seq) : removeCell(next, cell, before.seq);
+        }
+        return next;
+      });
+      this.afterRestore(`Restore undone: ${touched.length} cell${touched.length === 1 ? "" : "s"} as before it.`);
+    } catch (e) {
+      this.status.textContent = `Cannot undo this restore: ${(e as Error).message}`;
+    }
   }
 
   private latestSeq(): number {

@@ -2,7 +2,8 @@
  * History and time travel: two people edit, one deletes a cell, and a
  * third brings it back from the history panel (with its id and source;
  * the others see it); then the whole notebook is restored to its import,
- * after a look at a cell's diff against now, and that restore is undone.
+ * after a look at a cell's diff against now, and that restore is undone;
+ * a listed restore is undone later from another page after a reload.
  * Every restore is new changes the server accepts (none refused).
  */
 
@@ -95,6 +96,19 @@ test("a deleted cell comes back from the history panel, and a whole-notebook res
   }
   for (const p of [ada.page, bob.page, carol.page]) assert.deepEqual(await forbidden(p), []);
 
+  // Any listed restore can be undone later, from another page after a
+  // reload: Ada undoes Carol's undo, and the notebook is as imported again.
+  await ada.page.reload();
+  await waitFor("Ada's copy after the reload", () => cellIds(ada.page), (ids) => ids.length === 2);
+  await ada.page.getByRole("button", { name: "History" }).click();
+  const newest = ada.page.locator(`li.history-burst[data-kind="restore"]`).first();
+  await newest.waitFor({ timeout: 30_000 });
+  await newest.getByRole("button", { name: "Undo" }).click();
+  for (const p of [ada.page, bob.page, carol.page]) {
+    await waitFor("Carol's undo undone", async () => [(await cellIds(p)).join(), await source(p, "first"), await source(p, "second")], ([ids, a, b]) => ids === "first,second" && a === "x = 1" && b === "y = 2");
+  }
+  assert.deepEqual(await forbidden(ada.page), []);
+
   // A viewer reads the history but gets no restore buttons.
   const vicToken = await server.person("vic", id, "viewer");
   const vic = await openAs(browser, server, vicToken, `/notebooks/${id}`);
@@ -102,6 +116,6 @@ test("a deleted cell comes back from the history panel, and a whole-notebook res
   await vic.page.getByRole("button", { name: "History" }).click();
   await vic.page.locator(`li.history-burst[data-kind="import"]`).click();
   await vic.page.locator(`.history-cell[data-cell-id="first"]`).waitFor();
-  assert.equal(await vic.page.locator(".history-restore-cell, .history-restore-all").count(), 0);
+  assert.equal(await vic.page.locator(".history-restore-cell, .history-restore-all, .history-undo-burst").count(), 0);
   for (const c of [ada, bob, carol, vic]) await c.context.close();
 });

@@ -2,8 +2,9 @@
 # The web client's benchmark (figures printed, never asserted): keystroke
 # from one page to another, opening a 200-cell notebook cold and warm,
 # typing while a cell streams, 1+1 to the painted result, page memory,
-# the history panel on 100,000 changes (CATHODE_BENCH_ONLY=history runs
-# only that).
+# the history panel on 100,000 changes, Tab to the completion popup, and
+# JupyterLab's figures beside ours. CATHODE_BENCH_ONLY=run,completion (any of
+# keys, open, streaming, run, history, completion, jupyterlab) runs only those.
 # Uses the release build of the server and agent when
 # CATHODE_BENCH_PROFILE=release (built here), else the debug build.
 set -euo pipefail

@@ -16,7 +16,7 @@ import type { Page } from "playwright-core";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { TestServer, launchBrowser, openAs } from "../test/e2e/harness";
-import { measureJupyterLab } from "./jupyterlab";
+import { measureJupyterLab, type LabPart } from "./jupyterlab";
 import { historyPanelOpen } from "./history";
 import { ourCompletion } from "./completion";
 
@@ -213,18 +213,29 @@ async function onePlusOne(server: TestServer): Promise<number[]> {
   return samples;
 }
 
+/** The parts to run: all, or those named in CATHODE_BENCH_ONLY (comma-separated). */
+const PARTS = ["keys", "open", "streaming", "run", "history", "completion", "jupyterlab"] as const;
+type Part = (typeof PARTS)[number];
+function chosen(): Set<Part> {
+  const only = process.env.CATHODE_BENCH_ONLY;
+  if (!only) return new Set(PARTS);
+  const names = only.split(",").map((s) => s.trim());
+  for (const n of names) if (!(PARTS as readonly string[]).includes(n)) throw new Error(`CATHODE_BENCH_ONLY: unknown part ${n} (parts: ${PARTS.join(", ")})`);
+  return new Set(names as Part[]);
+}
+
 async function main(): Promise<void> {
+  const parts = chosen();
   const server = await TestServer.start({ extraArgs: [] });
   try {
     console.log(`sync-server: ${process.env.CATHODE_BENCH_PROFILE ?? "debug"} build`);
-    if (process.env.CATHODE_BENCH_ONLY === "history") return await historyPanelOpen(server);
-    const keys = await keystrokes(server);
-    const cold = await opening(server);
-    await typingWhileStreaming(server);
-    const run = await onePlusOne(server);
-    await historyPanelOpen(server);
+    const keys = parts.has("keys") ? await keystrokes(server) : undefined;
+    const cold = parts.has("open") ? await opening(server) : undefined;
+    if (parts.has("streaming")) await typingWhileStreaming(server);
+    const run = parts.has("run") ? await onePlusOne(server) : undefined;
+    if (parts.has("history")) await historyPanelOpen(server);
     const completion = new Map<string, number[]>();
-    {
+    if (parts.has("completion")) {
       const browser = await launchBrowser();
       for (const kernel of ["python3", "wasm-python"]) {
         completion.set(kernel, await ourCompletion(browser, server, kernel, 30));
@@ -232,18 +243,24 @@ async function main(): Promise<void> {
       }
       await browser.close();
     }
+    if (!parts.has("jupyterlab")) return;
     const venv = process.env.CATHODE_JLAB_VENV ?? join(process.env.HOME ?? "/root", ".cache/cathode/jlab-venv");
     if (existsSync(join(venv, "bin", "jupyter"))) {
       const browser = await launchBrowser();
       try {
-        const lab = await measureJupyterLab(browser, venv);
+        const labParts = new Set<LabPart>((["keys", "open", "run", "completion"] as const).filter((p) => parts.has(p) || parts.size === 1));
+        const lab = await measureJupyterLab(browser, venv, labParts);
         const ratio = (ours: number, theirs: number) => `${(ours / theirs).toFixed(2)}x`;
         console.log(`JupyterLab + jupyter-collaboration (${venv}), same machine and browser:`);
-        console.log(`  keystroke A -> painted in B: ${fmt(lab.keystroke)}; ours/theirs p50 ${ratio(pct(keys, 50), pct(lab.keystroke, 50))}, p99 ${ratio(pct(keys, 99), pct(lab.keystroke, 99))}`);
-        console.log(`  1+1 to the painted result: ${fmt(lab.onePlusOne)}; ours/theirs p50 ${ratio(pct(run, 50), pct(lab.onePlusOne, 50))}`);
-        console.log(`  200 cells to the first editable cell: ${lab.firstEditable200} ms; ours (cold)/theirs ${ratio(cold, lab.firstEditable200)}`);
-        const py = completion.get("python3")!;
-        console.log(`  Tab -> completion popup (ipykernel): ${fmt(lab.completion)}; ours/theirs p50 ${ratio(pct(py, 50), pct(lab.completion, 50))}, p99 ${ratio(pct(py, 99), pct(lab.completion, 99))}`);
+        if (lab.keystroke)
+          console.log(`  keystroke A -> painted in B: ${fmt(lab.keystroke)}${keys ? `; ours/theirs p50 ${ratio(pct(keys, 50), pct(lab.keystroke, 50))}, p99 ${ratio(pct(keys, 99), pct(lab.keystroke, 99))}` : ""}`);
+        if (lab.onePlusOne)
+          console.log(`  1+1 to the painted result: ${fmt(lab.onePlusOne)}${run ? `; ours/theirs p50 ${ratio(pct(run, 50), pct(lab.onePlusOne, 50))}` : ""}`);
+        if (lab.firstEditable200 !== undefined)
+          console.log(`  200 cells to the first editable cell: ${lab.firstEditable200} ms${cold !== undefined ? `; ours (cold)/theirs ${ratio(cold, lab.firstEditable200)}` : ""}`);
+        const py = completion.get("python3");
+        if (lab.completion)
+          console.log(`  Tab -> completion popup (ipykernel): ${fmt(lab.completion)}${py ? `; ours/theirs p50 ${ratio(pct(py, 50), pct(lab.completion, 50))}, p99 ${ratio(pct(py, 99), pct(lab.completion, 99))}` : ""}`);
       } catch (e) {
         console.log(`JupyterLab comparison failed: ${(e as Error).message}`);
       } finally {

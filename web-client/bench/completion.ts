@@ -8,7 +8,11 @@ import type { Browser, Page } from "playwright-core";
 import type { TestServer } from "../test/e2e/harness";
 import { openAs } from "../test/e2e/harness";
 
-/** From before the key press to the frame after `selector` shows `text`. */
+/**
+ * From before the key press to the frame after `selector` shows `text`.
+ * JupyterLab keeps its completer in the page and hides it, so "shown"
+ * means displayed, not merely present.
+ */
 export async function tabToPopup(page: Page, selector: string, text: string, samples: number): Promise<number[]> {
   const out: number[] = [];
   for (let i = 0; i < samples + 3; i++) {
@@ -16,8 +20,8 @@ export async function tabToPopup(page: Page, selector: string, text: string, sam
       ([sel, want]) =>
         new Promise<number>((resolve) => {
           const check = () => {
-            const el = document.querySelector(sel);
-            if (el && (el as HTMLElement).innerText.includes(want)) requestAnimationFrame(() => resolve(performance.now()));
+            const el = document.querySelector(sel) as HTMLElement | null;
+            if (el && el.checkVisibility() && el.innerText.includes(want)) requestAnimationFrame(() => resolve(performance.now()));
             else requestAnimationFrame(check);
           };
           check();
@@ -29,7 +33,10 @@ export async function tabToPopup(page: Page, selector: string, text: string, sam
     const t1 = await shown;
     if (i >= 3) out.push(t1 - t0); // the first ones warm the kernel's completer
     await page.keyboard.press("Escape");
-    await page.waitForFunction((sel) => !document.querySelector(sel), selector);
+    await page.waitForFunction((sel) => {
+      const el = document.querySelector(sel) as HTMLElement | null;
+      return !el || !el.checkVisibility();
+    }, selector);
   }
   return out;
 }

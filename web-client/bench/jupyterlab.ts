@@ -1,8 +1,9 @@
 /**
  * The same measurements against JupyterLab with jupyter-collaboration, in
  * the same Chromium, for the ratios the benchmark prints: keystroke in page
- * A to painted in page B, `1+1` from the run key to the painted result, and
- * a 200-cell notebook to its first editable cell. Needs a virtual
+ * A to painted in page B, `1+1` from the run key to the painted result, a
+ * 200-cell notebook to its first editable cell, and Tab to the completer
+ * popup. Each part runs on its own: one that fails is said and left out. Needs a virtual
  * environment with jupyterlab, jupyter-collaboration and ipykernel
  * (`CATHODE_JLAB_VENV`; scripts/bench-web.sh makes one when asked).
  */
@@ -14,12 +15,25 @@ import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { tabToPopup } from "./completion";
 
+/** Each figure is left out when its part was not asked for or failed (said on the console). */
 export interface Figures {
-  keystroke: number[];
-  onePlusOne: number[];
-  firstEditable200: number;
+  keystroke?: number[];
+  onePlusOne?: number[];
+  firstEditable200?: number;
   /** Tab to the completer popup on `import o`, ipykernel. */
-  completion: number[];
+  completion?: number[];
+}
+
+export type LabPart = "keys" | "open" | "run" | "completion";
+
+/** Run one part; a failure is printed and leaves its figure out. */
+async function part<T>(name: string, measure: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await measure();
+  } catch (e) {
+    console.log(`JupyterLab ${name} failed: ${(e as Error).message.split("\n")[0]}`);
+    return undefined;
+  }
 }
 
 function notebookFile(sources: string[]): string {
@@ -76,7 +90,7 @@ async function openNotebook(browser: Browser, url: string): Promise<Page> {
   return page;
 }
 
-export async function measureJupyterLab(browser: Browser, venv: string): Promise<Figures> {
+export async function measureJupyterLab(browser: Browser, venv: string, parts: Set<LabPart>): Promise<Figures> {
   if (!existsSync(join(venv, "bin", "jupyter"))) throw new Error(`no jupyter in ${venv}`);
   const root = mkdtempSync(join(tmpdir(), "cathode-jlab-"));
   writeFileSync(join(root, "keys.ipynb"), notebookFile([""]));
@@ -87,88 +101,119 @@ export async function measureJupyterLab(browser: Browser, venv: string): Promise
   const token = "bench";
   const lab = await startLab(venv, root, port, token);
   const base = `http://127.0.0.1:${port}/lab/tree`;
+  const url = (file: string) => `${base}/${file}?reset&token=${token}`;
   try {
-    // Keystrokes, A to B.
-    const a = await openNotebook(browser, `${base}/keys.ipynb?reset&token=${token}`);
-    const b = await openNotebook(browser, `${base}/keys.ipynb?reset&token=${token}`);
-    await a.locator(".jp-Cell .cm-content >> visible=true").first().click();
-    await b.evaluate(() => {
-      (window as any).__waitLength = (n: number) =>
-        new Promise<number>((resolve) => {
-          const check = () => {
-            const el = document.querySelector(".jp-Cell .cm-content");
-            const text = el ? (el as HTMLElement).innerText.replace(/\n$/, "") : "";
-            if (text.length >= n) requestAnimationFrame(() => resolve(performance.timeOrigin + performance.now()));
-            else setTimeout(check, 0);
-          };
-          check();
-        });
-    });
-    const keystroke: number[] = [];
-    for (let i = 1; i <= 500; i++) {
-      const seen = b.evaluate((n) => (window as any).__waitLength(n), i);
-      const sent: number = await a.evaluate(() => {
-        const t = performance.timeOrigin + performance.now();
-        document.execCommand("insertText", false, "x");
-        return t;
-      });
-      keystroke.push((await seen) - sent);
-    }
-    await a.context().close();
-    await b.context().close();
-
-    // 1+1, run key to painted result.
-    const r = await openNotebook(browser, `${base}/run.ipynb?reset&token=${token}`);
-    await r.locator(".jp-Notebook-ExecutionIndicator, .jp-KernelStatus, .jp-Toolbar").first().waitFor();
-    await r.locator(".jp-Cell >> visible=true").first().click();
-    await r.keyboard.press("Escape");
-    await r.keyboard.press("Control+Enter");
-    await r.locator(".jp-OutputArea-output >> visible=true", { hasText: "2" }).first().waitFor({ timeout: 120_000 });
-    const onePlusOne: number[] = [];
-    for (let i = 0; i < 40; i++) {
-      const n = i + 2;
-      const painted = r.evaluate(
-        (count) =>
-          new Promise<number>((resolve) => {
-            const check = () => {
-              const prompt = document.querySelector(".jp-Cell .jp-InputPrompt")?.textContent ?? "";
-              const out = document.querySelector(".jp-Cell .jp-OutputArea-output")?.textContent ?? "";
-              if (prompt.includes(`[${count}]`) && out.trim() === "2") requestAnimationFrame(() => resolve(performance.now()));
-              else requestAnimationFrame(check);
-            };
-            check();
-          }),
-        n,
-      );
-      const t0: number = await r.evaluate(() => performance.now());
-      await r.keyboard.press("Control+Enter");
-      onePlusOne.push((await painted) - t0);
-    }
-    await r.context().close();
-
-    // 200 cells to the first editable cell.
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-    const page = await context.newPage();
-    await page.goto(`${base}/keys.ipynb?reset&token=${token}`);
-    await page.locator(".jp-Cell .cm-content >> visible=true").first().waitFor({ timeout: 120_000 });
-    const t0 = Date.now();
-    await page.goto(`${base}/big.ipynb?reset&token=${token}`);
-    await page.locator(".jp-Cell .cm-content >> visible=true").first().waitFor({ timeout: 120_000 });
-    const firstEditable200 = Date.now() - t0;
-    await context.close();
-
-    // Tab to the completer, once the kernel is up (a run proves it).
-    const c = await openNotebook(browser, `${base}/complete.ipynb?reset&token=${token}`);
-    await c.locator(".jp-Cell >> visible=true").first().click();
-    await c.keyboard.press("Escape");
-    await c.keyboard.press("Control+Enter");
-    await c.locator(".jp-Cell .jp-InputPrompt", { hasText: "[1]" }).first().waitFor({ timeout: 120_000 });
-    await c.keyboard.press("Enter");
-    await c.keyboard.press("Control+End");
-    const completion = await tabToPopup(c, ".jp-Completer", "os", 30);
-    await c.context().close();
-    return { keystroke, onePlusOne, firstEditable200, completion };
+    const figures: Figures = {};
+    if (parts.has("keys")) figures.keystroke = await part("keystrokes", () => keystrokes(browser, url("keys.ipynb")));
+    if (parts.has("run")) figures.onePlusOne = await part("1+1", () => onePlusOne(browser, url("run.ipynb")));
+    if (parts.has("open")) figures.firstEditable200 = await part("200 cells", () => opening(browser, url("keys.ipynb"), url("big.ipynb")));
+    if (parts.has("completion")) figures.completion = await part("completion", () => completion(browser, url("complete.ipynb")));
+    return figures;
   } finally {
     lab.kill("SIGTERM");
   }
+}
+
+/** Keystrokes in page A until painted in page B. */
+async function keystrokes(browser: Browser, url: string): Promise<number[]> {
+  const a = await openNotebook(browser, url);
+  const b = await openNotebook(browser, url);
+  await a.locator(".jp-Cell .cm-content >> visible=true").first().click();
+  await b.evaluate(() => {
+    (window as any).__waitLength = (n: number) =>
+      new Promise<number>((resolve) => {
+        const check = () => {
+          const el = document.querySelector(".jp-Cell .cm-content");
+          const text = el ? (el as HTMLElement).innerText.replace(/\n$/, "") : "";
+          if (text.length >= n) requestAnimationFrame(() => resolve(performance.timeOrigin + performance.now()));
+          else setTimeout(check, 0);
+        };
+        check();
+      });
+  });
+  const keystroke: number[] = [];
+  for (let i = 1; i <= 500; i++) {
+    const seen = b.evaluate((n) => (window as any).__waitLength(n), i);
+    const sent: number = await a.evaluate(() => {
+      const t = performance.timeOrigin + performance.now();
+      document.execCommand("insertText", false, "x");
+      return t;
+    });
+    keystroke.push((await seen) - sent);
+  }
+  await a.context().close();
+  await b.context().close();
+  return keystroke;
+}
+
+/** `1+1`, the run key to the painted result. */
+async function onePlusOne(browser: Browser, url: string): Promise<number[]> {
+  const r = await openNotebook(browser, url);
+  await r.locator(".jp-Notebook-ExecutionIndicator, .jp-KernelStatus, .jp-Toolbar").first().waitFor();
+  await r.locator(".jp-Cell >> visible=true").first().click();
+  await r.keyboard.press("Escape");
+  await r.keyboard.press("Control+Enter");
+  await r.locator(".jp-OutputArea-output >> visible=true", { hasText: "2" }).first().waitFor({ timeout: 120_000 });
+  const samples: number[] = [];
+  for (let i = 0; i < 40; i++) {
+    const n = i + 2;
+    const painted = r.evaluate(
+      (count) =>
+        new Promise<number>((resolve) => {
+          const check = () => {
+            const prompt = document.querySelector(".jp-Cell .jp-InputPrompt")?.textContent ?? "";
+            const out = document.querySelector(".jp-Cell .jp-OutputArea-output")?.textContent ?? "";
+            if (prompt.includes(`[${count}]`) && out.trim() === "2") requestAnimationFrame(() => resolve(performance.now()));
+            else requestAnimationFrame(check);
+          };
+          check();
+        }),
+      n,
+    );
+    const t0: number = await r.evaluate(() => performance.now());
+    await r.keyboard.press("Control+Enter");
+    samples.push((await painted) - t0);
+  }
+  await r.context().close();
+  return samples;
+}
+
+/** A 200-cell notebook to its first editable cell, after a small one warmed the page. */
+async function opening(browser: Browser, warmUrl: string, bigUrl: string): Promise<number> {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  await page.goto(warmUrl);
+  await page.locator(".jp-Cell .cm-content >> visible=true").first().waitFor({ timeout: 120_000 });
+  const t0 = Date.now();
+  await page.goto(bigUrl);
+  await page.locator(".jp-Cell .cm-content >> visible=true").first().waitFor({ timeout: 120_000 });
+  const ms = Date.now() - t0;
+  await context.close();
+  return ms;
+}
+
+/** Tab to the completer, once the kernel is up (a run proves it). */
+async function completion(browser: Browser, url: string): Promise<number[]> {
+  const c = await openNotebook(browser, url);
+  // A run key pressed before the page has bound its commands is lost:
+  // press again until the cell has run.
+  const ran = c.locator(".jp-Cell .jp-InputPrompt", { hasText: /\[\d+\]/ }).first();
+  for (let attempt = 0; ; attempt++) {
+    await c.locator(".jp-Cell >> visible=true").first().click();
+    await c.keyboard.press("Escape");
+    await c.keyboard.press("Control+Enter");
+    try {
+      await ran.waitFor({ timeout: 10_000 });
+      break;
+    } catch (e) {
+      if (attempt < 10) continue;
+      await c.screenshot({ path: join(process.cwd(), "test-output", "jupyterlab-completion-failure.png") });
+      throw e;
+    }
+  }
+  await c.keyboard.press("Enter");
+  await c.keyboard.press("Control+End");
+  const samples = await tabToPopup(c, ".jp-Completer", "os", 30);
+  await c.context().close();
+  return samples;
 }

@@ -9,6 +9,7 @@ pub mod cells;
 pub mod fake_llm;
 pub mod history_text;
 pub mod ipynb;
+pub mod postgres;
 pub mod probe;
 pub mod raw;
 pub mod runtime;

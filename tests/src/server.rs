@@ -44,6 +44,9 @@ pub struct ServerOptions {
     /// none connected. Off by default: most tests start their own agent,
     /// and one the server started would displace it.
     pub auto_runtime: bool,
+    /// Run on this database (a PostgreSQL URL, `postgres.rs`) instead of
+    /// the embedded SQLite file in the data directory.
+    pub database_url: Option<String>,
 }
 
 impl ServerOptions {
@@ -104,6 +107,10 @@ impl TestServer {
         if !self.options.auto_runtime {
             command.arg("--no-auto-runtime");
         }
+        match &self.options.database_url {
+            Some(url) => command.arg("--database-url").arg(url),
+            None => command.env_remove("DATABASE_URL"),
+        };
         if let Some(n) = self.options.max_open_files {
             use std::os::unix::process::CommandExt;
             // SAFETY: setrlimit is async-signal-safe; nothing else runs
@@ -121,7 +128,6 @@ impl TestServer {
             .arg("--data-dir")
             .arg(self.data_dir.path())
             .args(&self.extra_args)
-            .env_remove("DATABASE_URL")
             .env(
                 "CATHODE_LOG",
                 self.options.log_filter.clone().unwrap_or_else(|| {

@@ -1,9 +1,11 @@
 //! The history REST calls: the notebook's changes as bursts of work, paged
 //! newest first; the notebook as it was after a change; who may read them;
 //! and what a page costs on a notebook with a long history (rows read,
-//! never time).
+//! never time). Each also runs on a real PostgreSQL.
 
 use cathode_client::NotebookClient;
+use cathode_tests::postgres::PostgresCluster;
+use cathode_tests::server::ServerOptions;
 use cathode_tests::TestServer;
 use reqwest::Method;
 use schema::{Attribution, CellType, Placement};
@@ -25,7 +27,26 @@ fn kinds(page: &Value) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bursts_points_and_paging() {
-    let server = TestServer::start().unwrap();
+    bursts_points_and_paging_on(TestServer::start().unwrap()).await;
+}
+
+/// The same on PostgreSQL, the team setup: its migrations, its queries
+/// (`change_details`, the paged reads) and the points rebuilt from its log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bursts_points_and_paging_on_postgres() {
+    let cluster = PostgresCluster::start().unwrap();
+    bursts_points_and_paging_on(on_postgres(&cluster, "history_bursts")).await;
+}
+
+fn on_postgres(cluster: &PostgresCluster, database: &str) -> TestServer {
+    let options = ServerOptions {
+        database_url: Some(cluster.database(database).unwrap()),
+        ..ServerOptions::default()
+    };
+    TestServer::start_with_options(&[], options).unwrap()
+}
+
+async fn bursts_points_and_paging_on(server: TestServer) {
     let (notebook, owner) = server.notebook_with_owner("history").await.unwrap();
     let bob = server
         .user_with_role(&notebook, "bob", "editor")
@@ -208,7 +229,16 @@ async fn bursts_points_and_paging() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_long_history_reads_a_bounded_page() {
-    let server = TestServer::start().unwrap();
+    long_history_on(TestServer::start().unwrap()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_history_reads_a_bounded_page_on_postgres() {
+    let cluster = PostgresCluster::start().unwrap();
+    long_history_on(on_postgres(&cluster, "history_long")).await;
+}
+
+async fn long_history_on(server: TestServer) {
     let (notebook, owner) = server.notebook_with_owner("long").await.unwrap();
     let changes = 12_000;
     cathode_tests::burst::prefill(&owner, changes)
@@ -277,7 +307,16 @@ async fn a_long_history_reads_a_bounded_page() {
 /// restore from it brings them back with the source.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_point_holds_metadata_and_attachments() {
-    let server = TestServer::start().unwrap();
+    point_with_metadata_on(TestServer::start().unwrap()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_point_holds_metadata_and_attachments_on_postgres() {
+    let cluster = PostgresCluster::start().unwrap();
+    point_with_metadata_on(on_postgres(&cluster, "history_point")).await;
+}
+
+async fn point_with_metadata_on(server: TestServer) {
     let (notebook, owner) = server.notebook_with_owner("kept").await.unwrap();
     let tags = serde_json::json!(["keep", "me"]);
     let attachments = serde_json::json!({"dot.png": {"image/png": "iVBORw0KGgo="}});

@@ -14,11 +14,17 @@ pub(super) async fn history_rows(
     before: i64,
     limit: i64,
 ) -> Result<Vec<HistoryRow>> {
+    // The detail as a scalar subquery, not a join: PostgreSQL, before it
+    // has statistics on freshly filled tables, planned the join as a loop
+    // over every detail of the notebook for each row (228 ms for a page of
+    // 1,000 rows over 1,400 details, growing with the history); the
+    // subquery is always one primary-key lookup per row (3.4 ms).
     let rows = sqlx::query(
         "SELECT c.seq AS seq, c.author AS author, c.event_type AS event_type, \
-         c.created_at AS created_at, d.detail AS detail \
-         FROM changes c LEFT JOIN change_details d \
-         ON d.notebook_id = c.notebook_id AND d.doc = c.doc AND d.seq = c.seq \
+         c.created_at AS created_at, \
+         (SELECT d.detail FROM change_details d \
+          WHERE d.notebook_id = c.notebook_id AND d.doc = c.doc AND d.seq = c.seq) AS detail \
+         FROM changes c \
          WHERE c.notebook_id = $1 AND c.doc = $2 AND c.seq < $3 \
          ORDER BY c.seq DESC LIMIT $4",
     )

@@ -265,6 +265,15 @@ export function setCellMetadata(doc: NotebookDoc, id: string, key: string, value
   return commit(doc, { event: "MetadataChanged", cell_id: id, key }, (d) => writeMetadataKey(d.cells![id], key, value));
 }
 
+/** Set one notebook metadata key (`undefined` removes it), as the Rust writer does. */
+export function setNotebookMetadata(doc: NotebookDoc, key: string, value: unknown): NotebookDoc {
+  return commit(doc, { event: "NotebookMetadataChanged", key }, (d) => {
+    if (!d.metadata) return;
+    if (value === undefined) delete d.metadata[key];
+    else d.metadata[key] = imm(JSON.stringify(value));
+  });
+}
+
 export function setAttachments(doc: NotebookDoc, id: string, attachments: unknown): NotebookDoc {
   if (!hasCell(doc, id)) return doc;
   return commit(doc, { event: "AttachmentsChanged", cell_id: id }, (d) => writeAttachments(d.cells![id], attachments));

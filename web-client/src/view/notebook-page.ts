@@ -30,6 +30,8 @@ import { SecretsPanel } from "./secrets-panel";
 import { FindBar } from "./find-bar";
 import { ContentsPanel } from "./contents-panel";
 import { HistoryPanel } from "./history-panel";
+import { AiApprovalPicker } from "./ai-approval-picker";
+import { setApprovalMode } from "../doc/ai";
 import { outlineKeys } from "../commands/outline-keys";
 import { withAiPeers } from "./ai/presence";
 import { aiCellHost } from "./ai/page-host";
@@ -109,6 +111,8 @@ export class NotebookPage {
     const toolbar = this.controller.toolbar();
     toolbar.append(
       h("span.sep"),
+      this.aiApproval.el,
+      h("span.sep"),
       h("button.tool.viewer-ok", { title: "Find and replace (Ctrl-F)", "aria-label": "Find and replace", onclick: () => this.find.open() }, "Find"),
       this.contents.button,
       this.history.button,
@@ -177,6 +181,7 @@ export class NotebookPage {
       page: this,
       order: () => this.order.slice(),
       source: (id: string) => nb.cellSource(this.session.notebook, id),
+      notebookMetadata: () => nb.notebookMetadata(this.session.notebook),
       notebookHistory: () => nb.historyText(this.session.notebook),
       editorText: (id: string) => this.views.get(id)?.view?.state.doc.toString(),
       errors: () => this.session.errors.slice(),
@@ -196,6 +201,7 @@ export class NotebookPage {
     return this.order;
   }
 
+  private readonly aiApproval = new AiApprovalPicker((mode) => this.session.edit((d) => setApprovalMode(d, mode)));
   private runtimeCache = new Map<string, CellRuntime>();
   private mountQueue = new Set<string>();
   private mountFrame: number | undefined;
@@ -273,6 +279,7 @@ export class NotebookPage {
       return;
     }
     const doc = this.session.notebook;
+    this.aiApproval.update(doc, this.session.readOnly);
     const runtimeDoc = this.session.replica.runtime;
     if (runtimeDoc !== this.lastRuntimeDoc || doc.input_answers !== this.lastAnswers) {
       this.lastRuntimeDoc = runtimeDoc;

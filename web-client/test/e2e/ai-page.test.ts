@@ -227,6 +227,7 @@ test("an AI cell works on the page as a collaborator others see", async () => {
   await waitFor("the viewer's models", () => carolCell.getByLabel("Model").inputValue(), (v) => v === "default/fake-large");
   assert.equal(await carolCell.getByLabel("Model").isDisabled(), true);
   assert.equal(await carolCell.getByRole("button", { name: "Insert as cell below" }).count(), 0);
+  assert.equal(await carol.page.getByLabel("AI approvals").isDisabled(), true);
   await carol.context.close();
 
   // A code block of the reply becomes a cell below the AI cell; Z undoes it.
@@ -254,6 +255,15 @@ test("an AI cell works on the page as a collaborator others see", async () => {
   await status.waitFor({ timeout: 120_000 });
   assert.match(await status.innerText(), /The AI run failed/);
   assert.match(await status.innerText(), /overloaded/);
+
+  // The approval mode is the notebook's: Ada changes it, Bob's page
+  // follows, and the document holds it where the agent reads it.
+  const mode = page.getByLabel("AI approvals");
+  assert.equal(await mode.inputValue(), "ask_execute");
+  await mode.selectOption("ask_all");
+  await waitFor("Bob's approval mode", () => bob.page.getByLabel("AI approvals").inputValue(), (v) => v === "ask_all");
+  const settings = await bob.page.evaluate(() => (window as any).cathode.notebookMetadata().cathode);
+  assert.equal(settings?.ai_approval, "ask_all");
 
   assert.deepEqual(await forbidden(page), []);
   assert.deepEqual(await forbidden(bob.page), []);

@@ -95,9 +95,24 @@ test("a viewer's page asks nothing, and the server refuses a viewer's question",
   const viewer = await openAs(browser, server, viewerToken, `/notebooks/${id}`);
   const editor = viewer.page.locator(".cell .cm-content").first();
   await viewer.page.waitForFunction(() => (window as any).cathode?.order().length === 1);
+  // Count the kernel questions the viewer's page sends.
+  await viewer.page.evaluate(() => {
+    const w = window as any;
+    const connection = w.cathode.session.connection;
+    const send = connection.send.bind(connection);
+    w.kernelRequests = 0;
+    connection.send = (frame: { type: string }) => {
+      if (frame.type === "kernel_request") w.kernelRequests++;
+      return send(frame);
+    };
+  });
   await editor.click();
   await viewer.page.keyboard.press("End");
   await viewer.page.keyboard.press("Tab");
+  await viewer.page.keyboard.press("Shift+Tab");
+  // Well past CodeMirror's 50 ms before it would ask.
+  await new Promise((r) => setTimeout(r, 500));
+  assert.equal(await viewer.page.evaluate(() => (window as any).kernelRequests), 0, "a viewer's page asked the kernel");
   // What the page would have shown had it asked: the same question from
   // the viewer's session, answered by the server.
   const answer = await viewer.page.evaluate(() =>

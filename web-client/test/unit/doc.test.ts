@@ -9,22 +9,10 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as A from "@automerge/automerge";
 import * as nb from "../../src/doc/notebook";
+import { serverCreated } from "./created";
 import { requestControl, answerInput, controls } from "../../src/doc/controls";
-import type { RawNotebook } from "../../src/doc/notebook-types";
 import { Replica } from "../../src/model/replica";
 
-/** What the server writes when it creates a notebook (NotebookDoc::create). */
-function serverCreated(): nb.NotebookDoc {
-  return A.change(A.init<RawNotebook>(), { message: JSON.stringify({ event: "NotebookCreated", notebook_id: "nb-1" }) }, (d) => {
-    d.schema_version = 1;
-    d.kind = new A.ImmutableString("notebook");
-    d.notebook_id = new A.ImmutableString("nb-1");
-    d.cells = {};
-    d.metadata = {};
-    d.controls = {};
-    d.input_answers = {};
-  });
-}
 
 function events(doc: nb.NotebookDoc): string[] {
   return A.getAllChanges(doc).map((c) => JSON.parse(A.decodeChange(c).message ?? "{}").event);

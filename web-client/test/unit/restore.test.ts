@@ -9,20 +9,9 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as A from "@automerge/automerge";
 import * as nb from "../../src/doc/notebook";
+import { serverCreated } from "./created";
 import { currentState, restoreCell, restoreNotebook } from "../../src/doc/restore";
-import type { RawNotebook } from "../../src/doc/notebook-types";
 
-function created(): nb.NotebookDoc {
-  return A.change(A.init<RawNotebook>(), { message: JSON.stringify({ event: "NotebookCreated", notebook_id: "nb-1" }) }, (d) => {
-    d.schema_version = 1;
-    d.kind = new A.ImmutableString("notebook");
-    d.notebook_id = new A.ImmutableString("nb-1");
-    d.cells = {};
-    d.metadata = {};
-    d.controls = {};
-    d.input_answers = {};
-  });
-}
 
 const ATTACHMENT = { "dot.png": { "image/png": "iVBORw0KGgo=" } };
 
@@ -33,7 +22,7 @@ function messages(doc: nb.NotebookDoc, after: number): { event: string; restore?
 }
 
 test("a deleted cell comes back with its source, metadata and attachments", () => {
-  let doc = created();
+  let doc = serverCreated();
   let id: string;
   [doc, id] = nb.createCell(doc, "markdown", { at: "end" }, "![dot](attachment:dot.png)");
   doc = nb.setCellMetadata(doc, id, "tags", ["keep"]);
@@ -52,7 +41,7 @@ test("a deleted cell comes back with its source, metadata and attachments", () =
 });
 
 test("an existing cell gets its metadata keys and attachments back, one event each, and the undo reverses it", () => {
-  let doc = created();
+  let doc = serverCreated();
   let id: string;
   [doc, id] = nb.createCell(doc, "code", { at: "end" }, "x = 1");
   doc = nb.setCellMetadata(doc, id, "tags", ["a"]);

@@ -25,26 +25,32 @@ fn kinds(page: &Value) -> Vec<String> {
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bursts_points_and_paging() {
-    bursts_points_and_paging_on(TestServer::start().unwrap()).await;
-}
+/// Each test twice: on the embedded SQLite and on PostgreSQL, the team
+/// setup (its migrations, its queries and the points rebuilt from its log).
+macro_rules! on_sqlite_and_postgres {
+    ($sqlite:ident, $postgres:ident, $body:ident) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $sqlite() {
+            $body(TestServer::start().unwrap()).await;
+        }
 
-/// The same on PostgreSQL, the team setup: its migrations, its queries
-/// (`change_details`, the paged reads) and the points rebuilt from its log.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bursts_points_and_paging_on_postgres() {
-    let cluster = PostgresCluster::start().unwrap();
-    bursts_points_and_paging_on(on_postgres(&cluster, "history_bursts")).await;
-}
-
-fn on_postgres(cluster: &PostgresCluster, database: &str) -> TestServer {
-    let options = ServerOptions {
-        database_url: Some(cluster.database(database).unwrap()),
-        ..ServerOptions::default()
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $postgres() {
+            let cluster = PostgresCluster::start().unwrap();
+            let options = ServerOptions {
+                database_url: Some(cluster.database(stringify!($postgres)).unwrap()),
+                ..ServerOptions::default()
+            };
+            $body(TestServer::start_with_options(&[], options).unwrap()).await;
+        }
     };
-    TestServer::start_with_options(&[], options).unwrap()
 }
+
+on_sqlite_and_postgres!(
+    bursts_points_and_paging,
+    bursts_points_and_paging_on_postgres,
+    bursts_points_and_paging_on
+);
 
 async fn bursts_points_and_paging_on(server: TestServer) {
     let (notebook, owner) = server.notebook_with_owner("history").await.unwrap();
@@ -227,16 +233,11 @@ async fn bursts_points_and_paging_on(server: TestServer) {
     bob_client.close().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_long_history_reads_a_bounded_page() {
-    long_history_on(TestServer::start().unwrap()).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_long_history_reads_a_bounded_page_on_postgres() {
-    let cluster = PostgresCluster::start().unwrap();
-    long_history_on(on_postgres(&cluster, "history_long")).await;
-}
+on_sqlite_and_postgres!(
+    a_long_history_reads_a_bounded_page,
+    a_long_history_reads_a_bounded_page_on_postgres,
+    long_history_on
+);
 
 async fn long_history_on(server: TestServer) {
     let (notebook, owner) = server.notebook_with_owner("long").await.unwrap();
@@ -303,19 +304,14 @@ async fn long_history_on(server: TestServer) {
     owner.close().await;
 }
 
+on_sqlite_and_postgres!(
+    a_point_holds_metadata_and_attachments,
+    a_point_holds_metadata_and_attachments_on_postgres,
+    point_with_metadata_on
+);
+
 /// A point of history carries each cell's metadata and attachments, so a
 /// restore from it brings them back with the source.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_point_holds_metadata_and_attachments() {
-    point_with_metadata_on(TestServer::start().unwrap()).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_point_holds_metadata_and_attachments_on_postgres() {
-    let cluster = PostgresCluster::start().unwrap();
-    point_with_metadata_on(on_postgres(&cluster, "history_point")).await;
-}
-
 async fn point_with_metadata_on(server: TestServer) {
     let (notebook, owner) = server.notebook_with_owner("kept").await.unwrap();
     let tags = serde_json::json!(["keep", "me"]);

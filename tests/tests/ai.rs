@@ -394,3 +394,87 @@ async fn no_provider_says_how_to_configure_one() {
     let _ = wait_state;
     let _ = json!(null);
 }
+
+/// An interrupt while a tool runs a long cell stops both: the cell ends
+/// with KeyboardInterrupt instead of sleeping on, the AI run ends
+/// interrupted, and the model is not asked again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupt_during_a_tool_stops_the_cell_and_the_run() {
+    let fake = FakeLlm::start(vec![]).await;
+    let server = server_with_ai(&fake, "python3", AiModel::default(), 10);
+    let (_, client) = server.notebook_with_owner("ai interrupt").await.unwrap();
+    cathode_tests::ai::set_approval(&client, "auto", 60).await;
+    let slow = add_cell(&client, "import time\ntime.sleep(60)\nprint('slept')").await;
+    let args = json!({"cell_id": slow.to_string()}).to_string();
+    fake.push(vec![
+        calls(&[("x1", "execute_cell", &args)], 10),
+        answer("It finished."),
+    ]);
+
+    let ai = add_ai_cell(&client, "run the slow cell").await;
+    let request = request_run(&client, &ai).await;
+    // The tool's run of the slow cell is under way.
+    let s = slow.clone();
+    let mut revision = client.revision();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        revision.borrow_and_update();
+        let c = s.clone();
+        let running = client
+            .runtime(move |rt| {
+                rt.executions()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .any(|x| x.cell_id == c && x.state == ExecutionState::Running)
+            })
+            .await
+            .unwrap();
+        if running {
+            break;
+        }
+        tokio::time::timeout_at(deadline, revision.changed())
+            .await
+            .expect("the slow cell never ran")
+            .unwrap();
+    }
+    client
+        .edit_notebook(|nb| nb.request_control(ControlKind::Interrupt, "tester"))
+        .await
+        .unwrap()
+        .unwrap();
+
+    let stopped = wait_execution(&client, &request, "the AI run interrupted", |x| {
+        x.state.is_finished()
+    })
+    .await;
+    assert_eq!(status(&stopped)["state"], "interrupted", "{stopped:?}");
+    let c = slow.clone();
+    let runs = client
+        .runtime(move |rt| {
+            rt.executions()
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|x| x.cell_id == c)
+                .collect::<Vec<_>>()
+        })
+        .await
+        .unwrap();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    let mut slow_run = runs[0].clone();
+    // The cell's own end may land just after the run's.
+    if !slow_run.state.is_finished() {
+        let r = slow_run.request_id.clone();
+        slow_run = wait_execution(&client, &r, "the slow cell ended", |x| {
+            x.state.is_finished()
+        })
+        .await;
+    }
+    assert_eq!(slow_run.state, ExecutionState::Error, "{slow_run:?}");
+    assert_eq!(
+        cathode_tests::cells::error_of(&slow_run).map(|e| e.0),
+        Some("KeyboardInterrupt"),
+        "{slow_run:?}"
+    );
+    assert!(!cathode_tests::cells::stdout_of(&slow_run).contains("slept"));
+    assert_eq!(fake.requests().len(), 1, "the model was asked again");
+}

@@ -64,20 +64,83 @@ pub async fn wait_execution(
     what: &str,
     reached: impl Fn(&ExecutionRecord) -> bool,
 ) -> ExecutionRecord {
+    let r = request.clone();
+    wait_among(
+        client,
+        move |x| x.request_id == r,
+        &format!("request {request}"),
+        what,
+        reached,
+    )
+    .await
+}
+
+/// Wait, by notification, until an execution of `cell` (any request's,
+/// an AI tool's among them) is `what` (as `reached` tells).
+pub async fn wait_cell_execution(
+    client: &NotebookClient,
+    cell: &CellId,
+    what: &str,
+    reached: impl Fn(&ExecutionRecord) -> bool,
+) -> ExecutionRecord {
+    let c = cell.clone();
+    wait_among(
+        client,
+        move |x| x.cell_id == c,
+        &format!("cell {cell}"),
+        what,
+        reached,
+    )
+    .await
+}
+
+/// Every execution of `cell`, in the order the runtime document lists them.
+pub async fn executions_of_cell(client: &NotebookClient, cell: &CellId) -> Vec<ExecutionRecord> {
+    let c = cell.clone();
+    client
+        .runtime(move |rt| {
+            rt.executions()
+                .unwrap()
+                .into_iter()
+                .filter(|x| x.cell_id == c)
+                .collect()
+        })
+        .await
+        .unwrap()
+}
+
+/// The waiting behind both: the executions `among` picks, re-read after
+/// every change until one has `reached`.
+async fn wait_among(
+    client: &NotebookClient,
+    among: impl Fn(&ExecutionRecord) -> bool + Clone + Send + 'static,
+    whose: &str,
+    what: &str,
+    reached: impl Fn(&ExecutionRecord) -> bool,
+) -> ExecutionRecord {
     let mut revision = client.revision();
     let deadline = tokio::time::Instant::now() + RUN_WAIT;
     loop {
         revision.borrow_and_update();
-        if let Some(x) = executions_for(client, request)
+        let pick = among.clone();
+        let found = client
+            .runtime(move |rt| {
+                rt.executions()
+                    .unwrap()
+                    .into_iter()
+                    .filter(|x| pick(x))
+                    .collect::<Vec<_>>()
+            })
             .await
+            .unwrap()
             .into_iter()
-            .find(|x| reached(x))
-        {
+            .find(|x| reached(x));
+        if let Some(x) = found {
             return x;
         }
         tokio::time::timeout_at(deadline, revision.changed())
             .await
-            .unwrap_or_else(|_| panic!("request {request} never reached {what}"))
+            .unwrap_or_else(|_| panic!("{whose} never reached {what}"))
             .unwrap();
     }
 }

@@ -8,7 +8,10 @@ use cathode_client::NotebookClient;
 use cathode_tests::ai::{
     add_ai_cell, replies, server_with_ai, status, tool_calls, tool_results, AiModel, API_KEY,
 };
-use cathode_tests::cells::{add_cell, request_run, wait_execution, wait_state};
+use cathode_tests::cells::{
+    add_cell, error_of, executions_of_cell, request_run, stdout_of, wait_cell_execution,
+    wait_execution, wait_state,
+};
 use cathode_tests::fake_llm::{
     answer, contents, decide, last_tool_result, tool_calls as calls, Chunk, FakeLlm, Turn,
 };
@@ -420,30 +423,10 @@ async fn an_interrupt_during_a_tool_stops_the_cell_and_the_run() {
     // The tool's run of the slow cell is under way: its code has started.
     // (An interrupt that reaches ipykernel before the code starts is lost,
     // as in Jupyter: see the closing note.)
-    let s = slow.clone();
-    let mut revision = client.revision();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
-    loop {
-        revision.borrow_and_update();
-        let c = s.clone();
-        let running = client
-            .runtime(move |rt| {
-                rt.executions().unwrap_or_default().into_iter().any(|x| {
-                    x.cell_id == c
-                        && x.state == ExecutionState::Running
-                        && cathode_tests::cells::stdout_of(&x).contains("started")
-                })
-            })
-            .await
-            .unwrap();
-        if running {
-            break;
-        }
-        tokio::time::timeout_at(deadline, revision.changed())
-            .await
-            .expect("the slow cell never ran")
-            .unwrap();
-    }
+    let started = wait_cell_execution(&client, &slow, "its code started", |x| {
+        x.state == ExecutionState::Running && stdout_of(x).contains("started")
+    })
+    .await;
     client
         .edit_notebook(|nb| nb.request_control(ControlKind::Interrupt, "tester"))
         .await
@@ -455,33 +438,19 @@ async fn an_interrupt_during_a_tool_stops_the_cell_and_the_run() {
     })
     .await;
     assert_eq!(status(&stopped)["state"], "interrupted", "{stopped:?}");
-    let c = slow.clone();
-    let runs = client
-        .runtime(move |rt| {
-            rt.executions()
-                .unwrap_or_default()
-                .into_iter()
-                .filter(|x| x.cell_id == c)
-                .collect::<Vec<_>>()
-        })
-        .await
-        .unwrap();
+    let runs = executions_of_cell(&client, &slow).await;
     assert_eq!(runs.len(), 1, "{runs:?}");
-    let mut slow_run = runs[0].clone();
     // The cell's own end may land just after the run's.
-    if !slow_run.state.is_finished() {
-        let r = slow_run.request_id.clone();
-        slow_run = wait_execution(&client, &r, "the slow cell ended", |x| {
-            x.state.is_finished()
-        })
-        .await;
-    }
+    let slow_run = wait_execution(&client, &started.request_id, "the slow cell ended", |x| {
+        x.state.is_finished()
+    })
+    .await;
     assert_eq!(slow_run.state, ExecutionState::Error, "{slow_run:?}");
     assert_eq!(
-        cathode_tests::cells::error_of(&slow_run).map(|e| e.0),
+        error_of(&slow_run).map(|e| e.0),
         Some("KeyboardInterrupt"),
         "{slow_run:?}"
     );
-    assert!(!cathode_tests::cells::stdout_of(&slow_run).contains("slept"));
+    assert!(!stdout_of(&slow_run).contains("slept"));
     assert_eq!(fake.requests().len(), 1, "the model was asked again");
 }

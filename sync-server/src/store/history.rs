@@ -18,7 +18,8 @@ pub(super) async fn history_rows(
     // has statistics on freshly filled tables, planned the join as a loop
     // over every detail of the notebook for each row (228 ms for a page of
     // 1,000 rows over 1,400 details, growing with the history); the
-    // subquery is always one primary-key lookup per row (3.4 ms).
+    // subquery is always one primary-key lookup per row (3.4 ms). Both
+    // figures are `EXPLAIN ANALYZE` by hand on a 12,000-change notebook.
     let rows = sqlx::query(
         "SELECT c.seq AS seq, c.author AS author, c.event_type AS event_type, \
          c.created_at AS created_at, \

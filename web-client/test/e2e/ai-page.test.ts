@@ -124,7 +124,9 @@ async function newAiCell(page: Page): Promise<string> {
   const before = await cellIds(page);
   await page.keyboard.press("Escape");
   await page.keyboard.press("b");
-  const ids = await waitFor("a new cell", () => cellIds(page), (v) => v.length === before.length + 1);
+  // A new id, not a longer list: a removal still arriving from another
+  // peer may shorten the list while the new cell lengthens it.
+  const ids = await waitFor("a new cell", () => cellIds(page), (v) => v.some((x) => !before.includes(x)));
   const id = ids.find((x) => !before.includes(x))!;
   await page.getByLabel("Cell type").selectOption("ai");
   await page.locator(`[data-cell-id="${id}"][data-type="ai"]`).waitFor();
@@ -244,6 +246,7 @@ test("an AI cell works on the page as a collaborator others see", async () => {
   await cell.getByRole("button", { name: "Undo this AI run's changes" }).click();
   await waitFor("the AI's cell gone at Bob's", () => cellIds(bob.page), (v) => !v.includes(created));
   assert.ok((await cellIds(bob.page)).includes(aiCell));
+  await waitFor("the AI's cell gone here", () => cellIds(page), (v) => !v.includes(created));
 
   // A provider error is said plainly.
   const failing = await newAiCell(page);

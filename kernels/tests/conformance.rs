@@ -133,6 +133,32 @@ display(Rich())
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn interrupt_before_the_code_starts() {
+                let k = $make;
+                // Asked for the moment the request is sent, before the
+                // kernel can have taken it up: ipykernel ignores SIGINT
+                // between requests (sent at once, it is lost and the cell
+                // sleeps on), and a SIGINT landing in its own code around
+                // the handler leaves the request without a reply (the cell
+                // would stay running for ever).
+                let exec = k
+                    .execute(ExecuteRequest::new("import time\ntime.sleep(600)\nprint('woke')"))
+                    .await
+                    .expect("execute");
+                k.interrupt().await.expect("interrupt");
+                let (ev, reply) = tokio::time::timeout(HANG_GUARD, exec.collect())
+                    .await
+                    .expect("the interrupt did not end the execution");
+                assert!(errors(&ev).iter().any(|(n, _, _)| *n == "KeyboardInterrupt"), "{ev:#?}");
+                assert!(!stream(&ev, StreamName::Stdout).contains("woke"));
+                assert_eq!(reply.expect("reply").status, ReplyStatus::Error);
+                // Nothing is left held for the next cell.
+                let ev = run_ok(&*k, "import time\ntime.sleep(0.5)\n6 * 7").await;
+                assert_eq!(text_plain(results(&ev)[0]), "42");
+                k.shutdown().await.expect("shutdown");
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn restart_loses_state() {
                 let k = $make;
                 run_ok(&*k, "y = 5").await;

@@ -15,7 +15,7 @@ use super::connection::Transport;
 use super::iopub::IopubCmd;
 use super::kernelspec::{InterruptMode, KernelSpec};
 use super::session::Session;
-use super::{Cmd, Incoming, JupyterOptions};
+use super::{Beginning, Cmd, Incoming, JupyterOptions};
 use crate::error::{KernelError, Result};
 use crate::event::{
     ExecuteReply, ExecuteRequest, ExitStatus, InputAnswer, KernelEvent, KernelInfo, KernelState,
@@ -26,11 +26,23 @@ use crate::kernel::{Execution, ExecutionSink};
 /// How long a kernel gets to exit after a shutdown request before SIGKILL.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 
+/// How long an execution that went idle may wait for its execute_reply.
+/// ipykernel sends the reply before idle (on another socket), except when
+/// a SIGINT lands in its own code around the handler: it then logs
+/// "KeyboardInterrupt caught in kernel", goes idle and never replies.
+const REPLY_GRACE: Duration = Duration::from_secs(2);
+
 /// One execution in flight: done when both its reply and its idle arrived.
 struct Running {
     sink: ExecutionSink,
     reply: Option<ExecuteReply>,
     idle: bool,
+    /// Silent executions publish no `execute_input`: busy is their start.
+    silent: bool,
+    /// Whether an interrupt sent now reaches the code (see [`Beginning`]).
+    started: bool,
+    /// Whether an interrupt was sent while it ran.
+    interrupted: bool,
 }
 
 pub(crate) struct Actor {
@@ -48,6 +60,10 @@ pub(crate) struct Actor {
     requests: HashMap<String, oneshot::Sender<Result<JupyterMessage>>>,
     /// The execution id and header of the input_request being waited on.
     pending_input: Option<(String, Header)>,
+    /// An interrupt asked for before the kernel took up the execution it
+    /// was for: ipykernel ignores SIGINT between requests, so it is sent
+    /// when the execution starts.
+    interrupt_held: bool,
     incoming_tx: mpsc::UnboundedSender<Incoming>,
     incoming: mpsc::UnboundedReceiver<Incoming>,
 }
@@ -73,6 +89,7 @@ impl Actor {
             running: HashMap::new(),
             requests: HashMap::new(),
             pending_input: None,
+            interrupt_held: false,
             incoming_tx,
             incoming,
         }
@@ -184,6 +201,7 @@ impl Actor {
     }
 
     async fn execute(&mut self, req: ExecuteRequest) -> Result<Execution> {
+        let silent = req.silent;
         let content = JupyterMessageContent::ExecuteRequest(JExecuteRequest {
             code: req.code,
             silent: req.silent,
@@ -217,6 +235,9 @@ impl Actor {
                 sink,
                 reply: None,
                 idle: false,
+                silent,
+                started: false,
+                interrupted: false,
             },
         );
         Ok(execution)
@@ -249,9 +270,23 @@ impl Actor {
     }
 
     async fn interrupt(&mut self) -> Result<()> {
-        let mode = self.spec.interrupt_mode;
         // Whatever input was being waited on is abandoned by the interrupt.
         self.pending_input = None;
+        self.live()?;
+        if !self.running.is_empty() && !self.running.values().any(|r| r.started) {
+            // Sent now, it would reach a kernel between requests and be
+            // ignored, and the cell would run on.
+            self.interrupt_held = true;
+            return Ok(());
+        }
+        self.send_interrupt().await
+    }
+
+    async fn send_interrupt(&mut self) -> Result<()> {
+        for run in self.running.values_mut().filter(|r| r.started) {
+            run.interrupted = true;
+        }
+        let mode = self.spec.interrupt_mode;
         let session = self.live()?;
         match mode {
             InterruptMode::Signal => session.guard.signal(Signal::SIGINT),
@@ -295,6 +330,7 @@ impl Actor {
         self.stop(true).await;
         self.fail_all("kernel restarted; its state was lost");
         self.pending_input = None;
+        self.interrupt_held = false;
         self.start_session().await
     }
 
@@ -307,7 +343,8 @@ impl Actor {
     }
 
     fn fail_running(&mut self, reason: &str, died: Option<&ExitStatus>) {
-        for (id, mut run) in self.running.drain() {
+        let running: Vec<_> = self.running.drain().collect();
+        for (id, mut run) in running {
             let mut events = Vec::new();
             if let Some(status) = died {
                 events.push(KernelEvent::Died {
@@ -321,22 +358,7 @@ impl Actor {
                     "The kernel stopped while running this cell: {reason}"
                 )],
             });
-            let fallback = run.sink.events.clone();
-            let routed = self.session.as_ref().map(|s| {
-                s.iopub.send(IopubCmd::Fail {
-                    id: id.clone(),
-                    events: events.clone(),
-                    fallback: fallback.clone(),
-                })
-            });
-            if !matches!(routed, Some(Ok(()))) {
-                // No router any more: deliver directly, off the actor's task.
-                tokio::spawn(async move {
-                    for e in events {
-                        let _ = fallback.send(e).await;
-                    }
-                });
-            }
+            self.deliver_last(&id, events, run.sink.events.clone());
             run.sink.finish(Err(KernelError::Died(reason.to_string())));
         }
     }
@@ -352,6 +374,25 @@ impl Actor {
                     run.idle = true;
                 }
                 self.maybe_finish(&id);
+                if self.running.contains_key(&id) {
+                    let tx = self.incoming_tx.clone();
+                    tokio::spawn(async move {
+                        tokio::time::sleep(REPLY_GRACE).await;
+                        let _ = tx.send(Incoming::ReplyOverdue(g, id));
+                    });
+                }
+            }
+            Incoming::ReplyOverdue(g, id) if g == self.generation => self.reply_overdue(&id),
+            Incoming::Began(g, id, stage) if g == self.generation => {
+                let Some(run) = self.running.get_mut(&id) else {
+                    return;
+                };
+                run.started |= stage == Beginning::Input || run.silent;
+                if run.started && std::mem::take(&mut self.interrupt_held) {
+                    if let Err(e) = self.send_interrupt().await {
+                        tracing::warn!("could not deliver a held interrupt: {e}");
+                    }
+                }
             }
             Incoming::Exited(g, status) if g == self.generation => self.died(status),
             Incoming::HeartbeatLost(g) if g == self.generation && self.dead.is_none() => {
@@ -388,6 +429,7 @@ impl Actor {
             let _ = tx.send(Err(KernelError::Died(reason.clone())));
         }
         self.pending_input = None;
+        self.interrupt_held = false;
         self.dead = Some(status);
     }
 
@@ -407,12 +449,80 @@ impl Actor {
         }
     }
 
+    /// Give an ending execution its last `events`, after whatever output
+    /// the router still holds for it.
+    fn deliver_last(
+        &self,
+        id: &str,
+        events: Vec<KernelEvent>,
+        fallback: mpsc::Sender<KernelEvent>,
+    ) {
+        let routed = self.session.as_ref().map(|s| {
+            s.iopub.send(IopubCmd::Fail {
+                id: id.to_string(),
+                events: events.clone(),
+                fallback: fallback.clone(),
+            })
+        });
+        if !matches!(routed, Some(Ok(()))) {
+            // No router any more: deliver directly, off the actor's task.
+            tokio::spawn(async move {
+                for e in events {
+                    let _ = fallback.send(e).await;
+                }
+            });
+        }
+    }
+
+    /// End an execution that went idle and never got its reply, so that
+    /// its cell does not stay running forever.
+    fn reply_overdue(&mut self, id: &str) {
+        if !matches!(self.running.get(id), Some(r) if r.idle && r.reply.is_none()) {
+            return;
+        }
+        let Some(mut run) = self.running.remove(id) else {
+            return;
+        };
+        if self.running.is_empty() {
+            self.interrupt_held = false;
+        }
+        let (ename, evalue) = if run.interrupted {
+            (
+                "KeyboardInterrupt",
+                "interrupted before the kernel replied".to_string(),
+            )
+        } else {
+            (
+                "KernelError",
+                "the kernel went idle without replying to this request".to_string(),
+            )
+        };
+        tracing::warn!(execution = id, "{ename}: {evalue}");
+        let events = vec![KernelEvent::Error {
+            ename: ename.into(),
+            evalue: evalue.clone(),
+            traceback: vec![format!("{ename}: {evalue}")],
+        }];
+        self.deliver_last(id, events, run.sink.events.clone());
+        run.sink.finish(Ok(ExecuteReply {
+            status: ReplyStatus::Error,
+            execution_count: None,
+            payloads: Vec::new(),
+            ename: Some(ename.into()),
+            evalue: Some(evalue),
+        }));
+    }
+
     fn maybe_finish(&mut self, id: &str) {
         let done = matches!(self.running.get(id), Some(r) if r.idle && r.reply.is_some());
         if !done {
             return;
         }
         if let Some(mut run) = self.running.remove(id) {
+            if self.running.is_empty() {
+                // Nothing left for a held interrupt to stop.
+                self.interrupt_held = false;
+            }
             if self.pending_input.as_ref().is_some_and(|(p, _)| p == id) {
                 self.pending_input = None;
             }

@@ -20,7 +20,7 @@ use zeromq::{SocketRecv, SubSocket, ZmqMessage};
 
 use super::convert::iopub_event;
 use super::wire::Codec;
-use super::Incoming;
+use super::{Beginning, Incoming};
 use crate::event::KernelEvent;
 
 pub enum IopubCmd {
@@ -131,6 +131,18 @@ pub async fn run(
             &msg.content,
             JupyterMessageContent::Status(s) if s.execution_state == ExecutionState::Idle
         );
+        let began = match &msg.content {
+            JupyterMessageContent::Status(s) if s.execution_state == ExecutionState::Busy => {
+                Some(Beginning::Busy)
+            }
+            JupyterMessageContent::ExecuteInput(_) => Some(Beginning::Input),
+            _ => None,
+        };
+        if let (Some(stage), Some(p)) = (began, parent.as_ref()) {
+            if routes.contains_key(p) {
+                let _ = incoming.send(Incoming::Began(generation, p.clone(), stage));
+            }
+        }
         let Some(event) = iopub_event(&msg.content) else {
             tracing::trace!("ignoring iopub {}", msg.header.msg_type);
             continue;

@@ -91,8 +91,23 @@ pub(crate) enum Incoming {
     IopubSeen(u64),
     /// iopub went idle for this parent msg_id.
     Idle(u64, String),
+    /// The kernel began handling this parent msg_id.
+    Began(u64, String, Beginning),
+    /// This execution went idle a while ago (the actor's `REPLY_GRACE`) and has no reply.
+    ReplyOverdue(u64, String),
     Exited(u64, ExitStatus),
     HeartbeatLost(u64),
+}
+
+/// What iopub said when a kernel took up an execute_request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Beginning {
+    /// `status: busy`: the request left the queue; ipykernel installs its
+    /// SIGINT handler a moment later.
+    Busy,
+    /// `execute_input`: published after the handler is installed, so an
+    /// interrupt from now on reaches the code.
+    Input,
 }
 
 /// A running Jupyter kernel.

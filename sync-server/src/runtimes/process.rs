@@ -5,9 +5,12 @@ use crate::config::AgentLimits;
 use std::collections::VecDeque;
 use std::path::Path;
 use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
+use tokio::sync::Notify;
 
 /// Lines of an agent's log kept for `GET …/runtime`. The agent masks its
 /// own log lines, so what is kept here holds no secret value.
@@ -15,11 +18,15 @@ const LOG_LINES: usize = 40;
 
 /// The last lines an agent wrote to stderr.
 #[derive(Clone, Default)]
-pub struct LogTail(Arc<Mutex<VecDeque<String>>>);
+pub struct LogTail {
+    lines: Arc<Mutex<VecDeque<String>>>,
+    /// Set, and waiters woken, once stderr is closed and read to its end.
+    closed: Arc<(AtomicBool, Notify)>,
+}
 
 impl LogTail {
     fn push(&self, line: String) {
-        let mut lines = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let mut lines = self.lines.lock().unwrap_or_else(|p| p.into_inner());
         if lines.len() == LOG_LINES {
             lines.pop_front();
         }
@@ -27,8 +34,31 @@ impl LogTail {
     }
 
     pub fn lines(&self) -> Vec<String> {
-        let lines = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let lines = self.lines.lock().unwrap_or_else(|p| p.into_inner());
         lines.iter().cloned().collect()
+    }
+
+    fn close(&self) {
+        self.closed.0.store(true, Ordering::SeqCst);
+        self.closed.1.notify_waiters();
+    }
+
+    /// Wait, at most `max`, until the agent's last lines are read: an exit
+    /// is noticed before its final words are, and those say why it died. A
+    /// kernel the agent started may keep the pipe open after the agent
+    /// itself is gone, hence the limit.
+    pub async fn drained(&self, max: Duration) {
+        let wait = async {
+            loop {
+                // Created before the check, so a close in between still wakes it.
+                let notified = self.closed.1.notified();
+                if self.closed.0.load(Ordering::SeqCst) {
+                    return;
+                }
+                notified.await;
+            }
+        };
+        let _ = tokio::time::timeout(max, wait).await;
     }
 }
 
@@ -103,6 +133,7 @@ pub fn spawn(launch: &AgentLaunch<'_>) -> std::io::Result<(Child, LogTail)> {
             while let Ok(Some(line)) = lines.next_line().await {
                 tail.push(line);
             }
+            tail.close();
         });
     }
     Ok((child, tail))

@@ -23,6 +23,8 @@ use tokio::sync::{mpsc, oneshot};
 
 /// How long a stopping agent gets to release its lease before SIGKILL.
 const STOP_GRACE: Duration = Duration::from_secs(5);
+/// How long an exited agent's last log lines may take to be read.
+const LAST_WORDS_WAIT: Duration = Duration::from_millis(500);
 
 /// What the supervisor's own tasks tell it.
 enum Event {
@@ -357,9 +359,11 @@ impl Supervisor {
         let (exited_tx, exited) = oneshot::channel();
         let events = self.events.clone();
         let id = notebook_id.to_owned();
+        let last_words = log.clone();
         tokio::spawn(async move {
             let status = child.wait().await.ok().and_then(|s| s.code());
             let _ = exited_tx.send(());
+            last_words.drained(LAST_WORDS_WAIT).await;
             let _ = events
                 .send(Event::Exited {
                     notebook_id: id,

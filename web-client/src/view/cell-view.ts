@@ -36,6 +36,12 @@ export interface CellHost {
   answerApproval: (executionId: string, seq: number, decision: ApprovalDecision) => void;
   undoAiRun: (executionId: string) => void;
   cancel: (executionId: string) => void;
+  /**
+   * Whether this markdown cell's rendering may wait: true queues it, and
+   * the page calls `renderDeferred` when it nears the viewport or the page
+   * is idle.
+   */
+  deferMarkdown: (cellId: string) => boolean;
   /** AI cells' model picker and output actions (absent: neither is shown). */
   ai?: AiCellHost;
 }
@@ -97,6 +103,8 @@ export class CellView {
   private lastRuntime: CellRuntime | undefined;
   private editingMarkdown = false;
   private renderedSource: string | undefined;
+  /** The markdown shows its source as text until `renderDeferred`. */
+  private markdownDeferred = false;
   private inputKey = "";
   private runtimeKey = "";
   private editable: boolean | undefined;
@@ -203,6 +211,11 @@ export class CellView {
     return this.view?.hasFocus ?? false;
   }
 
+  /** Render markdown that waited for the viewport or an idle moment. */
+  renderDeferred(): void {
+    if (this.markdownDeferred) this.syncMarkdown();
+  }
+
   /** Markdown shows its rendering until edited; running renders it again. */
   editMarkdown(editing: boolean): void {
     if (this.lastType !== "markdown") editing = true;
@@ -216,15 +229,21 @@ export class CellView {
     const showRendered = isMd && !this.editingMarkdown;
     if (this.rendered.hidden !== !showRendered) this.rendered.hidden = !showRendered;
     if (this.editorHost.hidden !== showRendered) this.editorHost.hidden = showRendered;
-    if (showRendered) {
-      const doc = this.host.session.notebook;
-      const source = nb.cellSource(doc, this.id);
-      if (source !== this.renderedSource) {
-        this.renderedSource = source;
-        if (source.trim() === "") this.rendered.innerHTML = '<p class="empty-md">Double-click (or press Enter) to edit markdown.</p>';
-        else renderMarkdown(this.rendered, source, nb.cellAttachments(doc, this.id));
-      }
+    if (!showRendered) return;
+    const doc = this.host.session.notebook;
+    const source = nb.cellSource(doc, this.id);
+    if (source === this.renderedSource && !this.markdownDeferred) return;
+    this.renderedSource = source;
+    if (source.trim() !== "" && this.host.deferMarkdown(this.id)) {
+      // Off screen while the page opens: marked and KaTeX for fifty cells
+      // would hold up the first editable cell.
+      this.markdownDeferred = true;
+      this.rendered.textContent = source;
+      return;
     }
+    this.markdownDeferred = false;
+    if (source.trim() === "") this.rendered.innerHTML = '<p class="empty-md">Double-click (or press Enter) to edit markdown.</p>';
+    else renderMarkdown(this.rendered, source, nb.cellAttachments(doc, this.id));
   }
 
   private toggleMeta(key: "source_hidden" | "outputs_hidden"): void {

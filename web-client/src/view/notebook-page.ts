@@ -204,6 +204,11 @@ export class NotebookPage {
   private readonly aiApproval = new AiApprovalPicker((mode) => this.session.edit((d) => setApprovalMode(d, mode)));
   private runtimeCache = new Map<string, CellRuntime>();
   private mountQueue = new Set<string>();
+  /** Markdown cells whose rendering waits (see `CellHost.deferMarkdown`). */
+  private markdownQueue = new Set<string>();
+  private markdownIdle: number | undefined;
+  /** True during the first render of the notebook's cells. */
+  private opening = false;
   private mountFrame: number | undefined;
   private firstEditorMarked = false;
 
@@ -221,8 +226,11 @@ export class NotebookPage {
       for (const id of this.mountQueue) if (!this.views.has(id)) this.mountQueue.delete(id);
       for (const id of pending) {
         this.mountQueue.delete(id);
-        this.views.get(id)?.mountEditor();
-        if (!this.firstEditorMarked) {
+        this.markdownQueue.delete(id);
+        const view = this.views.get(id);
+        view?.renderDeferred();
+        view?.mountEditor();
+        if (!this.firstEditorMarked && view?.cellType !== "markdown") {
           this.firstEditorMarked = true;
           performance.mark("cathode:first-editor");
         }
@@ -230,6 +238,24 @@ export class NotebookPage {
       }
       this.pumpMounts();
     });
+  }
+
+  /** Render waiting markdown, top first, in the page's idle time. */
+  private pumpMarkdown(): void {
+    if (this.markdownIdle !== undefined || this.markdownQueue.size === 0) return;
+    this.markdownIdle = requestIdleCallback(
+      (deadline) => {
+        this.markdownIdle = undefined;
+        for (const id of this.order) {
+          if (!this.markdownQueue.delete(id)) continue;
+          this.views.get(id)?.renderDeferred();
+          if (deadline.timeRemaining() < 3 && !deadline.didTimeout) break;
+        }
+        for (const id of this.markdownQueue) if (!this.views.has(id)) this.markdownQueue.delete(id);
+        this.pumpMarkdown();
+      },
+      { timeout: 300 },
+    );
   }
 
   /** The clear each cached runtime view was computed with. */
@@ -299,6 +325,7 @@ export class NotebookPage {
     if (this.cellsEl.querySelector(".placeholder")) clear(this.cellsEl);
     const now = Date.now();
     let prev: Element | null = null;
+    this.opening = this.order.length === 0 && order.length > 0;
     for (const id of order) {
       let view = this.views.get(id);
       if (!view) {
@@ -315,13 +342,30 @@ export class NotebookPage {
       performance.mark("cathode:cells-rendered");
       // The top of the notebook is editable in this very frame; the rest
       // mount as they near the viewport, a few per frame.
-      const start = performance.now();
+      this.opening = false;
+      // Read the layout once, then write: a read after each cell's
+      // rendering would lay out all the cells again every time.
+      const onScreen: CellView[] = [];
       for (const id of order) {
         const view = this.views.get(id);
-        if (view && view.cellType !== "markdown") view.mountEditor();
-        if (performance.now() - start > 12 || view?.el.offsetTop! > window.innerHeight) break;
+        if (!view) continue;
+        if (view.el.offsetTop > window.innerHeight) break;
+        onScreen.push(view);
       }
-      if (!this.firstEditorMarked) {
+      let mounting = 0;
+      let mounted = false;
+      for (const view of onScreen) {
+        this.markdownQueue.delete(view.id);
+        view.renderDeferred();
+        if (view.cellType !== "markdown" && mounting <= 12) {
+          const start = performance.now();
+          view.mountEditor();
+          mounting += performance.now() - start;
+          mounted = true;
+        }
+      }
+      this.pumpMarkdown();
+      if (mounted && !this.firstEditorMarked) {
         this.firstEditorMarked = true;
         performance.mark("cathode:first-editor");
       }
@@ -364,6 +408,11 @@ export class NotebookPage {
         this.session.edit((d) => answerApproval(d, x, seq, decision, this.session.user)),
       undoAiRun: (x) => this.session.edit((d) => requestControl(d, { kind: "undo_ai_run", ai_run: x }, this.session.user)),
       cancel: (x) => this.session.edit((d) => requestControl(d, { kind: "cancel", execution_id: x }, this.session.user)),
+      deferMarkdown: (id) => {
+        if (!this.opening) return false;
+        this.markdownQueue.add(id);
+        return true;
+      },
       ai: this.aiHost,
     };
   }

@@ -59,6 +59,7 @@ export class NotebookSession {
   private connState: ConnectionStatus = { state: "connecting" };
   private flushScheduled = false;
   private saveTimer: ReturnType<typeof setTimeout> | undefined;
+  private idleSave: number | undefined;
   private lastStatus = "";
 
   constructor(private readonly options: SessionOptions) {
@@ -263,7 +264,7 @@ export class NotebookSession {
 
   private onLocalOrRemote(change: DocChange): void {
     if (change.origin === "local") this.scheduleFlush();
-    this.scheduleSave();
+    this.scheduleSave(change.origin === "local");
   }
 
   /** Local changes go out in one message per document per task. */
@@ -286,12 +287,36 @@ export class NotebookSession {
     }
   }
 
-  private scheduleSave(): void {
-    if (!this.storage || this.saveTimer) return;
-    this.saveTimer = setTimeout(() => {
-      this.saveTimer = undefined;
-      this.saveNow();
-    }, 300);
+  /**
+   * Our own typing is written to the local copy within 300 ms, as the only
+   * copy until the server has it. What came from the server waits for an
+   * idle moment (at most 2 s): the first save of a freshly opened notebook
+   * encodes the whole document, which would otherwise land in the middle
+   * of its first render.
+   */
+  private scheduleSave(local: boolean): void {
+    if (!this.storage) return;
+    if (local) {
+      if (this.saveTimer) return;
+      this.cancelIdleSave();
+      this.saveTimer = setTimeout(() => {
+        this.saveTimer = undefined;
+        this.saveNow();
+      }, 300);
+    } else if (!this.saveTimer && this.idleSave === undefined) {
+      this.idleSave = requestIdleCallback(
+        () => {
+          this.idleSave = undefined;
+          this.saveNow();
+        },
+        { timeout: 2000 },
+      );
+    }
+  }
+
+  private cancelIdleSave(): void {
+    if (this.idleSave !== undefined) cancelIdleCallback(this.idleSave);
+    this.idleSave = undefined;
   }
 
   /** Write what changed to the local copy now; resolves once written. */
@@ -299,6 +324,7 @@ export class NotebookSession {
     if (!this.storage) return Promise.resolve();
     clearTimeout(this.saveTimer);
     this.saveTimer = undefined;
+    this.cancelIdleSave();
     this.replica.commitPending();
     void this.storage.save("notebook", this.replica.notebook);
     return this.storage.save("runtime", this.replica.runtime);

@@ -59,6 +59,18 @@ async function answer(body: (typeof received)[number], res: ServerResponse): Pro
   const lastUser = body.messages.map((m) => m.role).lastIndexOf("user");
   const prompt = JSON.stringify(body.messages[lastUser]?.content ?? "");
   const results = body.messages.slice(lastUser + 1).filter((m) => m.role === "tool");
+  if (prompt.includes("Make a note")) {
+    // Only asks to create a cell; with every tool asking, it is denied.
+    res.writeHead(200, { "Content-Type": "text/event-stream" });
+    if (results.length === 0) toolCall(res, "call_note", "create_cell", JSON.stringify({ source: "A note.", cell_type: "markdown" }));
+    else {
+      res.write(chunk({ role: "assistant", content: `Told: ${String(results[0].content).slice(0, 200)}` }));
+      res.write(chunk({}, "stop"));
+    }
+    res.write("data: [DONE]\n\n");
+    res.end();
+    return;
+  }
   if (prompt.includes("Please fail")) {
     res.writeHead(500, { "Content-Type": "application/json" });
     res.end(JSON.stringify({ error: { message: "the scripted model is overloaded" } }));
@@ -267,6 +279,26 @@ test("an AI cell works on the page as a collaborator others see", async () => {
   await waitFor("Bob's approval mode", () => bob.page.getByLabel("AI approvals").inputValue(), (v) => v === "ask_all");
   const settings = await bob.page.evaluate(() => (window as any).cathode.notebookMetadata().cathode);
   assert.equal(settings?.ai_approval, "ask_all");
+
+  // A later run honours it: even create_cell asks now, in Bob's page too,
+  // and his denial leaves the notebook as it was.
+  const asking = await newAiCell(page);
+  await page.locator(`[data-cell-id="${asking}"] .gutter`).click();
+  await page.keyboard.press("Enter");
+  await page.keyboard.insertText("Make a note.");
+  const cellsBefore = await waitFor("the AI cell at Bob's", () => cellIds(bob.page), (v) => v.includes(asking));
+  await page.keyboard.press("Control+Enter");
+  const ask = bob.page.locator(`[data-cell-id="${asking}"] .approval`);
+  await ask.locator(".approval-what code", { hasText: "create_cell" }).waitFor({ timeout: 120_000 });
+  await ask.getByRole("button", { name: "Deny", exact: true }).click();
+  await page.locator(`[data-cell-id="${asking}"] .ai-status.state-done`).waitFor({ timeout: 120_000 });
+  await page.locator(`[data-cell-id="${asking}"] .ai-reply`, { hasText: "Told:" }).waitFor();
+  assert.deepEqual(await cellIds(page), cellsBefore, "no cell was created");
+  assert.deepEqual(await cellIds(bob.page), cellsBefore);
+  const noteTurn = received.filter((r) => JSON.stringify(r.messages).includes("Make a note")).pop()!;
+  const denied = noteTurn.messages[noteTurn.messages.length - 1];
+  assert.equal(denied.role, "tool");
+  assert.match(String(denied.content), /bob denied this call/, "the model is told who denied the call");
 
   assert.deepEqual(await forbidden(page), []);
   assert.deepEqual(await forbidden(bob.page), []);

@@ -3,7 +3,8 @@
 
 use cathode_client::NotebookClient;
 use schema::{
-    CellId, CellType, ExecutionRecord, ExecutionState, OutputManifest, Placement, RequestId,
+    CellId, CellType, ControlKind, ExecutionRecord, ExecutionState, OutputManifest, Placement,
+    RequestId,
 };
 use std::time::Duration;
 
@@ -18,6 +19,15 @@ pub async fn add_cell(client: &NotebookClient, source: &str) -> CellId {
         .await
         .unwrap()
         .unwrap()
+}
+
+/// Ask the notebook's runtime to interrupt whatever it runs.
+pub async fn request_interrupt(client: &NotebookClient) {
+    client
+        .edit_notebook(|nb| nb.request_control(ControlKind::Interrupt, "tester"))
+        .await
+        .unwrap()
+        .unwrap();
 }
 
 pub async fn request_run(client: &NotebookClient, cell: &CellId) -> RequestId {

@@ -9,13 +9,13 @@ use cathode_tests::ai::{
     add_ai_cell, replies, server_with_ai, status, tool_calls, tool_results, AiModel, API_KEY,
 };
 use cathode_tests::cells::{
-    add_cell, error_of, executions_of_cell, request_run, stdout_of, wait_cell_execution,
-    wait_execution, wait_state,
+    add_cell, error_of, executions_of_cell, request_interrupt, request_run, stdout_of,
+    wait_cell_execution, wait_execution, wait_state,
 };
 use cathode_tests::fake_llm::{
     answer, contents, decide, last_tool_result, tool_calls as calls, Chunk, FakeLlm, Turn,
 };
-use schema::{ControlKind, ExecutionRecord, ExecutionState};
+use schema::{ExecutionRecord, ExecutionState};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -349,11 +349,7 @@ async fn the_turn_limit_and_an_interrupt_stop_the_loop() {
             .is_some_and(|r| r.starts_with("Thinking"))
     })
     .await;
-    client
-        .edit_notebook(|nb| nb.request_control(ControlKind::Interrupt, "tester"))
-        .await
-        .unwrap()
-        .unwrap();
+    request_interrupt(&client).await;
     let stopped = wait_execution(&client, &request, "interrupted", |x| x.state.is_finished()).await;
     assert_eq!(status(&stopped)["state"], "interrupted", "{stopped:?}");
     assert!(
@@ -420,18 +416,13 @@ async fn an_interrupt_during_a_tool_stops_the_cell_and_the_run() {
 
     let ai = add_ai_cell(&client, "run the slow cell").await;
     let request = request_run(&client, &ai).await;
-    // The tool's run of the slow cell is under way: its code has started.
-    // (An interrupt that reaches ipykernel before the code starts is lost,
-    // as in Jupyter: see the closing note.)
-    let started = wait_cell_execution(&client, &slow, "its code started", |x| {
-        x.state == ExecutionState::Running && stdout_of(x).contains("started")
+    // The tool's run of the slow cell is under way, perhaps before its code
+    // has started: the kernel holds such an interrupt until it has.
+    let started = wait_cell_execution(&client, &slow, "its run under way", |x| {
+        x.state == ExecutionState::Running
     })
     .await;
-    client
-        .edit_notebook(|nb| nb.request_control(ControlKind::Interrupt, "tester"))
-        .await
-        .unwrap()
-        .unwrap();
+    request_interrupt(&client).await;
 
     let stopped = wait_execution(&client, &request, "the AI run interrupted", |x| {
         x.state.is_finished()

@@ -2,10 +2,10 @@
 //! stopping at the first error as Jupyter does, an interrupt included.
 
 use cathode_tests::cells::{
-    add_cell, error_of, request_run, stdout_of, wait_execution, wait_state,
+    add_cell, error_of, request_interrupt, request_run, stdout_of, wait_execution, wait_state,
 };
 use cathode_tests::{served_notebook, TestAgent};
-use schema::{ControlKind, ExecutionState};
+use schema::ExecutionState;
 
 async fn run_all_stops_at_the_first_error_for(kernel: &str) {
     let (server, notebook, runtime, owner) = served_notebook("run all").await.unwrap();
@@ -96,11 +96,7 @@ async fn an_interrupt_during_run_all_cancels_the_rest_for(kernel: &str) {
     // Let the kernel get from the print into the loop (not a timing
     // assertion): an interrupt in ipykernel's output flush is another test.
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    owner
-        .edit_notebook(|nb| nb.request_control(ControlKind::Interrupt, "tester"))
-        .await
-        .unwrap()
-        .unwrap();
+    request_interrupt(&owner).await;
     let interrupted = wait_state(&owner, &r[1], &[ExecutionState::Error]).await;
     let ename = error_of(&interrupted).map(|(ename, _, _)| ename);
     assert_eq!(ename, Some("KeyboardInterrupt"), "{interrupted:?}");

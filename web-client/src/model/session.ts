@@ -68,19 +68,20 @@ export class NotebookSession {
     this.connection = new Connection(
       { url: options.wsUrl, notebookId: options.notebookId, token: options.token, WebSocketImpl: options.WebSocketImpl },
       {
-        welcome: (w) => this.onWelcome(w),
-        sync: (doc, msg) => this.onSync(doc, msg),
-        peers: (p) => this.applyPeers(p),
+        welcome: (w) => this.afterLocalCopy(() => this.onWelcome(w)),
+        sync: (doc, msg) => this.afterLocalCopy(() => this.onSync(doc, msg)),
+        peers: (p) => this.afterLocalCopy(() => this.applyPeers(p)),
         kernelReply: (id, answer) => this.kernel.replied(id, answer),
-        error: (e) => this.onError(e),
-        status: (s) => {
-          this.connState = s;
-          if (s.state !== "connected") {
-            this.peers.clear();
-            for (const l of this.peersListeners) l(this.peers);
-          }
-          this.publishStatus();
-        },
+        error: (e) => this.afterLocalCopy(() => this.onError(e)),
+        status: (s) =>
+          this.afterLocalCopy(() => {
+            this.connState = s;
+            if (s.state !== "connected") {
+              this.peers.clear();
+              for (const l of this.peersListeners) l(this.peers);
+            }
+            this.publishStatus();
+          }),
       },
     );
     this.replica.onChange((c) => this.onLocalOrRemote(c));
@@ -98,9 +99,26 @@ export class NotebookSession {
     return this.options.token;
   }
 
-  /** Load the local copy (if any), then connect. */
+  /**
+   * What the connection delivered while the local copy was still loading,
+   * in order; `undefined` once it is loaded.
+   */
+  private waiting: Array<() => void> | undefined = [];
+
+  /**
+   * Run `fn` now, or once the local copy is loaded: the socket opens while
+   * IndexedDB is read, but a sync message may only meet the documents as
+   * the local copy leaves them.
+   */
+  private afterLocalCopy(fn: () => void): void {
+    if (this.waiting) this.waiting.push(fn);
+    else fn();
+  }
+
+  /** Connect, and load the local copy (if any) meanwhile. */
   async open(): Promise<void> {
     performance.mark("cathode:open");
+    this.connection.start();
     if (this.storage) {
       const [nb, rt] = await Promise.all([this.storage.load("notebook"), this.storage.load("runtime")]);
       try {
@@ -113,7 +131,9 @@ export class NotebookSession {
       }
     }
     performance.mark("cathode:local-copy-loaded");
-    this.connection.start();
+    const waiting = this.waiting ?? [];
+    this.waiting = undefined;
+    for (const fn of waiting) fn();
     this.publishStatus();
   }
 

@@ -42,12 +42,20 @@ pub async fn request_run(client: &NotebookClient, cell: &CellId) -> RequestId {
 
 pub async fn executions_for(client: &NotebookClient, request: &RequestId) -> Vec<ExecutionRecord> {
     let r = request.clone();
+    executions_where(client, move |x| x.request_id == r).await
+}
+
+/// The executions the runtime document lists (in its order) that `keep`.
+async fn executions_where(
+    client: &NotebookClient,
+    keep: impl Fn(&ExecutionRecord) -> bool + Send + 'static,
+) -> Vec<ExecutionRecord> {
     client
         .runtime(move |rt| {
             rt.executions()
                 .unwrap()
                 .into_iter()
-                .filter(|x| x.request_id == r)
+                .filter(|x| keep(x))
                 .collect()
         })
         .await
@@ -107,16 +115,7 @@ pub async fn wait_cell_execution(
 /// Every execution of `cell`, in the order the runtime document lists them.
 pub async fn executions_of_cell(client: &NotebookClient, cell: &CellId) -> Vec<ExecutionRecord> {
     let c = cell.clone();
-    client
-        .runtime(move |rt| {
-            rt.executions()
-                .unwrap()
-                .into_iter()
-                .filter(|x| x.cell_id == c)
-                .collect()
-        })
-        .await
-        .unwrap()
+    executions_where(client, move |x| x.cell_id == c).await
 }
 
 /// The waiting behind both: the executions `among` picks, re-read after

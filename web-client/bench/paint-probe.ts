@@ -1,0 +1,95 @@
+/**
+ * Timing taken inside the page, the same way for cathode and JupyterLab.
+ *
+ * Why not poll from the harness: a `setTimeout(check, 0)` loop is clamped
+ * to 4 ms after a few rounds and a `requestAnimationFrame` loop sees a
+ * change one frame late, so either can push a sample past a frame
+ * boundary and add a whole frame to it; and a start time read by one
+ * remote-protocol call before the key is pressed by another counts the
+ * protocol's round trips as the page's. Here a change is seen by a
+ * MutationObserver as it happens, "painted" is the next animation frame
+ * after it, and a key press starts when its event reached the page.
+ */
+
+import type { BrowserContext, Page } from "playwright-core";
+
+/**
+ * Installs, in `page`: `__paintedWhen(test)`, resolving with the time
+ * (ms since the epoch, comparable across pages) of the first frame after
+ * the DOM satisfies `test`; and `__lastKeydown()`, the time of the last
+ * keydown's event in the same clock.
+ */
+export async function installPaintProbe(page: Page): Promise<void> {
+  await page.evaluate(() => {
+    const w = window as any;
+    if (w.__paintedWhen) return;
+    let lastKeydown = 0;
+    window.addEventListener(
+      "keydown",
+      (e) => {
+        lastKeydown = performance.timeOrigin + e.timeStamp;
+      },
+      { capture: true },
+    );
+    w.__lastKeydown = () => lastKeydown;
+    w.__paintedWhen = (test: () => boolean) =>
+      new Promise<number>((resolve) => {
+        const painted = () => requestAnimationFrame(() => resolve(performance.timeOrigin + performance.now()));
+        if (test()) return painted();
+        const observer = new MutationObserver(() => {
+          if (!test()) return;
+          observer.disconnect();
+          painted();
+        });
+        observer.observe(document.body, { subtree: true, childList: true, characterData: true, attributes: true });
+      });
+  });
+}
+
+/** A moment of a page's load: the DOM first holds `count` matches of `selector`, at least one of them visible (so painted by the next frame). */
+export interface LoadMark {
+  name: string;
+  selector: string;
+  count?: number;
+}
+
+/**
+ * Watches every page `context` opens, from the document's start, for
+ * `marks`; read each with `loadMark`. Times are ms since navigation, taken
+ * in the page, so neither the harness's polling nor its round trips count.
+ */
+export async function watchLoad(context: BrowserContext, marks: LoadMark[]): Promise<void> {
+  await context.addInitScript((marks: LoadMark[]) => {
+    const at: Record<string, Promise<number>> = {};
+    for (const mark of marks) {
+      at[mark.name] = new Promise<number>((resolve) => {
+        // Counting on each mutation is cheap; visibility needs layout, so
+        // it is asked at most once a frame (in the frame's own layout), and
+        // the mark is when the DOM first held what that frame shows.
+        const enough = () => document.querySelectorAll(mark.selector).length >= (mark.count ?? 1);
+        const visible = () => [...document.querySelectorAll(mark.selector)].some((el) => el.checkVisibility());
+        let since: number | undefined;
+        const observer = new MutationObserver(() => check());
+        const check = () => {
+          if (since !== undefined || !enough()) return;
+          since = performance.now();
+          requestAnimationFrame(() => {
+            const at = since as number;
+            since = undefined;
+            if (!visible()) return;
+            observer.disconnect();
+            resolve(at);
+          });
+        };
+        observer.observe(document, { subtree: true, childList: true, attributes: true });
+        check();
+      });
+    }
+    (window as any).__loadMarks = at;
+  }, marks);
+}
+
+/** The time of `name` in the page's current document, once it is reached. */
+export async function loadMark(page: Page, name: string): Promise<number> {
+  return page.evaluate((n) => (window as any).__loadMarks[n] as Promise<number>, name);
+}

@@ -7,8 +7,9 @@
  * boundary and add a whole frame to it; and a start time read by one
  * remote-protocol call before the key is pressed by another counts the
  * protocol's round trips as the page's. Here a change is seen by a
- * MutationObserver as it happens, "painted" is the next animation frame
- * after it, and a key press starts when its event reached the page.
+ * MutationObserver as it happens, "painted" is the frame that paints it
+ * (the next one, or the current one for a change made in a frame
+ * callback), and a key press starts when its event reached the page.
  */
 
 import type { BrowserContext, Page } from "playwright-core";
@@ -32,9 +33,30 @@ export async function installPaintProbe(page: Page): Promise<void> {
       { capture: true },
     );
     w.__lastKeydown = () => lastKeydown;
+    // A change made inside an animation-frame callback (where a page that
+    // coalesces its renders per frame makes them) is painted in that same
+    // frame, so waiting for the next frame would add a whole one to it.
+    // The page's callbacks are wrapped to say when a frame's callbacks are
+    // under way; a message posted from the first one runs only after the
+    // frame is painted.
+    const raf = window.requestAnimationFrame.bind(window);
+    let inFrame = false;
+    const afterFrame = new MessageChannel();
+    afterFrame.port1.onmessage = () => {
+      inFrame = false;
+    };
+    window.requestAnimationFrame = (callback: FrameRequestCallback) =>
+      raf((ts) => {
+        if (!inFrame) {
+          inFrame = true;
+          afterFrame.port2.postMessage(null);
+        }
+        callback(ts);
+      });
     w.__paintedWhen = (test: () => boolean) =>
       new Promise<number>((resolve) => {
-        const painted = () => requestAnimationFrame(() => resolve(performance.timeOrigin + performance.now()));
+        const now = () => performance.timeOrigin + performance.now();
+        const painted = () => (inFrame ? resolve(now()) : raf(() => resolve(now())));
         if (test()) return painted();
         const observer = new MutationObserver(() => {
           if (!test()) return;

@@ -19,7 +19,7 @@ import { TestServer, launchBrowser, openAs } from "../test/e2e/harness";
 import { measureJupyterLab, type LabPart } from "./jupyterlab";
 import { historyPanelOpen } from "./history";
 import { ourCompletion } from "./completion";
-import { installPaintProbe, loadMark, watchLoad } from "./paint-probe";
+import { OPENS, installPaintProbe, loadMark, runKeyToPainted, watchLoad } from "./paint-probe";
 
 const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -101,11 +101,15 @@ async function keystrokes(server: TestServer): Promise<number[]> {
   return samples;
 }
 
-/** Opens of the 200-cell notebook per kind (cold, warm): one is noise. */
-const OPENS = 5;
+/** One open's times (ms since navigation) and the page's own marks. */
+interface OpenTiming {
+  first: number;
+  all: number;
+  marks: string;
+}
 
 /** One open of `url` in `page`, timed in the page from navigation. */
-async function openOnce(page: Page, url: string): Promise<{ first: number; all: number; marks: string }> {
+async function openOnce(page: Page, url: string): Promise<OpenTiming> {
   await page.goto(url);
   await page.locator(".cell[data-type=code] .cm-content").first().waitFor({ timeout: 120_000 });
   await page.waitForFunction(() => document.querySelectorAll(".cell").length === 200, null, { timeout: 120_000 });
@@ -130,7 +134,7 @@ async function opening(server: TestServer): Promise<number> {
     { name: "all", selector: ".cell", count: 200 },
   ];
   // Each cold open in a new context: no local copy, signed in on the list.
-  const cold: Array<{ first: number; all: number; marks: string }> = [];
+  const cold: OpenTiming[] = [];
   let page: Page | undefined;
   for (let i = 0; i < OPENS; i++) {
     await page?.context().close();
@@ -142,7 +146,7 @@ async function opening(server: TestServer): Promise<number> {
     cold.push(await openOnce(page, url));
   }
   // Warm opens: the last context's page again, from its saved local copy.
-  const warm: Array<{ first: number; all: number; marks: string }> = [];
+  const warm: OpenTiming[] = [];
   for (let i = 0; i < OPENS && page; i++) {
     await page.evaluate(() => (window as any).cathode.session.saveNow());
     warm.push(await openOnce(page, url));
@@ -221,23 +225,7 @@ async function onePlusOne(server: TestServer): Promise<number[]> {
   await page.keyboard.insertText("1+1");
   await page.keyboard.press("Control+Enter");
   await page.locator(".cell .output.result").waitFor({ timeout: 120_000 });
-  await installPaintProbe(page);
-  const samples: number[] = [];
-  for (let i = 0; i < 40; i++) {
-    const count = i + 2;
-    const painted = page.evaluate(
-      (n) =>
-        (window as any).__paintedWhen(() => {
-          const prompt = document.querySelector(".cell .prompt")?.textContent;
-          const out = document.querySelector(".cell .output.result")?.textContent;
-          return prompt === `[${n}]:` && out?.trim() === "2";
-        }) as Promise<number>,
-      count,
-    );
-    await page.keyboard.press("Control+Enter");
-    const end = await painted;
-    samples.push(end - (await page.evaluate(() => (window as any).__lastKeydown() as number)));
-  }
+  const samples = await runKeyToPainted(page, { prompt: ".cell .prompt", result: ".cell .output.result" }, 40);
   console.log(`1+1 from the run key to the painted result (python3): ${fmt(samples)}`);
   await browser.close();
   return samples;

@@ -14,10 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { tabToPopup } from "./completion";
-import { installPaintProbe, loadMark, watchLoad } from "./paint-probe";
-
-/** Opens of the 200-cell notebook, as in our own benchmark. */
-const OPENS = 5;
+import { OPENS, installPaintProbe, loadMark, runKeyToPainted, watchLoad } from "./paint-probe";
 
 /** Each figure is left out when its part was not asked for or failed (said on the console). */
 export interface Figures {
@@ -154,33 +151,25 @@ async function onePlusOne(browser: Browser, url: string): Promise<number[]> {
   await r.locator(".jp-Notebook-ExecutionIndicator, .jp-KernelStatus, .jp-Toolbar").first().waitFor();
   await r.locator(".jp-Cell >> visible=true").first().click();
   await r.keyboard.press("Escape");
-  await r.keyboard.press("Control+Enter");
-  await r.locator(".jp-OutputArea-output >> visible=true", { hasText: "2" }).first().waitFor({ timeout: 120_000 });
-  await installPaintProbe(r);
-  const samples: number[] = [];
-  for (let i = 0; i < 40; i++) {
-    const n = i + 2;
-    const painted = r.evaluate(
-      (count) =>
-        (window as any).__paintedWhen(() => {
-          const prompt = document.querySelector(".jp-Cell .jp-InputPrompt")?.textContent ?? "";
-          const out = document.querySelector(".jp-Cell .jp-OutputArea-output")?.textContent ?? "";
-          return prompt.includes(`[${count}]`) && out.trim() === "2";
-        }) as Promise<number>,
-      n,
-    );
+  // A run key pressed before the kernel is connected can be dropped: press
+  // again until the cell has run (the timing below reads the count it is at).
+  for (let attempt = 1; ; attempt++) {
     await r.keyboard.press("Control+Enter");
-    const end = await painted;
-    samples.push(end - (await r.evaluate(() => (window as any).__lastKeydown() as number)));
+    try {
+      await r.locator(".jp-OutputArea-output >> visible=true", { hasText: "2" }).first().waitFor({ timeout: 15_000 });
+      break;
+    } catch (e) {
+      if (attempt === 8) throw e;
+    }
   }
+  const samples = await runKeyToPainted(r, { prompt: ".jp-Cell .jp-InputPrompt", result: ".jp-Cell .jp-OutputArea-output" }, 40);
   await r.context().close();
   return samples;
 }
 
-/** A 200-cell notebook to its first editable cell, after a small one warmed the page. */
 /**
  * Opens of the 200-cell notebook, each in a new context after a small
- * notebook has loaded JupyterLab's code: the first editable cell painted,
+ * notebook has loaded JupyterLab's code: the first editable cell in the page,
  * timed in the page from navigation.
  */
 async function opening(browser: Browser, warmUrl: string, bigUrl: string): Promise<number[]> {

@@ -68,6 +68,44 @@ export async function installPaintProbe(page: Page): Promise<void> {
   });
 }
 
+/** Where a notebook page shows its first cell's prompt and result. */
+export interface RunSelectors {
+  prompt: string;
+  result: string;
+}
+
+/**
+ * `runs` presses of Ctrl-Enter on a first cell holding `1+1` that has run:
+ * from each keydown to the frame that paints `2` under the next execution
+ * count.
+ */
+export async function runKeyToPainted(page: Page, at: RunSelectors, runs: number): Promise<number[]> {
+  await installPaintProbe(page);
+  const ran = await page.evaluate(
+    (prompt) => Number(/\[(\d+)\]/.exec(document.querySelector(prompt)?.textContent ?? "")?.[1] ?? 0),
+    at.prompt,
+  );
+  const samples: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const painted = page.evaluate(
+      ({ at, n }) =>
+        (window as any).__paintedWhen(() => {
+          const prompt = document.querySelector(at.prompt)?.textContent ?? "";
+          const out = document.querySelector(at.result)?.textContent ?? "";
+          return prompt.includes(`[${n}]`) && out.trim() === "2";
+        }) as Promise<number>,
+      { at, n: ran + 1 + i },
+    );
+    await page.keyboard.press("Control+Enter");
+    const end = await painted;
+    samples.push(end - (await page.evaluate(() => (window as any).__lastKeydown() as number)));
+  }
+  return samples;
+}
+
+/** Opens of the 200-cell notebook per kind, ours and JupyterLab's alike: one is noise. */
+export const OPENS = 5;
+
 /** A moment of a page's load: the DOM first holds `count` matches of `selector`, at least one of them visible (so painted by the next frame). */
 export interface LoadMark {
   name: string;

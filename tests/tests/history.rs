@@ -189,3 +189,76 @@ async fn snapshots_bound_the_replay_and_load_the_same_document() {
     assert_eq!(a.get_heads(), b.get_heads());
     assert_eq!(a.hydrate(None), b.hydrate(None));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_imported_notebook_starts_with_snapshots_of_its_first_changes() {
+    use cathode_tests::ipynb::{code, import, notebook};
+    use schema::automerge::ReadDoc;
+    let server = TestServer::start().unwrap();
+    // Cells of about 2 KB: one operation per character in the first change.
+    let cells = (0..40)
+        .map(|i| {
+            code(
+                &format!("c{i}"),
+                &format!("x_{i} = {i}  # padding\n").repeat(90),
+            )
+        })
+        .collect();
+    let file = serde_json::to_vec(&notebook(cells, serde_json::json!({}))).unwrap();
+    let (status, body) = import(&server, &server.owner_token, &file, "big").await;
+    assert_eq!(status, 201, "{body}");
+    let id = body["id"].as_str().unwrap().to_owned();
+
+    let url = format!("sqlite://{}?mode=ro", server.database_path().display());
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    for doc in ["notebook", "runtime"] {
+        let snapshot = sqlx::query(
+            "SELECT upto_seq, bytes FROM snapshots WHERE notebook_id = ? AND doc = ? \
+             ORDER BY upto_seq DESC LIMIT 1",
+        )
+        .bind(&id)
+        .bind(doc)
+        .fetch_optional(&pool)
+        .await
+        .unwrap()
+        .unwrap_or_else(|| panic!("no snapshot of the {doc} document"));
+        let last: i64 =
+            sqlx::query("SELECT MAX(seq) AS s FROM changes WHERE notebook_id = ? AND doc = ?")
+                .bind(&id)
+                .bind(doc)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+                .get("s");
+        assert_eq!(snapshot.get::<i64, _>("upto_seq"), last, "{doc}");
+        // The snapshot is the document the log replays to.
+        let rows =
+            sqlx::query("SELECT bytes FROM changes WHERE notebook_id = ? AND doc = ? ORDER BY seq")
+                .bind(&id)
+                .bind(doc)
+                .fetch_all(&pool)
+                .await
+                .unwrap();
+        let mut replayed = Automerge::new();
+        for row in rows {
+            let change = Change::from_bytes(row.get::<Vec<u8>, _>("bytes")).unwrap();
+            replayed.apply_changes([change]).unwrap();
+        }
+        let loaded = Automerge::load(&snapshot.get::<Vec<u8>, _>("bytes")).unwrap();
+        assert_eq!(loaded.get_heads(), replayed.get_heads(), "{doc}");
+        assert_eq!(loaded.hydrate(None), replayed.hydrate(None), "{doc}");
+    }
+    pool.close().await;
+
+    // And the room opens from it: a client sees every cell.
+    let client = NotebookClient::connect(server.client_config(&server.owner_token, &id))
+        .await
+        .unwrap();
+    let sources = client
+        .notebook(|nb| nb.cells().map(|cells| cells.len()))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(sources, 40);
+    client.close().await;
+}

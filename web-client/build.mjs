@@ -59,7 +59,7 @@ async function buildBrowser() {
   const html = template
     .replace("%APP_JS%", `/assets/${js}`)
     .replace("%APP_CSS%", css ? `<link rel="stylesheet" href="/assets/${css}">` : "")
-    .replace("%WASM%", `/assets/${wasmName}`);
+    .replaceAll("%WASM%", `/assets/${wasmName}`);
   await writeFile(join(out, "index.html"), html);
   // The page output HTML runs in (served with its own sandboxing policy).
   await mkdir(join(out, "sandbox"), { recursive: true });

@@ -9,6 +9,7 @@ import "../styles/app.css";
 import { Api, ApiError } from "../api/rest";
 import { adoptTokenFromUrl, forgetToken, storedToken, storeToken } from "./token";
 import { loadAutomerge } from "./wasm";
+import { LocalCopy } from "../model/local-copy";
 import { h, clear } from "../view/dom";
 import { showNotebookList } from "../view/list-page";
 import { showNotebook } from "../view/notebook-page";
@@ -43,6 +44,10 @@ async function start(): Promise<void> {
   const token = storedToken();
   if (!token) return signInPage(root);
   const api = new Api(window.location.origin, token);
+  const match = /^\/notebooks\/([^/]+)\/?$/.exec(window.location.pathname);
+  const notebookId = match ? decodeURIComponent(match[1]) : undefined;
+  // Read while the WebAssembly loads: reading needs none.
+  const localCopy = notebookId ? new LocalCopy(notebookId) : undefined;
   let me;
   try {
     [me] = await Promise.all([api.me(), loadAutomerge()]);
@@ -55,9 +60,8 @@ async function start(): Promise<void> {
     root.append(h("p.error", { role: "alert" }, `Could not reach the server: ${(e as Error).message}`));
     return;
   }
-  const match = /^\/notebooks\/([^/]+)\/?$/.exec(window.location.pathname);
-  if (match) {
-    await showNotebook(root, { api, token, me, notebookId: decodeURIComponent(match[1]) });
+  if (notebookId && localCopy) {
+    await showNotebook(root, { api, token, me, notebookId, localCopy });
   } else {
     await showNotebookList(root, { api, me });
   }

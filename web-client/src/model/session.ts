@@ -8,7 +8,8 @@
 import { KernelQuestions } from "./kernel-questions";
 import * as A from "@automerge/automerge";
 import { Connection, type ConnectionStatus } from "../sync/connection";
-import { DocStorage } from "../sync/persistence";
+import type { DocStorage } from "../sync/persistence";
+import type { LocalCopy } from "./local-copy";
 import { DOC_KINDS, type DocKind, type ErrorFrame, type PeerPresence, type Role, type Welcome } from "../sync/wire";
 import { Replica, type DocChange } from "./replica";
 import { schemaProblem, type NotebookDoc } from "../doc/notebook";
@@ -35,8 +36,11 @@ export interface SessionOptions {
   wsUrl: string;
   notebookId: string;
   token: string;
-  /** Keep a local copy in IndexedDB (off in Node tests). */
-  persist?: boolean;
+  /**
+   * Open from (and keep) a local copy in IndexedDB; without it (Node
+   * tests) everything comes by sync and nothing is kept.
+   */
+  localCopy?: LocalCopy;
   WebSocketImpl?: typeof WebSocket;
 }
 
@@ -64,7 +68,7 @@ export class NotebookSession {
 
   constructor(private readonly options: SessionOptions) {
     this.replica = new Replica();
-    if (options.persist) this.storage = new DocStorage(options.notebookId);
+    this.storage = options.localCopy?.storage;
     this.connection = new Connection(
       { url: options.wsUrl, notebookId: options.notebookId, token: options.token, WebSocketImpl: options.WebSocketImpl },
       {
@@ -119,18 +123,17 @@ export class NotebookSession {
   async open(): Promise<void> {
     performance.mark("cathode:open");
     this.connection.start();
-    if (this.storage) {
-      const [nb, rt] = await Promise.all([this.storage.load("notebook"), this.storage.load("runtime")]);
-      try {
-        if (nb) this.replica.notebook = A.loadIncremental(this.replica.notebook, nb);
-        if (rt) this.replica.runtime = A.loadIncremental(this.replica.runtime, rt);
-      } catch {
-        // A damaged local copy: start from the server's.
-        this.replica.notebook = A.init<RawNotebook>();
-        this.replica.runtime = A.init<RawRuntime>();
-      }
+    const copy = await this.options.localCopy?.bytes;
+    try {
+      if (copy?.notebook) this.replica.notebook = A.loadIncremental(this.replica.notebook, copy.notebook);
+      if (copy?.runtime) this.replica.runtime = A.loadIncremental(this.replica.runtime, copy.runtime);
+    } catch {
+      // A damaged local copy: start from the server's.
+      this.replica.notebook = A.init<RawNotebook>();
+      this.replica.runtime = A.init<RawRuntime>();
     }
     performance.mark("cathode:local-copy-loaded");
+    if (this.ready) performance.mark("cathode:notebook-ready");
     const waiting = this.waiting ?? [];
     this.waiting = undefined;
     for (const fn of waiting) fn();

@@ -35,12 +35,15 @@ import { setApprovalMode } from "../doc/ai";
 import { outlineKeys } from "../commands/outline-keys";
 import { withAiPeers } from "./ai/presence";
 import { aiCellHost } from "./ai/page-host";
+import { LocalCopy } from "../model/local-copy";
 
 export interface NotebookContext {
   api: Api;
   token: string;
   me: Me;
   notebookId: string;
+  /** Started by the page's entry while the WebAssembly loaded. */
+  localCopy?: LocalCopy;
 }
 
 export class NotebookPage {
@@ -73,7 +76,7 @@ export class NotebookPage {
       wsUrl: websocketUrl(window.location.origin),
       notebookId: ctx.notebookId,
       token: ctx.token,
-      persist: true,
+      localCopy: ctx.localCopy ?? new LocalCopy(ctx.notebookId),
     });
     this.blobs = new BlobCache(ctx.api);
     this.controller = new NotebookController(this);

@@ -18,6 +18,7 @@ import { join } from "node:path";
 import { TestServer, launchBrowser, openAs } from "../test/e2e/harness";
 import { measureJupyterLab, type LabPart } from "./jupyterlab";
 import { historyPanelOpen } from "./history";
+import { benchNotebook } from "./notebooks";
 import { ourCompletion } from "./completion";
 import { OPENS, installPaintProbe, loadMark, runKeyToPainted, watchLoad } from "./paint-probe";
 
@@ -26,33 +27,6 @@ const pct = (xs: number[], p: number) => {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
 };
 const fmt = (xs: number[]) => `p50 ${pct(xs, 50).toFixed(1)} ms, p99 ${pct(xs, 99).toFixed(1)} ms (n=${xs.length})`;
-
-function notebookWithOutputs(n: number): string {
-  const cells = [];
-  for (let i = 0; i < n; i++) {
-    cells.push(
-      i % 4 === 0
-        ? { id: `md-${i}`, cell_type: "markdown", metadata: {}, source: [`## Part ${i}\n`, "Text with $a^2+b^2$ and **bold**."] }
-        : {
-            id: `code-${i}`,
-            cell_type: "code",
-            metadata: {},
-            execution_count: i,
-            source: [`import math\n`, `values_${i} = [math.sqrt(k) for k in range(${i})]\n`, `print(len(values_${i}))`],
-            outputs: [
-              { output_type: "stream", name: "stdout", text: [`${i}\n`] },
-              { output_type: "execute_result", execution_count: i, metadata: {}, data: { "text/plain": [`${i * 2}`] } },
-            ],
-          },
-    );
-  }
-  return JSON.stringify({
-    nbformat: 4,
-    nbformat_minor: 5,
-    metadata: { kernelspec: { name: "python3", display_name: "Python 3", language: "python" } },
-    cells,
-  });
-}
 
 async function importNotebook(server: TestServer, name: string, body: string): Promise<string> {
   const r = await fetch(`${server.url}/api/notebooks/import?name=${encodeURIComponent(name)}`, {
@@ -127,7 +101,7 @@ async function openOnce(page: Page, url: string): Promise<OpenTiming> {
 
 async function opening(server: TestServer): Promise<number> {
   const browser = await launchBrowser();
-  const notebook = await importNotebook(server, "bench 200", notebookWithOutputs(200));
+  const notebook = await importNotebook(server, "bench 200", benchNotebook(200));
   const url = `${server.url}/notebooks/${notebook}`;
   const marks = [
     { name: "editable", selector: ".cell[data-type=code] .cm-content" },
@@ -155,7 +129,7 @@ async function opening(server: TestServer): Promise<number> {
     const firsts = opens.map((o) => o.first);
     const median = opens[firsts.indexOf(pct(firsts, 50))];
     console.log(
-      `200-cell notebook with outputs, ${label}, ${opens.length} opens: first editable cell p50 ${median.first.toFixed(0)} ms ` +
+      `200-cell notebook (2 KB of source per cell, small outputs), ${label}, ${opens.length} opens: first editable cell p50 ${median.first.toFixed(0)} ms ` +
         `(each: ${firsts.map((x) => x.toFixed(0)).join(", ")}), every cell p50 ${pct(opens.map((o) => o.all), 50).toFixed(0)} ms`,
     );
     console.log(`  (the median open, ms since navigation: ${median.marks})`);

@@ -14,6 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { tabToPopup } from "./completion";
+import { benchNotebook } from "./notebooks";
 import { OPENS, installPaintProbe, loadMark, runKeyToPainted, watchLoad } from "./paint-probe";
 
 /** Each figure is left out when its part was not asked for or failed (said on the console). */
@@ -97,7 +98,7 @@ export async function measureJupyterLab(browser: Browser, venv: string, parts: S
   writeFileSync(join(root, "keys.ipynb"), notebookFile([""]));
   writeFileSync(join(root, "run.ipynb"), notebookFile(["1+1"]));
   writeFileSync(join(root, "complete.ipynb"), notebookFile(["import o"]));
-  writeFileSync(join(root, "big.ipynb"), notebookFile(Array.from({ length: 200 }, (_, i) => `value_${i} = ${i} * 2\nprint(value_${i})`)));
+  writeFileSync(join(root, "big.ipynb"), benchNotebook(200));
   const port = 20000 + Math.floor(Math.random() * 20000);
   const token = "bench";
   const lab = await startLab(venv, root, port, token);

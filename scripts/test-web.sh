@@ -9,6 +9,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$here/env.sh"
 cd "$here/../web-client"
 npx tsc --noEmit
+npx tsc --noEmit -p worker
 node build.mjs --tests
 # Keys the Rust side makes, for the port's test (schema/examples).
 "$CARGO_TARGET_DIR/debug/examples/position_vectors" > dist-test/position-vectors.json

@@ -61,6 +61,24 @@ async function buildBrowser() {
     .replace("%APP_CSS%", css ? `<link rel="stylesheet" href="/assets/${css}">` : "")
     .replaceAll("%WASM%", `/assets/${wasmName}`);
   await writeFile(join(out, "index.html"), html);
+  // The service worker (worker/service-worker.ts): the app it keeps for
+  // offline reloads, named by this build's hash so each build gets a cache
+  // of its own.
+  // Fonts: the stylesheet names them relative to itself (`assets/…`), and
+  // every browser this runs in takes woff2.
+  const fonts = (await readdir(join(out, "assets"))).filter((f) => f.endsWith(".woff2"));
+  const assets = [`/assets/${wasmName}`, `/assets/${js}`, ...(css ? [`/assets/${css}`] : []), ...fonts.map((f) => `/assets/assets/${f}`)];
+  const build = createHash("sha256").update(assets.join("\n")).digest("hex").slice(0, 16);
+  await esbuild.build({
+    entryPoints: [join(here, "worker/service-worker.ts")],
+    bundle: true,
+    format: "iife",
+    target: "es2022",
+    outfile: join(out, "sw.js"),
+    minify: !watch,
+    define: { __ASSETS__: JSON.stringify(assets), __BUILD__: JSON.stringify(build) },
+    logLevel: "warning",
+  });
   // The page output HTML runs in (served with its own sandboxing policy).
   await mkdir(join(out, "sandbox"), { recursive: true });
   await copyFile(join(here, "src/sandbox/output-frame.html"), join(out, "sandbox/output-frame.html"));

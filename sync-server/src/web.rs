@@ -40,6 +40,7 @@ pub fn routes() -> Router<AppState> {
         .route("/notebooks/{id}", get(notebook_page))
         .route("/assets/{*path}", get(asset))
         .route("/sandbox/output-frame.html", get(frame_page))
+        .route("/sw.js", get(service_worker))
 }
 
 async fn index(State(state): State<AppState>) -> Response {
@@ -80,6 +81,16 @@ async fn frame_page(State(state): State<AppState>) -> Response {
     let path = state.config.web_dir.join(FRAME_PAGE);
     match tokio::fs::read(&path).await {
         Ok(body) => with_headers(body, "text/html; charset=utf-8", FRAME_CSP, "no-cache"),
+        Err(_) => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+/// The page's service worker (web-client `worker/`), at the root so that
+/// its scope covers every page. Never cached by HTTP: a new build's worker
+/// must be seen at once.
+async fn service_worker(State(state): State<AppState>) -> Response {
+    match tokio::fs::read(state.config.web_dir.join("sw.js")).await {
+        Ok(body) => with_headers(body, "text/javascript; charset=utf-8", PAGE_CSP, "no-cache"),
         Err(_) => StatusCode::NOT_FOUND.into_response(),
     }
 }

@@ -6,7 +6,7 @@
  */
 
 import "../styles/app.css";
-import { Api, ApiError } from "../api/rest";
+import { Api, ApiError, type Me } from "../api/rest";
 import { adoptTokenFromUrl, forgetToken, storedToken, storeToken } from "./token";
 import { loadAutomerge } from "./wasm";
 import { LocalCopy } from "../model/local-copy";
@@ -48,23 +48,48 @@ async function start(): Promise<void> {
   const notebookId = match ? decodeURIComponent(match[1]) : undefined;
   // Read while the WebAssembly loads: reading needs none.
   const localCopy = notebookId ? new LocalCopy(notebookId) : undefined;
-  let me;
+  const wasm = loadAutomerge();
+  let me: Me;
   try {
-    [me] = await Promise.all([api.me(), loadAutomerge()]);
+    me = await api.me();
+    await wasm;
   } catch (e) {
     if (e instanceof ApiError && e.status === 401) {
       forgetToken();
       return signInPage(root, "That token is not valid (wrong, revoked or expired). Ask for a new link.");
     }
-    clear(root);
-    root.append(h("p.error", { role: "alert" }, `Could not reach the server: ${(e as Error).message}`));
-    return;
+    // The server is unreachable but the app is here (the service worker
+    // kept it): a notebook opens from its local copy and syncs once the
+    // server answers again. Who we are comes with the server's welcome.
+    const unreachable = !(e instanceof ApiError);
+    if (!(unreachable && notebookId && localCopy && (await wasm.then(() => true, () => false)))) {
+      clear(root);
+      root.append(h("p.error", { role: "alert" }, `Could not reach the server: ${(e as Error).message}`));
+      return;
+    }
+    me = { user_id: "", name: "", is_admin: false, token_expires_at_ms: null };
   }
   if (notebookId && localCopy) {
     await showNotebook(root, { api, token, me, notebookId, localCopy });
   } else {
     await showNotebookList(root, { api, me });
   }
+  keepAppForOffline();
+}
+
+/**
+ * Register the service worker (web-client/worker/) once the page is idle:
+ * its first install downloads the whole app again, which should not land
+ * in the middle of opening a notebook.
+ */
+function keepAppForOffline(): void {
+  if (!("serviceWorker" in navigator)) return;
+  requestIdleCallback(
+    () => {
+      navigator.serviceWorker.register("/sw.js").catch((e) => console.warn("no offline copy of the app:", e));
+    },
+    { timeout: 5000 },
+  );
 }
 
 void start();

@@ -3,7 +3,8 @@
  * once in one cell converges with nothing lost and each one's undo undoes
  * only their own typing; each sees the other in the presence list and
  * their cursor in the right cell; a viewer gets the page read-only; edits
- * made offline converge without duplicates on reconnect.
+ * made offline converge without duplicates on reconnect, and a reload
+ * while the server is down opens the notebook from its local copy.
  */
 
 import { test } from "node:test";
@@ -116,6 +117,43 @@ test("a server restart is invisible apart from the indicator", async () => {
   assert.deepEqual(await forbidden(ada.page), []);
   await ada.context.close();
   await bob.context.close();
+});
+
+test("a reload while the server is down opens the local copy; edits made then reach the server", async () => {
+  const notebook = await server.createNotebook("Reload offline");
+  const erinToken = await server.person("erin", notebook, "editor");
+  const ada = await openAs(browser, server, server.token, `/notebooks/${notebook}`);
+  await ada.page.getByText("An empty notebook").waitFor();
+  await ada.page.keyboard.press("b");
+  await editCell(ada.page, 0);
+  await ada.page.keyboard.type("kept = 1\n");
+  await ada.page.locator(".sync", { hasText: "synced" }).waitFor();
+  await ada.page.evaluate(() => (window as any).cathode.session.saveNow());
+  // The service worker has kept the app once it is active.
+  await ada.page.evaluate(async () => {
+    await navigator.serviceWorker.ready;
+  });
+  const [id] = await cellIds(ada.page);
+  const { dataDir, port } = server;
+  await server.stop();
+  // Without the kept app this reload fails with "connection refused".
+  await ada.page.reload();
+  await ada.page.locator(`[data-cell-id="${id}"] .cm-content`).waitFor();
+  assert.equal(await source(ada.page, id), "kept = 1\n");
+  await ada.page.locator(".sync", { hasText: "offline" }).waitFor();
+  await editCell(ada.page, 0);
+  await ada.page.keyboard.type("offline = 2");
+  await ada.page.evaluate(() => (window as any).cathode.session.saveNow());
+  await screenshot(ada.page, "reloaded-while-server-down");
+  server = await TestServer.start({ dataDir, port });
+  shared.replaced(server);
+  await ada.page.locator(".sync", { hasText: "synced" }).waitFor({ timeout: 30_000 });
+  const erin = await openAs(browser, server, erinToken, `/notebooks/${notebook}`);
+  await waitFor("Ada's offline typing at Erin's", () => source(erin.page, id), (s) => s === "kept = 1\noffline = 2");
+  assert.deepEqual(await cellIds(erin.page), [id]);
+  assert.deepEqual(await cellIds(ada.page), [id]);
+  await ada.context.close();
+  await erin.context.close();
 });
 
 test("a viewer reads the notebook and cannot change anything", async () => {

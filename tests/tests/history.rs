@@ -193,7 +193,6 @@ async fn snapshots_bound_the_replay_and_load_the_same_document() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_imported_notebook_starts_with_snapshots_of_its_first_changes() {
     use cathode_tests::ipynb::{code, import, notebook};
-    use schema::automerge::ReadDoc;
     let server = TestServer::start().unwrap();
     // Cells of about 2 KB: one operation per character in the first change.
     let cells = (0..40)

@@ -11,6 +11,9 @@
  */
 
 import { DocStorage } from "../sync/persistence";
+import type { Role } from "../sync/wire";
+
+const ROLES: readonly Role[] = ["owner", "editor", "viewer", "runtime"];
 
 export interface LocalCopyBytes {
   notebook?: Uint8Array;
@@ -21,10 +24,36 @@ export class LocalCopy {
   readonly storage: DocStorage;
   readonly bytes: Promise<LocalCopyBytes>;
 
-  constructor(notebookId: string) {
+  constructor(private readonly notebookId: string) {
     this.storage = new DocStorage(notebookId);
     this.bytes = Promise.all([this.storage.load("notebook"), this.storage.load("runtime")]).then(
       ([notebook, runtime]) => ({ notebook, runtime }),
     );
+  }
+
+  /**
+   * The role the server last gave us here: until its welcome, a page that
+   * opened from the local copy (the server down) is read-only if we were a
+   * viewer, rather than taking typing the server will refuse.
+   */
+  get lastRole(): Role | undefined {
+    try {
+      const role = localStorage.getItem(this.roleKey) as Role | null;
+      return role && ROLES.includes(role) ? role : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  rememberRole(role: Role): void {
+    try {
+      localStorage.setItem(this.roleKey, role);
+    } catch {
+      // storage refused: the page learns its role at each welcome
+    }
+  }
+
+  private get roleKey(): string {
+    return `cathode.role.${this.notebookId}`;
   }
 }

@@ -147,7 +147,7 @@ export class NotebookSession {
   }
 
   get role(): Role | undefined {
-    return this.welcome?.role;
+    return this.welcome?.role ?? this.options.localCopy?.lastRole;
   }
 
   get user(): string {
@@ -159,7 +159,8 @@ export class NotebookSession {
   }
 
   get readOnly(): boolean {
-    return this.welcome !== undefined && this.welcome.role !== "owner" && this.welcome.role !== "editor";
+    const role = this.role;
+    return role !== undefined && role !== "owner" && role !== "editor";
   }
 
   get notebook(): NotebookDoc {
@@ -193,7 +194,7 @@ export class NotebookSession {
     return {
       sync,
       detail,
-      role: this.welcome?.role,
+      role: this.role,
       user: this.welcome?.user,
       peerId: this.welcome?.peer_id,
       unsent: !DOC_KINDS.every((k) => this.replica.acknowledged(k)),
@@ -246,6 +247,7 @@ export class NotebookSession {
   private onWelcome(w: Welcome): void {
     performance.mark("cathode:welcome");
     this.welcome = w;
+    this.options.localCopy?.rememberRole(w.role);
     this.replica.resetSync();
     this.flush();
     this.publishStatus();

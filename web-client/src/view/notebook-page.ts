@@ -152,7 +152,7 @@ export class NotebookPage {
       this.syncBadge.textContent = labels[s.sync] + (s.sync === "synced" || !s.unsent ? "" : " (unsent changes)");
       this.syncBadge.dataset.state = s.sync;
       document.body.classList.toggle("read-only", this.session.readOnly);
-      if (s.role) this.syncBadge.title = `${s.user} as ${s.role}`;
+      if (s.role) this.syncBadge.title = s.user ? `${s.user} as ${s.role}` : `as ${s.role}`;
       if (s.role === "owner" && !secrets.firstChild) {
         secrets.append(new SecretsPanel(this.ctx.api, this.ctx.notebookId).el);
       }
@@ -189,6 +189,8 @@ export class NotebookPage {
       editorText: (id: string) => this.views.get(id)?.view?.state.doc.toString(),
       errors: () => this.session.errors.slice(),
       handledControls: () => Object.keys(this.session.replica.runtime.handled_controls ?? {}).length,
+      /** Editors still waiting to mount (cells that neared the viewport). */
+      mountsPending: () => this.mountQueue.size,
     };
   }
 

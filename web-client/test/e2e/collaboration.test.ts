@@ -122,6 +122,7 @@ test("a server restart is invisible apart from the indicator", async () => {
 test("a reload while the server is down opens the local copy; edits made then reach the server", async () => {
   const notebook = await server.createNotebook("Reload offline");
   const erinToken = await server.person("erin", notebook, "editor");
+  const veraToken = await server.person("vera", notebook, "viewer");
   const ada = await openAs(browser, server, server.token, `/notebooks/${notebook}`);
   await ada.page.getByText("An empty notebook").waitFor();
   await ada.page.keyboard.press("b");
@@ -129,11 +130,16 @@ test("a reload while the server is down opens the local copy; edits made then re
   await ada.page.keyboard.type("kept = 1\n");
   await ada.page.locator(".sync", { hasText: "synced" }).waitFor();
   await ada.page.evaluate(() => (window as any).cathode.session.saveNow());
-  // The service worker has kept the app once it is active.
-  await ada.page.evaluate(async () => {
-    await navigator.serviceWorker.ready;
-  });
   const [id] = await cellIds(ada.page);
+  const vera = await openAs(browser, server, veraToken, `/notebooks/${notebook}`);
+  await waitFor("the cell at Vera's", () => source(vera.page, id), (s) => s === "kept = 1\n");
+  await vera.page.evaluate(() => (window as any).cathode.session.saveNow());
+  // The service worker has kept the app once it is active.
+  for (const page of [ada.page, vera.page]) {
+    await page.evaluate(async () => {
+      await navigator.serviceWorker.ready;
+    });
+  }
   const { dataDir, port } = server;
   await server.stop();
   // Without the kept app this reload fails with "connection refused".
@@ -141,6 +147,11 @@ test("a reload while the server is down opens the local copy; edits made then re
   await ada.page.locator(`[data-cell-id="${id}"] .cm-content`).waitFor();
   assert.equal(await source(ada.page, id), "kept = 1\n");
   await ada.page.locator(".sync", { hasText: "offline" }).waitFor();
+  // A viewer's page stays read-only though no server has said so since.
+  await vera.page.reload();
+  await vera.page.locator(`[data-cell-id="${id}"] .cm-content`).waitFor();
+  await vera.page.locator("body.read-only").waitFor();
+  assert.equal(await vera.page.locator(".cm-content[contenteditable=true]").count(), 0);
   await editCell(ada.page, 0);
   await ada.page.keyboard.type("offline = 2");
   await ada.page.evaluate(() => (window as any).cathode.session.saveNow());
@@ -154,6 +165,7 @@ test("a reload while the server is down opens the local copy; edits made then re
   assert.deepEqual(await cellIds(ada.page), [id]);
   await ada.context.close();
   await erin.context.close();
+  await vera.context.close();
 });
 
 test("a viewer reads the notebook and cannot change anything", async () => {

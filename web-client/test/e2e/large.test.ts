@@ -7,7 +7,7 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import type { Browser } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { TestServer, openAs, screenshot, useServerAndBrowser } from "./harness";
 import { cellIds, source, waitFor } from "./util";
 
@@ -58,6 +58,23 @@ const STOP = () => {
   return [...(window as any).__touched];
 };
 
+/**
+ * Wait until the editors near the viewport have mounted: off-screen cells
+ * are laid out only as they near it (content-visibility), so their real
+ * heights move the cells below and bring more of them near the viewport
+ * for a few frames after a scroll.
+ */
+async function settled(page: Page): Promise<void> {
+  await page.evaluate(async () => {
+    let quiet = 0;
+    while (quiet < 10) {
+      await new Promise((r) => requestAnimationFrame(() => r(null)));
+      quiet = (window as any).cathode.mountsPending() === 0 ? quiet + 1 : 0;
+    }
+  });
+  await page.waitForTimeout(200);
+}
+
 test("500 cells: open, type, and re-render only what changed", async () => {
   const response = await fetch(`${server.url}/api/notebooks/import?name=Big`, {
     method: "POST",
@@ -83,7 +100,7 @@ test("500 cells: open, type, and re-render only what changed", async () => {
   await page.locator(`[data-cell-id="${target}"]`).scrollIntoViewIfNeeded();
   await page.locator(`[data-cell-id="${target}"] .cm-content`).click();
   await page.keyboard.press("Control+End");
-  await page.waitForTimeout(200);
+  await settled(page);
   await page.evaluate(RECORD);
   const typed = " # typed in a big notebook";
   const latencies: number[] = await page.evaluate(async (text) => {

@@ -17,13 +17,15 @@ struct Run {
 }
 
 fn cathode_run(server: &TestServer, args: &[&str]) -> Run {
-    let token_file = server.data_dir.path().join("token");
-    std::fs::write(&token_file, &server.owner_token).unwrap();
+    // A file per run: runs in parallel rewriting one shared file made one
+    // of them read it empty, between the truncation and the write.
+    let token_file = tempfile::NamedTempFile::new_in(server.data_dir.path()).unwrap();
+    std::fs::write(token_file.path(), &server.owner_token).unwrap();
     let out = Command::new(bin_dir().join("cathode-run"))
         .arg("--server-url")
         .arg(server.http_url())
         .arg("--token-file")
-        .arg(&token_file)
+        .arg(token_file.path())
         .args(args)
         .output()
         .unwrap();

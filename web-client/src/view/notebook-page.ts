@@ -191,6 +191,8 @@ export class NotebookPage {
       handledControls: () => Object.keys(this.session.replica.runtime.handled_controls ?? {}).length,
       /** Editors still waiting to mount (cells that neared the viewport). */
       mountsPending: () => this.mountQueue.size,
+      /** Markdown cells still waiting to be rendered in idle time. */
+      markdownPending: () => this.markdownQueue.size,
     };
   }
 

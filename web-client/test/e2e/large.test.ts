@@ -59,17 +59,18 @@ const STOP = () => {
 };
 
 /**
- * Wait until the editors near the viewport have mounted: off-screen cells
- * are laid out only as they near it (content-visibility), so their real
- * heights move the cells below and bring more of them near the viewport
- * for a few frames after a scroll.
+ * Wait until the open's background work is done, so that what the
+ * keystroke changes is all that changes: the editors near the viewport
+ * mounted (a few per frame after a scroll) and the markdown rendered in
+ * idle time.
  */
 async function settled(page: Page): Promise<void> {
   await page.evaluate(async () => {
+    const cathode = (window as any).cathode;
     let quiet = 0;
-    while (quiet < 10) {
+    while (quiet < 20) {
       await new Promise((r) => requestAnimationFrame(() => r(null)));
-      quiet = (window as any).cathode.mountsPending() === 0 ? quiet + 1 : 0;
+      quiet = cathode.mountsPending() === 0 && cathode.markdownPending() === 0 ? quiet + 1 : 0;
     }
   });
   await page.waitForTimeout(200);

@@ -8,7 +8,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 use schema::wire::Role;
-use schema::{DocKind, NotebookDoc, RuntimeDoc};
+use schema::{NotebookDoc, RuntimeDoc};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -69,21 +69,14 @@ pub(crate) async fn store_new_notebook(
         runtime.automerge(),
     );
     state.store.create_notebook(&record, &rows).await?;
-    // Snapshots from the start: an imported notebook's first changes carry
-    // an operation per character, and replaying them (the room's first
-    // load, a page's first open) costs several times loading a snapshot.
-    // Without one the log still has everything, only slower to read.
-    for (kind, doc) in [
-        (DocKind::Notebook, notebook.automerge()),
-        (DocKind::Runtime, runtime.automerge()),
-    ] {
-        let upto_seq = rows.iter().filter(|r| r.doc == kind).count() as i64;
-        let bytes = tokio::task::block_in_place(|| doc.save());
-        let snapshot = crate::store::Snapshot { upto_seq, bytes };
-        if let Err(e) = state.store.put_snapshot(&record.id, kind, &snapshot).await {
-            tracing::warn!(notebook_id = %record.id, error = %e, "first snapshot failed");
-        }
-    }
+    crate::room::initial_snapshots(
+        state.store.as_ref(),
+        &record.id,
+        notebook.automerge(),
+        runtime.automerge(),
+        &rows,
+    )
+    .await;
     tracing::info!(notebook_id = %record.id, "notebook created");
     Ok(record)
 }

@@ -39,7 +39,7 @@ mod storage;
 
 pub use activity::{LeaseHolder, ReportSink, RoomActivity, RoomReport};
 pub use peer::PeerInfo;
-pub use storage::{initial_rows, load_document};
+pub use storage::{initial_rows, initial_snapshots, load_document};
 
 use crate::error::Result;
 use crate::event_log::EventLog;

@@ -65,16 +65,9 @@ impl Document {
         if self.last_seq == self.snapshot_seq {
             return;
         }
-        // Saving a large document takes a while: let the runtime move its
-        // other tasks off this thread meanwhile.
-        let bytes = tokio::task::block_in_place(|| self.doc.save());
-        let snapshot = crate::store::Snapshot {
-            upto_seq: self.last_seq,
-            bytes,
-        };
-        match store.put_snapshot(notebook_id, self.kind, &snapshot).await {
+        match save_snapshot(store, notebook_id, self.kind, &self.doc, self.last_seq).await {
             Ok(()) => {
-                self.snapshot_seq = snapshot.upto_seq;
+                self.snapshot_seq = self.last_seq;
                 self.ops_since_snapshot = 0;
                 let stats = self.doc.stats();
                 self.snapshot_size = (stats.num_changes, stats.num_ops);
@@ -127,6 +120,46 @@ pub fn initial_rows(
         }
     }
     rows
+}
+
+/// Save `doc` as the snapshot covering the log up to `upto_seq`.
+async fn save_snapshot(
+    store: &dyn Store,
+    notebook_id: &str,
+    kind: DocKind,
+    doc: &Automerge,
+    upto_seq: i64,
+) -> Result<()> {
+    // Saving a large document takes a while: let the runtime move its
+    // other tasks off this thread meanwhile.
+    let bytes = tokio::task::block_in_place(|| doc.save());
+    let snapshot = crate::store::Snapshot { upto_seq, bytes };
+    store.put_snapshot(notebook_id, kind, &snapshot).await
+}
+
+/// Snapshots of a new notebook's two documents, covering the rows
+/// [`initial_rows`] made of them. An imported notebook's first change
+/// carries an operation per character, and replaying it (the room's first
+/// load) costs several times loading a snapshot. A failure only costs that
+/// load time: the log has everything.
+pub async fn initial_snapshots(
+    store: &dyn Store,
+    notebook_id: &str,
+    notebook: &Automerge,
+    runtime: &Automerge,
+    rows: &[ChangeRow],
+) {
+    for (kind, doc) in [(DocKind::Notebook, notebook), (DocKind::Runtime, runtime)] {
+        let upto_seq = rows
+            .iter()
+            .filter(|r| r.doc == kind)
+            .map(|r| r.seq)
+            .max()
+            .unwrap_or(0);
+        if let Err(e) = save_snapshot(store, notebook_id, kind, doc, upto_seq).await {
+            tracing::warn!(notebook_id, error = %e, "first snapshot failed");
+        }
+    }
 }
 
 /// Load a document: its latest snapshot, then the log after it, then

@@ -62,13 +62,13 @@ async function buildBrowser() {
     .replaceAll("%WASM%", `/assets/${wasmName}`);
   await writeFile(join(out, "index.html"), html);
   // The service worker (worker/service-worker.ts): the app it keeps for
-  // offline reloads, named by this build's hash so each build gets a cache
-  // of its own.
-  // Fonts: the stylesheet names them relative to itself (`assets/…`), and
+  // offline reloads, named by a hash of the page and the assets' names
+  // (which carry their contents' hashes), so each build gets a cache of
+  // its own. Fonts: the stylesheet names them relative to itself (`assets/…`), and
   // every browser this runs in takes woff2.
   const fonts = (await readdir(join(out, "assets"))).filter((f) => f.endsWith(".woff2"));
   const assets = [`/assets/${wasmName}`, `/assets/${js}`, ...(css ? [`/assets/${css}`] : []), ...fonts.map((f) => `/assets/assets/${f}`)];
-  const build = createHash("sha256").update(assets.join("\n")).digest("hex").slice(0, 16);
+  const build = createHash("sha256").update(html).update(assets.join("\n")).digest("hex").slice(0, 16);
   await esbuild.build({
     entryPoints: [join(here, "worker/service-worker.ts")],
     bundle: true,

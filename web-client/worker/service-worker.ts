@@ -9,8 +9,8 @@
  * network first (a new build is picked up at once) and from the cache only
  * when that fails; the assets' names carry their content's hash, so a kept
  * copy is never stale. The build writes the asset list (`__ASSETS__`);
- * each build is a new worker with a cache of its own, and the old caches
- * go when it takes over.
+ * each build (its page and assets) is a new worker with a cache of its
+ * own, and the old caches go when it takes over.
  */
 
 declare const self: ServiceWorkerGlobalScope;
@@ -53,9 +53,8 @@ self.addEventListener("fetch", (event) => {
     event.respondWith(
       (async () => {
         try {
-          const fresh = ((await event.preloadResponse) as Response | undefined) ?? (await fetch(request));
-          if (fresh.ok) void caches.open(CACHE).then((c) => c.put(PAGE, fresh.clone()));
-          return fresh;
+          // The page is part of the build, kept at install: nothing to store here.
+          return ((await event.preloadResponse) as Response | undefined) ?? (await fetch(request));
         } catch (e) {
           // Every page is the same document: the one kept at install.
           const kept = await caches.match(PAGE, { cacheName: CACHE });

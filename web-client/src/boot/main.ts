@@ -49,25 +49,27 @@ async function start(): Promise<void> {
   // Read while the WebAssembly loads: reading needs none.
   const localCopy = notebookId ? new LocalCopy(notebookId) : undefined;
   const wasm = loadAutomerge();
-  let me: Me;
+  const failed = (e: unknown) => {
+    clear(root);
+    root.append(h("p.error", { role: "alert" }, `Could not reach the server: ${(e as Error).message}`));
+  };
+  // Who we are; unknown while the server is unreachable, when a notebook
+  // still opens from its local copy (the service worker kept the app) and
+  // learns it from the server's welcome once it answers.
+  let me: Me = { user_id: "", name: "", is_admin: false, token_expires_at_ms: null };
   try {
     me = await api.me();
-    await wasm;
   } catch (e) {
     if (e instanceof ApiError && e.status === 401) {
       forgetToken();
       return signInPage(root, "That token is not valid (wrong, revoked or expired). Ask for a new link.");
     }
-    // The server is unreachable but the app is here (the service worker
-    // kept it): a notebook opens from its local copy and syncs once the
-    // server answers again. Who we are comes with the server's welcome.
-    const unreachable = !(e instanceof ApiError);
-    if (!(unreachable && notebookId && localCopy && (await wasm.then(() => true, () => false)))) {
-      clear(root);
-      root.append(h("p.error", { role: "alert" }, `Could not reach the server: ${(e as Error).message}`));
-      return;
-    }
-    me = { user_id: "", name: "", is_admin: false, token_expires_at_ms: null };
+    if (e instanceof ApiError || !localCopy) return failed(e);
+  }
+  try {
+    await wasm;
+  } catch (e) {
+    return failed(e);
   }
   if (notebookId && localCopy) {
     await showNotebook(root, { api, token, me, notebookId, localCopy });

@@ -35,7 +35,7 @@ import { setApprovalMode } from "../doc/ai";
 import { outlineKeys } from "../commands/outline-keys";
 import { withAiPeers } from "./ai/presence";
 import { aiCellHost } from "./ai/page-host";
-import { LocalCopy } from "../model/local-copy";
+import type { LocalCopy } from "../model/local-copy";
 
 export interface NotebookContext {
   api: Api;
@@ -43,7 +43,7 @@ export interface NotebookContext {
   me: Me;
   notebookId: string;
   /** Started by the page's entry while the WebAssembly loaded. */
-  localCopy?: LocalCopy;
+  localCopy: LocalCopy;
 }
 
 export class NotebookPage {
@@ -76,7 +76,7 @@ export class NotebookPage {
       wsUrl: websocketUrl(window.location.origin),
       notebookId: ctx.notebookId,
       token: ctx.token,
-      localCopy: ctx.localCopy ?? new LocalCopy(ctx.notebookId),
+      localCopy: ctx.localCopy,
     });
     this.blobs = new BlobCache(ctx.api);
     this.controller = new NotebookController(this);

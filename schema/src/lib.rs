@@ -23,6 +23,7 @@ pub mod notebook;
 pub mod notebook_meta;
 pub mod output;
 pub mod position;
+pub mod preview;
 pub mod runtime;
 mod txn;
 pub mod undo;

@@ -21,7 +21,7 @@ use automerge::{Automerge, ChangeHash, ObjId, ObjType, ReadDoc, ROOT};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-const KIND: &str = "notebook";
+pub(crate) const KIND: &str = "notebook";
 
 /// What a cell holds and how it runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -19,7 +19,7 @@ use automerge::transaction::Transactable;
 use automerge::{Automerge, ObjId, ObjType, ReadDoc, ScalarValueRef, ValueRef, ROOT};
 use serde::{Deserialize, Serialize};
 
-const KIND: &str = "runtime";
+pub(crate) const KIND: &str = "runtime";
 
 /// The agent's state as the UI shows it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -229,6 +229,7 @@ pub fn router(state: AppState) -> Router {
             get(api::get_notebook).patch(api::rename_notebook),
         )
         .route("/api/notebooks/{id}/ipynb", get(api::export_notebook))
+        .route("/api/notebooks/{id}/preview", get(api::preview_notebook))
         .route("/api/notebooks/{id}/history", get(api::history))
         .route("/api/notebooks/{id}/history/{seq}", get(api::notebook_at))
         .route("/api/notebooks/{id}/grants", post(api::grant))

@@ -182,6 +182,29 @@ impl Rooms {
         }
     }
 
+    /// Both documents as JSON (`schema::preview`), opening the room if
+    /// none is open; `None` when the room cannot answer (its notebook
+    /// cannot be loaded, or the server is stopping).
+    pub async fn preview(
+        self: &Arc<Self>,
+        notebook_id: &str,
+    ) -> Option<schema::Result<schema::preview::NotebookPreview>> {
+        // A room that was stopping refuses the command; the next one answers.
+        for _ in 0..2 {
+            let handle = self.room(notebook_id)?;
+            let (reply, answer) = tokio::sync::oneshot::channel();
+            if handle
+                .commands
+                .send(RoomCommand::Preview { reply })
+                .await
+                .is_ok()
+            {
+                return answer.await.ok();
+            }
+        }
+        None
+    }
+
     /// A token was revoked: every room drops the connections using it.
     pub async fn revoke(&self, token_hash: &str) {
         let handles: Vec<RoomHandle> = self.map().values().map(|e| e.handle.clone()).collect();

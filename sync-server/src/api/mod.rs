@@ -23,7 +23,9 @@ pub use files::{delete_file, get_file, list_files, put_file};
 pub use history::{history, notebook_at};
 pub use ipynb::{export_notebook, import_notebook};
 pub use kernelspecs::kernelspecs;
-pub use notebooks::{create_notebook, get_notebook, grant, list_notebooks, rename_notebook};
+pub use notebooks::{
+    create_notebook, get_notebook, grant, list_notebooks, preview_notebook, rename_notebook,
+};
 pub use runtime::{runtime_status, start_runtime, stop_runtime};
 pub use tokens::{create_runtime_token, create_token, list_tokens, revoke_token};
 pub use users::{create_user, me};

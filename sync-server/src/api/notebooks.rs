@@ -115,6 +115,36 @@ pub async fn get_notebook(
     ))
 }
 
+/// `GET /api/notebooks/{id}/preview`: the notebook's name and the caller's
+/// role with both documents as JSON and their heads (`schema::preview`),
+/// which a page shows while its own replica loads.
+pub async fn preview_notebook(
+    State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let (n, role) = role(&state, &who, &id).await?;
+    let preview = state
+        .rooms
+        .preview(&id)
+        .await
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "the notebook cannot be opened right now",
+            )
+        })?
+        .map_err(crate::error::ServerError::from)?;
+    Ok(Json(json!({
+        "id": n.id,
+        "name": n.name,
+        "role": role.as_str(),
+        "notebook": preview.notebook,
+        "runtime": preview.runtime,
+    })))
+}
+
 #[derive(Deserialize)]
 pub struct RenameNotebook {
     name: String,

@@ -119,6 +119,12 @@ pub enum RoomCommand {
     Flushed {
         reply: oneshot::Sender<()>,
     },
+    /// Both documents as JSON, for a page still loading its replica
+    /// (`schema::preview`), as they stand once the batch it came in with
+    /// is applied.
+    Preview {
+        reply: oneshot::Sender<schema::Result<schema::preview::NotebookPreview>>,
+    },
 }
 
 pub struct Room {
@@ -268,6 +274,7 @@ impl Room {
         let mut candidates: [Vec<Candidate>; 2] = [Vec::new(), Vec::new()];
         let mut revalidate: Option<Option<String>> = None;
         let mut flushed: Vec<oneshot::Sender<()>> = Vec::new();
+        let mut previews = Vec::new();
         for command in batch {
             match command {
                 RoomCommand::Join {
@@ -309,6 +316,7 @@ impl Room {
                     });
                 }
                 RoomCommand::Flushed { reply } => flushed.push(reply),
+                RoomCommand::Preview { reply } => previews.push(reply),
             }
         }
         let mut rows = Vec::new();
@@ -344,6 +352,17 @@ impl Room {
         }
         for reply in flushed {
             self.commits.flushed(reply);
+        }
+        if !previews.is_empty() {
+            let preview = || {
+                schema::preview::preview(
+                    &self.docs[DocKind::Notebook.index()].doc,
+                    &self.docs[DocKind::Runtime.index()].doc,
+                )
+            };
+            for reply in previews {
+                let _ = reply.send(preview());
+            }
         }
         // Everyone not held gets what it is owed (a writable peer, a
         // joiner); the held are answered when their commit completes.

@@ -4,6 +4,10 @@
  * URL the page shows or stores.
  */
 
+import type { RawNotebook } from "../doc/notebook-types";
+import type { RawRuntime } from "../doc/runtime";
+import type { Role } from "../sync/wire";
+
 export class ApiError extends Error {
   constructor(
     readonly status: number,
@@ -123,6 +127,20 @@ export interface NotebookAt {
   cells: CellAt[];
 }
 
+/** One document as JSON, in the shape Automerge materialises it, and its version. */
+export interface DocumentPreview<T> {
+  heads: string[];
+  doc: T;
+}
+
+export interface NotebookPreview {
+  id: string;
+  name: string;
+  role: Role;
+  notebook: DocumentPreview<RawNotebook>;
+  runtime: DocumentPreview<RawRuntime>;
+}
+
 export class Api {
   constructor(
     private readonly base: string,
@@ -167,6 +185,15 @@ export class Api {
 
   getNotebook(id: string): Promise<NotebookSummary> {
     return this.call("GET", `/api/notebooks/${encodeURIComponent(id)}`);
+  }
+
+  /**
+   * The notebook's name, our role, and both documents as JSON with their
+   * heads (`schema/src/preview.rs`): what the page shows while its own
+   * replica loads.
+   */
+  previewNotebook(id: string): Promise<NotebookPreview> {
+    return this.call("GET", `/api/notebooks/${encodeURIComponent(id)}/preview`);
   }
 
   createNotebook(name: string): Promise<NotebookSummary> {

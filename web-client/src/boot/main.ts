@@ -48,6 +48,8 @@ async function start(): Promise<void> {
   const notebookId = match ? decodeURIComponent(match[1]) : undefined;
   // Read while the WebAssembly loads: reading needs none.
   const localCopy = notebookId ? new LocalCopy(notebookId) : undefined;
+  // The notebook as JSON, shown while the replica loads (model/session.ts).
+  const preview = notebookId ? api.previewNotebook(notebookId).catch(() => undefined) : undefined;
   const wasm = loadAutomerge();
   const failed = (e: unknown) => {
     clear(root);
@@ -71,8 +73,8 @@ async function start(): Promise<void> {
   } catch (e) {
     return failed(e);
   }
-  if (notebookId && localCopy) {
-    await showNotebook(root, { api, token, me, notebookId, localCopy });
+  if (notebookId && localCopy && preview) {
+    await showNotebook(root, { api, token, me, notebookId, localCopy, preview });
   } else {
     await showNotebookList(root, { api, me });
   }

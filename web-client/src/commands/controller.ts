@@ -514,7 +514,7 @@ export class NotebookController implements NotebookCommands {
 
   /** Clear the outputs the selected cells (or all cells) show now. */
   clearOutputs(all = false): void {
-    const runtime = this.session.replica.runtime;
+    const runtime = this.session.runtime;
     if (!rt.runtimeReady(runtime)) return;
     const runs = rt.cellExecutions(runtime);
     const cleared = (all ? this.order : this.selected()).flatMap((cellId) => {

@@ -231,6 +231,18 @@ export function spliceSource(doc: NotebookDoc, id: string, edits: TextSplice[]):
   });
 }
 
+/**
+ * As `spliceSource`, with the offsets in the source as it stood at `heads`
+ * (typing done on an older copy of the notebook): Automerge merges it with
+ * whatever came since. Unchanged when the document lacks `heads`.
+ */
+export function spliceSourceAt(doc: NotebookDoc, heads: A.Heads, id: string, edits: TextSplice[]): NotebookDoc {
+  if (edits.length === 0 || !A.hasHeads(doc, heads) || !hasCell(A.view(doc, heads), id)) return doc;
+  return A.changeAt(doc, heads, changeOptions({ event: "SourceEdited", cell_id: id }), (d) => {
+    for (const e of edits) A.splice(d, sourcePath(id), e.from, e.deleteCount, e.insert);
+  }).newDoc;
+}
+
 /** Replace the whole source as the smallest edit (as Rust's `set_source`). */
 export function setSource(doc: NotebookDoc, id: string, source: string): NotebookDoc {
   if (!hasCell(doc, id) || cellSource(doc, id) === source) return doc;

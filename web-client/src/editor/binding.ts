@@ -29,6 +29,16 @@ const FRAME_MS = 16;
 /** Marks transactions that bring the document's changes into the editor. */
 export const fromDocument = Annotation.define<boolean>();
 
+/** A change set as splices, each in the text the ones before it leave. */
+export function splicesOf(changes: ChangeSet): TextSplice[] {
+  const edits: TextSplice[] = [];
+  changes.iterChanges((fromA, toA, _fromB, _toB, inserted) => {
+    edits.push({ from: fromA, deleteCount: toA - fromA, insert: inserted.toString() });
+  });
+  // Offsets are in the text before any of them: apply the last first.
+  return edits.reverse();
+}
+
 export class SourceBinding {
   private pending: ChangeSet | null = null;
   private frame: number | undefined;
@@ -79,6 +89,22 @@ export class SourceBinding {
     return this.pending !== null;
   }
 
+  /**
+   * Take over typing the editor holds but the document does not (done on
+   * the page's preview, from the text the document now has): committed as
+   * if just typed.
+   */
+  adopt(changes: ChangeSet): void {
+    if (changes.empty) return;
+    this.pending = this.pending ? this.pending.compose(changes) : changes;
+    if (this.frame === undefined) {
+      this.frame = requestAnimationFrame(() => {
+        this.frame = undefined;
+        this.commit();
+      });
+    }
+  }
+
   /** Commit pending typing as one change. */
   commit(): void {
     if (this.frame !== undefined) {
@@ -89,12 +115,7 @@ export class SourceBinding {
     if (!pending) return;
     this.pending = null;
     this.lastCommitAt = performance.now();
-    const edits: TextSplice[] = [];
-    pending.iterChanges((fromA, toA, _fromB, _toB, inserted) => {
-      edits.push({ from: fromA, deleteCount: toA - fromA, insert: inserted.toString() });
-    });
-    // Offsets are in the text before any of them: apply the last first.
-    edits.reverse();
+    const edits = splicesOf(pending);
     this.committing = true;
     try {
       this.replica.editNotebook((doc) => spliceSource(doc, this.cellId, edits));

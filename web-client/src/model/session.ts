@@ -13,11 +13,12 @@ import type { LocalCopy } from "./local-copy";
 import { DOC_KINDS, type DocKind, type ErrorFrame, type PeerPresence, type Role, type Welcome } from "../sync/wire";
 import { Replica, type DocChange } from "./replica";
 import { schemaProblem, type NotebookDoc } from "../doc/notebook";
+import type { NotebookPreview } from "../api/rest";
 
 const NEWER_SCHEMA =
   "This notebook was written by a newer cathode than this page knows: reload, or ask for the server to be upgraded. Nothing was changed.";
 import type { RawNotebook } from "../doc/notebook-types";
-import type { RawRuntime } from "../doc/runtime";
+import type { RawRuntime, RuntimeDoc } from "../doc/runtime";
 
 export type SyncState = "loading" | "connecting" | "syncing" | "synced" | "offline" | "failed";
 
@@ -65,6 +66,17 @@ export class NotebookSession {
   private saveTimer: ReturnType<typeof setTimeout> | undefined;
   private idleSave: number | undefined;
   private lastStatus = "";
+  /**
+   * The server's JSON of both documents (`setPreview`), read in place of
+   * the replica until the replica holds everything it shows: applying a
+   * large notebook's first sync takes Automerge hundreds of milliseconds,
+   * parsing its JSON a few.
+   */
+  private preview: NotebookPreview | undefined;
+  /** The notebook heads the preview showed: typing done on it is placed there. */
+  previewHeads: string[] | undefined;
+  /** Cell operations made while previewing, applied to the replica when it takes over. */
+  private queuedEdits: Array<(doc: NotebookDoc) => NotebookDoc> = [];
 
   constructor(private readonly options: SessionOptions) {
     this.replica = new Replica();
@@ -84,6 +96,7 @@ export class NotebookSession {
               this.peers.clear();
               for (const l of this.peersListeners) l(this.peers);
             }
+            this.endPreviewIfCaughtUp();
             this.publishStatus();
           }),
       },
@@ -137,7 +150,44 @@ export class NotebookSession {
     const waiting = this.waiting ?? [];
     this.waiting = undefined;
     for (const fn of waiting) fn();
+    this.endPreviewIfCaughtUp();
     this.publishStatus();
+  }
+
+  /**
+   * Show `preview` until the replica holds what it shows. Ignored once the
+   * replica can be read: the page then already shows the notebook.
+   */
+  setPreview(preview: NotebookPreview): void {
+    if (this.ready || this.previewHeads) return;
+    this.preview = preview;
+    this.previewHeads = preview.notebook.heads;
+    performance.mark("cathode:preview");
+    this.publishStatus();
+  }
+
+  /** Whether the page reads the server's preview rather than the replica. */
+  get previewing(): boolean {
+    return this.preview !== undefined;
+  }
+
+  /**
+   * The replica takes over from the preview once it holds both documents'
+   * previewed heads, or, when it cannot get them (the connection lost),
+   * once it can be read at all. Cell operations queued meanwhile apply
+   * then, in order.
+   */
+  private endPreviewIfCaughtUp(): void {
+    const p = this.preview;
+    if (!p || !this.ready) return;
+    const caughtUp = A.hasHeads(this.replica.notebook, p.notebook.heads) && A.hasHeads(this.replica.runtime, p.runtime.heads);
+    const cut = this.connState.state !== "connected" && this.connState.state !== "connecting";
+    if (!caughtUp && !cut) return;
+    this.preview = undefined;
+    performance.mark("cathode:replica-took-over");
+    const queued = this.queuedEdits;
+    this.queuedEdits = [];
+    for (const fn of queued) this.edit(fn);
   }
 
   close(): void {
@@ -147,7 +197,7 @@ export class NotebookSession {
   }
 
   get role(): Role | undefined {
-    return this.welcome?.role ?? this.options.localCopy?.lastRole;
+    return this.welcome?.role ?? this.options.localCopy?.lastRole ?? this.preview?.role;
   }
 
   get user(): string {
@@ -164,7 +214,11 @@ export class NotebookSession {
   }
 
   get notebook(): NotebookDoc {
-    return this.replica.notebook;
+    return this.preview ? (this.preview.notebook.doc as NotebookDoc) : this.replica.notebook;
+  }
+
+  get runtime(): RuntimeDoc {
+    return this.preview ? (this.preview.runtime.doc as RuntimeDoc) : this.replica.runtime;
   }
 
   /** Whether the notebook document can be read (synced at least once). */
@@ -232,6 +286,10 @@ export class NotebookSession {
   /** Write the notebook document through typed writers. */
   edit(fn: (doc: NotebookDoc) => NotebookDoc): void {
     if (this.readOnly) return;
+    if (this.preview) {
+      this.queuedEdits.push(fn);
+      return;
+    }
     this.replica.commitPending();
     this.replica.editNotebook(fn);
   }
@@ -262,6 +320,7 @@ export class NotebookSession {
       return;
     }
     if (!wasReady && this.ready) performance.mark("cathode:notebook-ready");
+    this.endPreviewIfCaughtUp();
     if (schemaProblem(this.replica.notebook) === "newer_schema") {
       // Never write into a layout this page does not know.
       this.connection.stop();

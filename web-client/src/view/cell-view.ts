@@ -7,12 +7,13 @@
  */
 
 import type { EditorView, ViewUpdate, KeyBinding } from "@codemirror/view";
+import { ChangeSet, Transaction } from "@codemirror/state";
 import * as nb from "../doc/notebook";
 import type { CellType } from "../doc/notebook";
 import type { ExecutionSummary, InputRequest } from "../doc/runtime";
 import type { ApprovalDecision } from "../doc/controls";
 import { createEditor, setEditorEditable, setEditorLanguage } from "../editor/cell-editor";
-import { SourceBinding } from "../editor/binding";
+import { SourceBinding, fromDocument, splicesOf } from "../editor/binding";
 import { setRemoteCursors, type RemoteCursor } from "../editor/remote-cursors";
 import type { NotebookSession } from "../model/session";
 import { h } from "./dom";
@@ -97,6 +98,11 @@ export class CellView {
   private outputWrap = h("div.output-wrap");
   view: EditorView | undefined;
   binding: SourceBinding | undefined;
+  /**
+   * An editor opened on the page's preview (no replica yet): the text it
+   * started from and the typing since, which `takeOverEditor` hands over.
+   */
+  private previewTyping: { base: string; changes: ChangeSet } | undefined;
   private placeholder = h("pre.editor-placeholder");
   private lastCell: unknown;
   private lastType: CellType | undefined;
@@ -183,10 +189,12 @@ export class CellView {
     const session = this.host.session;
     const doc = session.notebook;
     const type = this.lastType ?? "code";
-    const view = createEditor(this.editorHost, nb.cellSource(doc, this.id), type, !session.readOnly, {
+    const text = nb.cellSource(doc, this.id);
+    const view = createEditor(this.editorHost, text, type, !session.readOnly, {
       keys: this.host.editKeys(this.id),
       onUpdate: (u) => {
-        this.binding?.update(u);
+        if (this.binding) this.binding.update(u);
+        else if (this.previewTyping && u.docChanged) this.previewTyping.changes = this.previewTyping.changes.compose(u.changes);
         this.host.onEditorUpdate(this.id, u);
       },
       onFocus: () => this.host.activate(this.id, "edit"),
@@ -197,8 +205,46 @@ export class CellView {
     });
     this.placeholder.remove();
     this.view = view;
-    this.binding = new SourceBinding(session.replica, this.id, view);
+    if (session.previewing) this.previewTyping = { base: text, changes: ChangeSet.empty(text.length) };
+    else this.binding = new SourceBinding(session.replica, this.id, view);
     return view;
+  }
+
+  /**
+   * The replica took over from the preview: bind the editor opened on it.
+   * Typing done meanwhile is committed as typed when the cell's text is
+   * still what the editor started from, else placed where it was typed
+   * (at the preview's `heads`) and merged with what came since; the editor
+   * then shows the document, with the selection kept where the text
+   * around it did not change.
+   */
+  takeOverEditor(heads: string[]): void {
+    const view = this.view;
+    const typing = this.previewTyping;
+    this.previewTyping = undefined;
+    if (!view || this.binding) return;
+    const session = this.host.session;
+    const now = nb.cellSource(session.notebook, this.id);
+    if (typing && !typing.changes.empty && now === typing.base) {
+      this.binding = new SourceBinding(session.replica, this.id, view);
+      this.binding.adopt(typing.changes);
+      return;
+    }
+    if (typing && !typing.changes.empty) {
+      session.replica.editNotebook((d) => nb.spliceSourceAt(d, heads, this.id, splicesOf(typing.changes)));
+    }
+    this.binding = new SourceBinding(session.replica, this.id, view);
+    const shown = view.state.doc.toString();
+    const wanted = nb.cellSource(session.notebook, this.id);
+    if (shown === wanted) return;
+    let start = 0;
+    while (start < shown.length && start < wanted.length && shown[start] === wanted[start]) start++;
+    let end = 0;
+    while (end < shown.length - start && end < wanted.length - start && shown[shown.length - 1 - end] === wanted[wanted.length - 1 - end]) end++;
+    view.dispatch({
+      changes: { from: start, to: shown.length - end, insert: wanted.slice(start, wanted.length - end) },
+      annotations: [Transaction.addToHistory.of(false), fromDocument.of(true)],
+    });
   }
 
   focusEditor(): void {

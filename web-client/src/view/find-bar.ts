@@ -178,7 +178,7 @@ export class FindBar {
 
   /** The outputs' searchable text per cell, for the runtime document as it stands. */
   private outputsByCell(): Map<string, string[]> {
-    const doc = this.host.session.replica.runtime;
+    const doc = this.host.session.runtime;
     if (this.outputsCache?.doc === doc) return this.outputsCache.byCell;
     const byCell = new Map<string, string[]>();
     if (rt.runtimeReady(doc)) {

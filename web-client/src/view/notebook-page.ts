@@ -11,7 +11,7 @@
  * cell it touched (intheloop #372, jupyterlab #10213).
  */
 
-import type { Api, Me } from "../api/rest";
+import type { Api, Me, NotebookPreview } from "../api/rest";
 import * as nb from "../doc/notebook";
 import { requestControl, answerInput, answerInputSealed, inputAnswered, answerApproval, approvalAnswered } from "../doc/controls";
 import { sealAnswer } from "../model/seal";
@@ -44,6 +44,8 @@ export interface NotebookContext {
   notebookId: string;
   /** Started by the page's entry while the WebAssembly loaded. */
   localCopy: LocalCopy;
+  /** The server's preview, fetched from the start (undefined when it failed). */
+  preview: Promise<NotebookPreview | undefined>;
 }
 
 export class NotebookPage {
@@ -102,13 +104,22 @@ export class NotebookPage {
   async open(): Promise<void> {
     clear(this.root);
     const title = h("h1.title", {}, "…");
-    this.ctx.api.getNotebook(this.ctx.notebookId).then(
-      (n) => {
-        title.textContent = n.name;
-        document.title = `${n.name} · cathode`;
-      },
-      () => (title.textContent = this.ctx.notebookId),
-    );
+    const named = (name: string) => {
+      title.textContent = name;
+      document.title = `${name} · cathode`;
+    };
+    void this.ctx.preview.then((preview) => {
+      if (preview) {
+        named(preview.name);
+        this.session.setPreview(preview);
+        this.schedule();
+        return;
+      }
+      this.ctx.api.getNotebook(this.ctx.notebookId).then(
+        (n) => named(n.name),
+        () => (title.textContent = this.ctx.notebookId),
+      );
+    });
     title.title = "Click to rename";
     title.addEventListener("click", () => this.renameFrom(title));
     const toolbar = this.controller.toolbar();
@@ -188,6 +199,8 @@ export class NotebookPage {
       notebookHistory: () => nb.historyText(this.session.notebook),
       editorText: (id: string) => this.views.get(id)?.view?.state.doc.toString(),
       errors: () => this.session.errors.slice(),
+      /** Whether the page still shows the server's preview (no replica yet). */
+      previewing: () => this.session.previewing,
       handledControls: () => Object.keys(this.session.replica.runtime.handled_controls ?? {}).length,
       /** Editors still waiting to mount (cells that neared the viewport). */
       mountsPending: () => this.mountQueue.size,
@@ -218,6 +231,8 @@ export class NotebookPage {
   private opening = false;
   private mountFrame: number | undefined;
   private firstEditorMarked = false;
+  /** The cells on the page were rendered from the server's preview. */
+  private showsPreview = false;
 
   /**
    * Mount the editors of cells near the viewport a few milliseconds per
@@ -284,7 +299,7 @@ export class NotebookPage {
 
   private computeRuntime(id: string): CellRuntime {
     const runs = this.cellRuns.get(id);
-    const doc = this.session.replica.runtime;
+    const doc = this.session.runtime;
     const { shown, outputs } = applyClear(
       outputsCleared(this.session.notebook, id),
       runs?.shown,
@@ -303,7 +318,8 @@ export class NotebookPage {
   }
 
   render(): void {
-    if (!this.session.ready) {
+    const previewing = this.session.previewing;
+    if (!this.session.ready && !previewing) {
       if (this.order.length === 0) {
         clear(this.cellsEl);
         const s = this.session.status();
@@ -312,8 +328,14 @@ export class NotebookPage {
       return;
     }
     const doc = this.session.notebook;
+    if (this.showsPreview && !previewing) {
+      // The replica took over: editors opened on the preview join it,
+      // with whatever was typed into them.
+      for (const view of this.views.values()) view.takeOverEditor(this.session.previewHeads ?? []);
+    }
+    this.showsPreview = previewing;
     this.aiApproval.update(doc, this.session.readOnly);
-    const runtimeDoc = this.session.replica.runtime;
+    const runtimeDoc = this.session.runtime;
     if (runtimeDoc !== this.lastRuntimeDoc || doc.input_answers !== this.lastAnswers) {
       this.lastRuntimeDoc = runtimeDoc;
       this.lastAnswers = doc.input_answers;

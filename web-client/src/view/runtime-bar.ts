@@ -54,7 +54,7 @@ export class RuntimeBar {
   }
 
   update(): void {
-    const doc = this.session.replica.runtime;
+    const doc = this.session.runtime;
     const current = rt.runtimeReady(doc) ? rt.currentSession(doc) : undefined;
     const serverState = this.server?.state;
     let state: string;

@@ -12,7 +12,7 @@
  * Run: bash scripts/bench-web.sh
  */
 
-import type { Page } from "playwright-core";
+import type { BrowserContext, Page } from "playwright-core";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { TestServer, launchBrowser, openAs } from "../test/e2e/harness";
@@ -79,7 +79,25 @@ async function keystrokes(server: TestServer): Promise<number[]> {
 interface OpenTiming {
   first: number;
   all: number;
+  /** The replica took over from the server's preview (or was first ready). */
+  replica: number;
+  /**
+   * The longest main-thread task from the first editable cell to the
+   * replica's taking over: what a key pressed in that cell may wait.
+   */
+  longestTask: number;
   marks: string;
+}
+
+/** Records the page's long tasks (over 50 ms), from the document's start. */
+async function watchLongTasks(context: BrowserContext): Promise<void> {
+  await context.addInitScript(() => {
+    const tasks: { start: number; end: number }[] = [];
+    (window as any).__longTasks = tasks;
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) tasks.push({ start: e.startTime, end: e.startTime + e.duration });
+    }).observe({ type: "longtask", buffered: true });
+  });
 }
 
 /** One open of `url` in `page`, timed in the page from navigation. */
@@ -89,6 +107,17 @@ async function openOnce(page: Page, url: string): Promise<OpenTiming> {
   await page.waitForFunction(() => document.querySelectorAll(".cell").length === 200, null, { timeout: 120_000 });
   const first = await loadMark(page, "editable");
   const all = await loadMark(page, "all");
+  await page.waitForFunction(() => (window as any).cathode?.session.ready && !(window as any).cathode.previewing(), null, { timeout: 120_000 });
+  // A task running when the replica took over ends after it: wait for it.
+  await page.evaluate(() => new Promise((r) => setTimeout(r, 100)));
+  const { replica, longestTask } = await page.evaluate((first: number) => {
+    const mark = (name: string) => performance.getEntriesByName(name)[0]?.startTime;
+    const replica = mark("cathode:replica-took-over") ?? mark("cathode:notebook-ready") ?? 0;
+    const tasks: { start: number; end: number }[] = (window as any).__longTasks;
+    // Only the part of each task after the first editable cell delays a key pressed then.
+    const waits = tasks.filter((t) => t.end > first && t.start < replica + 50).map((t) => t.end - Math.max(t.start, first));
+    return { replica, longestTask: Math.max(0, ...waits) };
+  }, first);
   const marks: string = await page.evaluate(() =>
     performance
       .getEntriesByType("mark")
@@ -96,7 +125,7 @@ async function openOnce(page: Page, url: string): Promise<OpenTiming> {
       .map((m) => `${m.name.slice(8)} ${m.startTime.toFixed(0)}`)
       .join(", "),
   );
-  return { first, all, marks };
+  return { first, all, replica, longestTask, marks };
 }
 
 async function opening(server: TestServer): Promise<number> {
@@ -114,6 +143,7 @@ async function opening(server: TestServer): Promise<number> {
     await page?.context().close();
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     await watchLoad(context, marks);
+    await watchLongTasks(context);
     page = await context.newPage();
     await page.goto(`${server.url}/?token=${server.token}`);
     await page.getByRole("heading", { name: "Notebooks" }).waitFor();
@@ -131,6 +161,11 @@ async function opening(server: TestServer): Promise<number> {
     console.log(
       `200-cell notebook (2 KB of source per cell, small outputs), ${label}, ${opens.length} opens: first editable cell p50 ${median.first.toFixed(0)} ms ` +
         `(each: ${firsts.map((x) => x.toFixed(0)).join(", ")}), every cell p50 ${pct(opens.map((o) => o.all), 50).toFixed(0)} ms`,
+    );
+    console.log(
+      `  replica in charge (the preview's typing committed) p50 ${pct(opens.map((o) => o.replica), 50).toFixed(0)} ms; ` +
+        `longest main-thread task between the first editable cell and then, which a key pressed in that cell may wait: ` +
+        `p50 ${pct(opens.map((o) => o.longestTask), 50).toFixed(0)} ms (each: ${opens.map((o) => o.longestTask.toFixed(0)).join(", ")})`,
     );
     console.log(`  (the median open, ms since navigation: ${median.marks})`);
   }

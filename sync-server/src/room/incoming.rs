@@ -36,6 +36,15 @@ const MAX_PARKED_PER_PEER: usize = 10_000;
 /// cells of 4 KB: 2.4 s one by one, 5.5 s in one call), so the groups are
 /// large but bounded, which also bounds what one panic costs.
 const APPLY_CHANGES: usize = 256;
+/// A document with at most this many changes goes to a peer that has
+/// nothing as its changes, not as the whole document in one piece
+/// (Automerge's v2 message): a page applies changes a few at a time
+/// between keystrokes (web-client `Replica.applyInSlices`) but loads a
+/// whole document in one go, which for 200 imported cells of 2 KB held its
+/// main thread about 400 ms. Past this many, the whole document wins:
+/// applying 20,000 one-character changes took a page's Automerge 1.3 s,
+/// loading them saved 60 ms (Node, measured here).
+const CHANGES_SENT_AS_CHANGES: i64 = 2_000;
 const APPLY_OPS: usize = 1 << 20;
 
 /// A peer's sync message after the checks, its changes taken out.
@@ -362,7 +371,9 @@ impl Room {
             let Some(peer) = self.peers.get_mut(&peer_id) else {
                 continue;
             };
-            let doc = &mut self.docs[kind.index()].doc;
+            let document = &mut self.docs[kind.index()];
+            let few_changes = document.last_seq <= CHANGES_SENT_AS_CHANGES;
+            let doc = &mut document.doc;
             let state = &mut peer.sync[kind.index()];
             // Automerge records a peer's echo of our heads as "already sent
             // to them", which is right only when a reply is generated
@@ -375,6 +386,13 @@ impl Room {
                 doc.receive_sync_message(state, message)
             }));
             state.last_sent_heads = really_sent;
+            if few_changes {
+                // Changes rather than the whole document (which Automerge
+                // sends a peer that has nothing): see CHANGES_SENT_AS_CHANGES.
+                if let Some(caps) = state.their_capabilities.as_mut() {
+                    caps.retain(|c| *c != sync::Capability::MessageV2);
+                }
+            }
             let failure = match received {
                 Ok(Ok(())) => None,
                 Ok(Err(e)) => Some(format!("sync message could not be applied: {e}")),

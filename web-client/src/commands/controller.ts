@@ -43,6 +43,18 @@ export class NotebookController implements NotebookCommands {
     this.keys = new CommandModeKeys(this);
   }
 
+  /**
+   * Whether the page still shows the server's preview: cell operations and
+   * running wait for the replica (a second or so for a large notebook),
+   * since what they do builds on one another (insert, then change the new
+   * cell's type, then edit it). The person is told; nothing is queued.
+   */
+  private loading(): boolean {
+    if (!this.session.previewing) return false;
+    this.page.stillLoading();
+    return true;
+  }
+
   private get session() {
     return this.page.session;
   }
@@ -211,6 +223,7 @@ export class NotebookController implements NotebookCommands {
   // ---- running ---------------------------------------------------------
 
   runCell(advance: "stay" | "next" | "insert"): void {
+    if (this.loading()) return;
     const ids = this.selected();
     if (ids.length === 0) return;
     for (const id of ids) this.view(id)?.binding?.commit();
@@ -268,11 +281,13 @@ export class NotebookController implements NotebookCommands {
   }
 
   runAll(): void {
+    if (this.loading()) return;
     this.session.replica.commitPending();
     this.session.edit((d) => nb.requestRunBatch(d, this.order, this.session.user));
   }
 
   runAbove(): void {
+    if (this.loading()) return;
     const i = this.active ? this.order.indexOf(this.active) : -1;
     if (i <= 0) return;
     this.session.replica.commitPending();
@@ -280,6 +295,7 @@ export class NotebookController implements NotebookCommands {
   }
 
   runBelow(): void {
+    if (this.loading()) return;
     const i = this.active ? this.order.indexOf(this.active) : -1;
     if (i < 0) return;
     this.session.replica.commitPending();
@@ -287,14 +303,17 @@ export class NotebookController implements NotebookCommands {
   }
 
   interrupt(): void {
+    if (this.loading()) return;
     this.session.edit((d) => requestControl(d, { kind: "interrupt" }, this.session.user));
   }
 
   restart(): void {
+    if (this.loading()) return;
     this.session.edit((d) => requestControl(d, { kind: "restart" }, this.session.user));
   }
 
   restartAndRunAll(): void {
+    if (this.loading()) return;
     this.restart();
     this.runAll();
   }
@@ -330,6 +349,7 @@ export class NotebookController implements NotebookCommands {
   }
 
   insert(where: "above" | "below"): void {
+    if (this.loading()) return;
     this.insertCell(where, "code");
     this.mode = "command";
     this.view()?.el.focus({ preventScroll: true });
@@ -338,6 +358,7 @@ export class NotebookController implements NotebookCommands {
   }
 
   deleteSelected(): void {
+    if (this.loading()) return;
     const ids = this.selected();
     if (ids.length === 0) return;
     const order = this.order;
@@ -350,12 +371,14 @@ export class NotebookController implements NotebookCommands {
   }
 
   setType(type: CellType): void {
+    if (this.loading()) return;
     const ids = this.selected();
     if (ids.length === 0) return;
     this.history.run(typeOp(this.doc, ids, type));
   }
 
   heading(level: number): void {
+    if (this.loading()) return;
     const id = this.active;
     if (!id) return;
     const source = nb.cellSource(this.doc, id);
@@ -380,11 +403,13 @@ export class NotebookController implements NotebookCommands {
   }
 
   cut(): void {
+    if (this.loading()) return;
     this.copy();
     this.deleteSelected();
   }
 
   paste(where: "above" | "below"): void {
+    if (this.loading()) return;
     let cells = this.clipboard;
     if (cells.length === 0) {
       try {
@@ -421,10 +446,12 @@ export class NotebookController implements NotebookCommands {
   }
 
   undoCells(): void {
+    if (this.loading()) return;
     this.selectAfter(this.history.undo()?.select?.undo);
   }
 
   redoCells(): void {
+    if (this.loading()) return;
     this.selectAfter(this.history.redo()?.select?.redo);
   }
 
@@ -461,6 +488,7 @@ export class NotebookController implements NotebookCommands {
   }
 
   move(delta: -1 | 1): void {
+    if (this.loading()) return;
     const op = moveOp(this.doc, this.selected(), delta);
     if (op) this.history.run(op);
     this.page.render();
@@ -469,10 +497,12 @@ export class NotebookController implements NotebookCommands {
 
   /** Drag and drop: `id` goes before or after `target`. */
   moveTo(id: string, target: nb.Placement): void {
+    if (this.loading()) return;
     this.history.run(moveToOp(this.doc, id, target));
   }
 
   merge(): void {
+    if (this.loading()) return;
     let ids = this.selected();
     if (ids.length === 1) {
       const order = this.order;
@@ -488,6 +518,7 @@ export class NotebookController implements NotebookCommands {
   }
 
   split(id: string): void {
+    if (this.loading()) return;
     const view = this.view(id);
     const cm = view?.view;
     if (!cm) return;
@@ -514,6 +545,7 @@ export class NotebookController implements NotebookCommands {
 
   /** Clear the outputs the selected cells (or all cells) show now. */
   clearOutputs(all = false): void {
+    if (this.loading()) return;
     const runtime = this.session.runtime;
     if (!rt.runtimeReady(runtime)) return;
     const runs = rt.cellExecutions(runtime);
@@ -525,10 +557,12 @@ export class NotebookController implements NotebookCommands {
   }
 
   toggleInput(): void {
+    if (this.loading()) return;
     this.toggleJupyterFlag("source_hidden");
   }
 
   toggleOutput(force?: boolean): void {
+    if (this.loading()) return;
     this.toggleJupyterFlag("outputs_hidden", force);
   }
 

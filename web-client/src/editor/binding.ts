@@ -90,19 +90,13 @@ export class SourceBinding {
   }
 
   /**
-   * Take over typing the editor holds but the document does not (done on
-   * the page's preview, from the text the document now has): committed as
-   * if just typed.
+   * Commit typing the editor holds but the document does not (done on the
+   * page's preview, from the text the document now has), as if just typed.
    */
   adopt(changes: ChangeSet): void {
     if (changes.empty) return;
     this.pending = this.pending ? this.pending.compose(changes) : changes;
-    if (this.frame === undefined) {
-      this.frame = requestAnimationFrame(() => {
-        this.frame = undefined;
-        this.commit();
-      });
-    }
+    this.commit();
   }
 
   /** Commit pending typing as one change. */

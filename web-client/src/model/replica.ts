@@ -23,6 +23,24 @@ export interface DocChange {
 
 export type ChangeListener = (change: DocChange) => void;
 
+/** A sync message this large has its changes applied in slices (`applyInSlices`). */
+export const LARGE_SYNC_BYTES = 8 * 1024;
+/** Main-thread time one slice may take before the page gets a turn. */
+const SLICE_MS = 8;
+/**
+ * Changes handed to Automerge per call: as many as make about this many
+ * bytes (each call has a fixed cost), at most `CHANGES_PER_CALL`.
+ */
+const BYTES_PER_CALL = 16 * 1024;
+const CHANGES_PER_CALL = 64;
+
+/** Give the page a turn (input, rendering) between slices. */
+function yieldToPage(): Promise<void> {
+  const scheduler = (globalThis as { scheduler?: { yield?: () => Promise<void> } }).scheduler;
+  if (scheduler?.yield) return scheduler.yield();
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
 export class Replica {
   notebook: NotebookDoc;
   runtime: RuntimeDoc;
@@ -70,6 +88,50 @@ export class Replica {
   /** Reset sync states: a new session with the server. */
   resetSync(): void {
     this.syncStates = { notebook: A.initSyncState(), runtime: A.initSyncState() };
+  }
+
+  /**
+   * Apply a sync message's changes a few at a time, giving the page a turn
+   * every `SLICE_MS`; what is left for `receive` is the message without
+   * its changes. The first sync of a large notebook is hundreds of
+   * milliseconds of Automerge work, which in one piece would hold every
+   * key typed meanwhile as long. One change is never split, so this helps
+   * as far as the server's changes are small (an import's are: see
+   * schema/src/imported.rs; the server sends changes, not the whole
+   * document, to a peer that has nothing: sync-server room/incoming.rs).
+   * A message of one change (or one whole document) is left as it is.
+   * `stillWanted` ends it early (the connection was replaced).
+   */
+  async applyInSlices(doc: DocKind, message: Uint8Array, stillWanted: () => boolean): Promise<Uint8Array> {
+    const decoded = A.decodeSyncMessage(message);
+    const changes = decoded.changes;
+    if (changes.length <= 1) return message;
+    let next = 0;
+    while (next < changes.length && stillWanted()) {
+      const started = performance.now();
+      while (next < changes.length && performance.now() - started < SLICE_MS) {
+        const slice: Uint8Array[] = [];
+        let bytes = 0;
+        while (next < changes.length && slice.length < CHANGES_PER_CALL && (slice.length === 0 || bytes + changes[next].length <= BYTES_PER_CALL)) {
+          bytes += changes[next].length;
+          slice.push(changes[next++]);
+        }
+        this.applyChanges(doc, slice);
+      }
+      if (next < changes.length) await yieldToPage();
+    }
+    return A.encodeSyncMessage({ ...decoded, changes: [] });
+  }
+
+  private applyChanges(doc: DocKind, changes: Uint8Array[]): void {
+    this.commitPending();
+    let patches: A.Patch[] = [];
+    const patchCallback = (p: A.Patch[]) => {
+      patches = patches.concat(p);
+    };
+    if (doc === "notebook") [this.notebook] = A.applyChanges(this.notebook, changes, { patchCallback });
+    else [this.runtime] = A.applyChanges(this.runtime, changes, { patchCallback });
+    if (patches.length > 0) this.emit({ doc, patches, origin: "remote" });
   }
 
   receive(doc: DocKind, message: Uint8Array): void {

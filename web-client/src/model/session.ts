@@ -11,7 +11,7 @@ import { Connection, type ConnectionStatus } from "../sync/connection";
 import type { DocStorage } from "../sync/persistence";
 import type { LocalCopy } from "./local-copy";
 import { DOC_KINDS, type DocKind, type ErrorFrame, type PeerPresence, type Role, type Welcome } from "../sync/wire";
-import { Replica, type DocChange } from "./replica";
+import { LARGE_SYNC_BYTES, Replica, type DocChange } from "./replica";
 import { schemaProblem, type NotebookDoc } from "../doc/notebook";
 import type { NotebookPreview } from "../api/rest";
 
@@ -46,6 +46,23 @@ export interface SessionOptions {
 }
 
 type StatusListener = (status: SessionStatus) => void;
+
+/**
+ * A notebook this large (its cells' sources, in UTF-16 units) opens from
+ * the server's preview. Automerge's loading grows with the text: 200
+ * cells of 2 KB took it about 500 ms in Node here (one operation per
+ * character), so at this size it is roughly 80 ms (scaled, not measured).
+ */
+const PREVIEW_WORTH_BYTES = 64 * 1024;
+
+function previewSize(preview: NotebookPreview): number {
+  let size = 0;
+  for (const cell of Object.values(preview.notebook.doc.cells ?? {})) {
+    const source = (cell as { source?: unknown }).source;
+    if (typeof source === "string") size += source.length;
+  }
+  return size;
+}
 type PeersListener = (peers: Map<string, PeerPresence>) => void;
 
 export class NotebookSession {
@@ -75,7 +92,11 @@ export class NotebookSession {
   private preview: NotebookPreview | undefined;
   /** The notebook heads the preview showed: typing done on it is placed there. */
   previewHeads: string[] | undefined;
-  /** Cell operations made while previewing, applied to the replica when it takes over. */
+  /**
+   * Edits made while previewing (cell operations wait for the replica: see
+   * the controller; these are the rest, such as a collapsed input), applied
+   * by `applyQueuedEdits` once the editors' typing on the preview is in.
+   */
   private queuedEdits: Array<(doc: NotebookDoc) => NotebookDoc> = [];
 
   constructor(private readonly options: SessionOptions) {
@@ -146,7 +167,7 @@ export class NotebookSession {
       this.replica.runtime = A.init<RawRuntime>();
     }
     performance.mark("cathode:local-copy-loaded");
-    if (this.ready) performance.mark("cathode:notebook-ready");
+    this.markReady();
     const waiting = this.waiting ?? [];
     this.waiting = undefined;
     for (const fn of waiting) fn();
@@ -156,10 +177,12 @@ export class NotebookSession {
 
   /**
    * Show `preview` until the replica holds what it shows. Ignored once the
-   * replica can be read: the page then already shows the notebook.
+   * replica can be read (the page then already shows the notebook), and
+   * for a small notebook, whose replica is about as quick: the preview
+   * only pays where Automerge's loading takes long enough to notice.
    */
   setPreview(preview: NotebookPreview): void {
-    if (this.ready || this.previewHeads) return;
+    if (this.ready || this.previewHeads || previewSize(preview) < PREVIEW_WORTH_BYTES) return;
     this.preview = preview;
     this.previewHeads = preview.notebook.heads;
     performance.mark("cathode:preview");
@@ -185,6 +208,10 @@ export class NotebookSession {
     if (!caughtUp && !cut) return;
     this.preview = undefined;
     performance.mark("cathode:replica-took-over");
+  }
+
+  /** Apply the edits made while previewing, in order (see `queuedEdits`). */
+  applyQueuedEdits(): void {
     const queued = this.queuedEdits;
     this.queuedEdits = [];
     for (const fn of queued) this.edit(fn);
@@ -311,15 +338,48 @@ export class NotebookSession {
     this.publishStatus();
   }
 
+  /** Sync messages still being applied in slices; later ones wait behind them. */
+  private incoming: Promise<void> | undefined;
+
+  /**
+   * Apply a sync message: in order, and a large one in slices with the
+   * page taking turns between them (`Replica.applyInSlices`).
+   */
   private onSync(doc: DocKind, message: Uint8Array): void {
-    const wasReady = this.ready;
+    if (!this.incoming && message.length < LARGE_SYNC_BYTES) return this.applySync(doc, message);
+    const welcome = this.welcome;
+    const stillWanted = () => this.welcome === welcome;
+    const applied = (this.incoming ?? Promise.resolve())
+      .then(() => (message.length >= LARGE_SYNC_BYTES ? this.replica.applyInSlices(doc, message, stillWanted) : message))
+      .then((rest) => {
+        // A message from a connection since replaced is not answered: the
+        // new one syncs afresh (its changes, applied, are kept).
+        if (stillWanted()) this.applySync(doc, rest);
+      })
+      .catch((e) => console.warn("could not apply the server's sync message", e))
+      .finally(() => {
+        if (this.incoming === applied) this.incoming = undefined;
+      });
+    this.incoming = applied;
+  }
+
+  private readyMarked = false;
+
+  /** The moment the whole first sync (or the local copy) made the replica readable. */
+  private markReady(): void {
+    if (this.readyMarked || !this.ready) return;
+    this.readyMarked = true;
+    performance.mark("cathode:notebook-ready");
+  }
+
+  private applySync(doc: DocKind, message: Uint8Array): void {
     try {
       this.replica.receive(doc, message);
     } catch (e) {
       console.warn("could not apply the server's sync message", e);
       return;
     }
-    if (!wasReady && this.ready) performance.mark("cathode:notebook-ready");
+    this.markReady();
     this.endPreviewIfCaughtUp();
     if (schemaProblem(this.replica.notebook) === "newer_schema") {
       // Never write into a layout this page does not know.

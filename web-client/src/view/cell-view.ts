@@ -259,18 +259,24 @@ export class CellView {
 
   /** Render markdown that waited for the viewport or an idle moment. */
   renderDeferred(): void {
-    if (this.markdownDeferred) this.syncMarkdown();
+    if (this.markdownDeferred) this.syncMarkdown(true);
   }
 
   /** Markdown shows its rendering until edited; running renders it again. */
   editMarkdown(editing: boolean): void {
     if (this.lastType !== "markdown") editing = true;
     this.editingMarkdown = editing;
-    this.syncMarkdown();
+    this.syncMarkdown(true);
     if (editing && this.lastType === "markdown") this.mountEditor().focus();
   }
 
-  private syncMarkdown(): void {
+  /**
+   * Show the markdown rendered (or its editor). Markdown whose rendering
+   * waits stays waiting while its source is unchanged unless `now`: the
+   * replica's taking over from the preview touches every cell, and would
+   * otherwise render fifty cells of math in one task.
+   */
+  private syncMarkdown(now = false): void {
     const isMd = this.lastType === "markdown";
     const showRendered = isMd && !this.editingMarkdown;
     if (this.rendered.hidden !== !showRendered) this.rendered.hidden = !showRendered;
@@ -278,7 +284,7 @@ export class CellView {
     if (!showRendered) return;
     const doc = this.host.session.notebook;
     const source = nb.cellSource(doc, this.id);
-    if (source === this.renderedSource && !this.markdownDeferred) return;
+    if (source === this.renderedSource && (!this.markdownDeferred || !now)) return;
     this.renderedSource = source;
     if (source.trim() !== "" && this.host.deferMarkdown(this.id)) {
       // Off screen while the page opens: marked and KaTeX for fifty cells

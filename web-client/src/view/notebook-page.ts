@@ -160,6 +160,7 @@ export class NotebookPage {
         offline: "offline: working on the local copy",
         failed: `cannot open: ${s.detail ?? ""}`,
       };
+      this.syncBadge.classList.remove("nudge");
       this.syncBadge.textContent = labels[s.sync] + (s.sync === "synced" || !s.unsent ? "" : " (unsent changes)");
       this.syncBadge.dataset.state = s.sync;
       document.body.classList.toggle("read-only", this.session.readOnly);
@@ -186,6 +187,16 @@ export class NotebookPage {
     await this.session.open();
     this.runtimeBar.start();
     this.schedule();
+  }
+
+  /**
+   * A cell operation was asked for while the page still shows the preview
+   * (the controller makes them wait): say so where the loading shows,
+   * until the next status.
+   */
+  stillLoading(): void {
+    this.syncBadge.textContent = "loading: cell operations and running wait a moment";
+    this.syncBadge.classList.add("nudge");
   }
 
   /** What tests and the benchmark read: nothing a user relies on. */
@@ -268,10 +279,13 @@ export class NotebookPage {
     this.markdownIdle = requestIdleCallback(
       (deadline) => {
         this.markdownIdle = undefined;
+        // Past the timeout there is no idle time left to measure: a frame's
+        // worth of cells, then the page gets a turn.
+        const until = performance.now() + 8;
         for (const id of this.order) {
           if (!this.markdownQueue.delete(id)) continue;
           this.views.get(id)?.renderDeferred();
-          if (deadline.timeRemaining() < 3 && !deadline.didTimeout) break;
+          if (deadline.didTimeout ? performance.now() > until : deadline.timeRemaining() < 3) break;
         }
         for (const id of this.markdownQueue) if (!this.views.has(id)) this.markdownQueue.delete(id);
         this.pumpMarkdown();
@@ -332,6 +346,7 @@ export class NotebookPage {
       // The replica took over: editors opened on the preview join it,
       // with whatever was typed into them.
       for (const view of this.views.values()) view.takeOverEditor(this.session.previewHeads ?? []);
+      this.session.applyQueuedEdits();
     }
     this.showsPreview = previewing;
     this.aiApproval.update(doc, this.session.readOnly);

@@ -2,8 +2,10 @@
  * A page shows the server's preview of a notebook (its documents as JSON)
  * before its own replica has them, and nothing done on the preview is
  * lost when the replica takes over: typing lands where it was typed, also
- * in a cell someone else changed meanwhile, cell operations apply in
- * order, and a viewer's preview is read-only.
+ * in a cell someone else changed meanwhile; cell operations wait for the
+ * replica (the page says so) and work once it is there; and a viewer's
+ * preview is read-only. The notebooks are large enough (over 64 KB of
+ * source) for a page to use the preview at all.
  *
  * The replica is held back by holding the server's side of the page's
  * WebSocket (Playwright's `routeWebSocket`): the page's own messages still
@@ -55,15 +57,23 @@ async function openHeld(token: string, path: string): Promise<{ context: Browser
   return { context, page, release };
 }
 
+/** Forty cells of 2 KB after `cells`: enough source for the preview to be used. */
+function withFiller(cells: object[]): object {
+  const filler = Array.from({ length: 40 }, (_, i) => ({
+    id: `fill-${i}`,
+    cell_type: "code",
+    metadata: {},
+    source: [`# filler ${i}\n` + "# ".padEnd(70, "x") + "\n".repeat(1)].concat(Array(28).fill("# ".padEnd(70, "y") + "\n")),
+    execution_count: null,
+    outputs: [],
+  }));
+  return { nbformat: 4, nbformat_minor: 5, metadata: {}, cells: [...cells, ...filler] };
+}
+
 const previewing = (page: Page) => page.evaluate(() => (window as any).cathode?.previewing() ?? false);
 
-test("typing and cell operations on the preview are kept when the replica takes over", async () => {
-  const file = {
-    nbformat: 4,
-    nbformat_minor: 5,
-    metadata: {},
-    cells: [codeCell("first", "x = 1", "one\n", 1), codeCell("second", "y = 2", "two\n", 2)],
-  };
+test("typing on the preview is kept when the replica takes over; cell operations wait for it", async () => {
+  const file = withFiller([codeCell("first", "x = 1", "one\n", 1), codeCell("second", "y = 2", "two\n", 2)]);
   const { id } = await server.api<{ id: string }>("POST", "/api/notebooks/import?name=preview", JSON.stringify(file));
   const bobToken = await server.person("bob", id, "editor");
   const bob = await openAs(browser, server, bobToken, `/notebooks/${id}`);
@@ -84,9 +94,10 @@ test("typing and cell operations on the preview are kept when the replica takes 
   await cellIn(ada.page, "second").locator(".cm-content").click();
   await ada.page.keyboard.press("Control+End");
   await ada.page.keyboard.type(" * 3");
-  // And adds a cell below the second (command mode: Escape, then B).
+  // A cell operation (command mode: Escape, then B) waits, and says so.
   await ada.page.keyboard.press("Escape");
   await ada.page.keyboard.press("b");
+  await ada.page.locator(".sync.nudge", { hasText: "cell operations and running wait" }).waitFor();
   await cellIn(bob.page, "first").locator(".cm-content").click();
   await bob.page.keyboard.press("Control+Home");
   await bob.page.keyboard.type("# bob\n");
@@ -105,9 +116,14 @@ test("typing and cell operations on the preview are kept when the replica takes 
     for (const [cell, text] of Object.entries(expected)) {
       await waitFor(`${cell} at both pages`, () => source(page, cell), (s) => s === text);
     }
-    const ids = await waitFor("the added cell at both pages", () => cellIds(page), (ids) => ids.length === 3);
+    const ids = await cellIds(page);
+    assert.equal(ids.length, 42, "no cell was added while loading");
     assert.deepEqual(ids.slice(0, 2), ["first", "second"]);
   }
+  // Once loaded, the same keys work.
+  await cellIn(ada.page, "second").locator(".gutter").click();
+  await ada.page.keyboard.press("b");
+  await waitFor("the added cell at Bob's page", () => cellIds(bob.page), (ids) => ids.length === 43 && ids[2] !== "fill-0");
   // Ada's editors show what the document holds, and her typing stays hers to undo.
   for (const [cell, text] of Object.entries(expected)) {
     assert.equal(await ada.page.evaluate((c) => (window as any).cathode.editorText(c), cell), text);
@@ -121,7 +137,7 @@ test("typing and cell operations on the preview are kept when the replica takes 
 });
 
 test("a viewer's preview is read-only", async () => {
-  const file = { nbformat: 4, nbformat_minor: 5, metadata: {}, cells: [codeCell("only", "z = 3", "three\n", 1)] };
+  const file = withFiller([codeCell("only", "z = 3", "three\n", 1)]);
   const { id } = await server.api<{ id: string }>("POST", "/api/notebooks/import?name=viewed", JSON.stringify(file));
   const carolToken = await server.person("carol", id, "viewer");
   const carol = await openHeld(carolToken, `/notebooks/${id}`);

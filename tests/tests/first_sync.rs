@@ -1,0 +1,105 @@
+//! What a peer that has nothing gets first: an imported notebook comes as
+//! its changes, several of bounded size, not as one whole document, so a
+//! browser can apply them a few at a time between keystrokes (web-client
+//! `Replica.applyInSlices`); and the room's preview matches the documents.
+
+use cathode_tests::ipynb::{code, import, notebook};
+use cathode_tests::raw::RawPeer;
+use cathode_tests::TestServer;
+use schema::automerge::{sync, sync::SyncDoc, Automerge, Change};
+use schema::wire::Frame;
+use schema::{DocKind, NotebookDoc};
+use serde_json::json;
+use std::time::Duration;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_imported_notebook_reaches_a_new_peer_as_bounded_changes() {
+    let server = TestServer::start().unwrap();
+    // Forty cells of about 2 KB: 80 KB of source.
+    let cells = (0..40)
+        .map(|i| {
+            code(
+                &format!("c{i}"),
+                &format!("# {i}\n{}", "x = 1\n".repeat(340)),
+            )
+        })
+        .collect();
+    let file = serde_json::to_vec(&notebook(cells, json!({}))).unwrap();
+    let (status, reply) = import(&server, &server.owner_token, &file, "big").await;
+    assert_eq!(status, 201, "{reply}");
+    let id = reply["id"].as_str().unwrap().to_owned();
+
+    let (mut peer, _) = RawPeer::hello(&server.ws_url(), &server.owner_token, &id)
+        .await
+        .unwrap();
+    let mut replica = Automerge::new();
+    let mut state = sync::State::new();
+    // Our first message says we have nothing and (as Automerge 0.12 does)
+    // that we understand whole-document messages.
+    let first = replica.generate_sync_message(&mut state).unwrap();
+    peer.send_frame(&Frame::Sync {
+        doc: DocKind::Notebook,
+        message: first.encode(),
+    })
+    .await
+    .unwrap();
+    let mut chunks: Vec<Vec<u8>> = Vec::new();
+    while chunks.is_empty() {
+        match peer.next_frame(Duration::from_secs(10)).await.unwrap() {
+            Some(Frame::Sync {
+                doc: DocKind::Notebook,
+                message,
+            }) => {
+                let message = sync::Message::decode(&message).unwrap();
+                chunks = message.changes.iter().map(|c| c.to_vec()).collect();
+                replica.receive_sync_message(&mut state, message).unwrap();
+            }
+            Some(_) => {}
+            None => panic!("the server closed the connection"),
+        }
+    }
+    // Every chunk is a change (a whole document would not parse as one),
+    // and none carries much more than 8 KB of source.
+    assert!(chunks.len() >= 10, "{} chunks", chunks.len());
+    for chunk in &chunks {
+        let change = Change::from_bytes(chunk.clone()).expect("a change, not a whole document");
+        assert!(change.len() <= 2 * 8 * 1024, "{} operations", change.len());
+    }
+    let got = NotebookDoc::from_automerge(replica).unwrap();
+    assert_eq!(got.cell_ids().unwrap().len(), 40);
+
+    // The preview a page opens from is the same notebook, at the same heads.
+    let preview: serde_json::Value = reqwest::Client::new()
+        .get(format!("{}/api/notebooks/{id}/preview", server.http_url()))
+        .bearer_auth(&server.owner_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(preview["role"], "owner");
+    assert_eq!(preview["name"], "big");
+    let heads: Vec<String> = got.heads().iter().map(|h| h.to_string()).collect();
+    let mut preview_heads: Vec<String> =
+        serde_json::from_value(preview["notebook"]["heads"].clone()).unwrap();
+    preview_heads.sort();
+    let mut sorted = heads.clone();
+    sorted.sort();
+    assert_eq!(preview_heads, sorted);
+    let c7 = schema::CellId::from("c7");
+    assert_eq!(
+        preview["notebook"]["doc"]["cells"]["c7"]["source"],
+        got.source(&c7).unwrap()
+    );
+    assert!(preview["runtime"]["doc"]["executions"].is_object());
+
+    // Someone without a role gets nothing.
+    let stranger = reqwest::Client::new()
+        .get(format!("{}/api/notebooks/{id}/preview", server.http_url()))
+        .bearer_auth("cth_not_a_token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stranger.status().as_u16(), 401);
+}

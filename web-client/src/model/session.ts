@@ -55,6 +55,9 @@ type StatusListener = (status: SessionStatus) => void;
  */
 const PREVIEW_WORTH_BYTES = 64 * 1024;
 
+/** How long loading the local copy waits for the preview to be shown. */
+const PREVIEW_WAIT_MS = 400;
+
 function previewSize(preview: NotebookPreview): number {
   let size = 0;
   for (const cell of Object.values(preview.notebook.doc.cells ?? {})) {
@@ -153,11 +156,19 @@ export class NotebookSession {
     else fn();
   }
 
-  /** Connect, and load the local copy (if any) meanwhile. */
-  async open(): Promise<void> {
+  /**
+   * Connect, and load the local copy (if any) meanwhile. Loading it holds
+   * the page for a few hundred milliseconds on a large notebook, so it
+   * waits (at most `PREVIEW_WAIT_MS`) for `previewShown`: the page shows
+   * the server's preview first.
+   */
+  async open(previewShown?: Promise<unknown>): Promise<void> {
     performance.mark("cathode:open");
     this.connection.start();
     const copy = await this.options.localCopy?.bytes;
+    if (previewShown && (copy?.notebook || copy?.runtime)) {
+      await Promise.race([previewShown, new Promise((r) => setTimeout(r, PREVIEW_WAIT_MS))]);
+    }
     try {
       if (copy?.notebook) this.replica.notebook = A.loadIncremental(this.replica.notebook, copy.notebook);
       if (copy?.runtime) this.replica.runtime = A.loadIncremental(this.replica.runtime, copy.runtime);

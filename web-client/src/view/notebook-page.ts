@@ -108,12 +108,14 @@ export class NotebookPage {
       title.textContent = name;
       document.title = `${name} · cathode`;
     };
-    void this.ctx.preview.then((preview) => {
+    // Resolves once the preview (if the page uses it) has been painted.
+    const previewShown = this.ctx.preview.then((preview) => {
       if (preview) {
         named(preview.name);
         this.session.setPreview(preview);
+        if (!this.session.previewing) return;
         this.schedule();
-        return;
+        return new Promise((painted) => requestAnimationFrame(() => setTimeout(painted, 0)));
       }
       this.ctx.api.getNotebook(this.ctx.notebookId).then(
         (n) => named(n.name),
@@ -184,7 +186,7 @@ export class NotebookPage {
     });
     this.tick = setInterval(() => this.tickRunning(), 250);
     (window as unknown as { cathode: unknown }).cathode = this.debugHandle();
-    await this.session.open();
+    await this.session.open(previewShown);
     this.runtimeBar.start();
     this.schedule();
   }

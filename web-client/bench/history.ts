@@ -30,7 +30,8 @@ export async function historyPanelOpen(server: TestServer): Promise<void> {
   try {
     for (const label of ["cold", "warm"]) {
       const { context, page } = await openAs(browser, server, server.token, `/notebooks/${notebook}`);
-      await page.waitForFunction(() => ((window as any).cathode?.order().length ?? 0) > 0, undefined, { timeout: 300_000 });
+      // The replica loaded (not only the server's preview shown): the panel's time, not the open's.
+      await page.waitForFunction(() => (window as any).cathode?.session.ready && !(window as any).cathode.previewing(), undefined, { timeout: 300_000 });
       const took = await page.evaluate(async () => {
         const button = [...document.querySelectorAll("button")].find((b) => b.textContent === "History")!;
         const start = performance.now();

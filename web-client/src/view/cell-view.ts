@@ -231,7 +231,15 @@ export class CellView {
       return;
     }
     if (typing && !typing.changes.empty) {
-      session.replica.editNotebook((d) => nb.spliceSourceAt(d, heads, this.id, splicesOf(typing.changes)));
+      const typed = view.state.doc.toString();
+      session.replica.editNotebook((d) => {
+        const placed = nb.spliceSourceAt(d, heads, this.id, splicesOf(typing.changes));
+        // The replica lacks the preview's version (the connection was lost
+        // before it came): keep what the person sees and typed. Text the
+        // preview had and this replica lacks may then arrive twice; losing
+        // the typing would be worse.
+        return placed !== d ? placed : nb.setSource(d, this.id, typed);
+      });
     }
     this.binding = new SourceBinding(session.replica, this.id, view);
     const shown = view.state.doc.toString();

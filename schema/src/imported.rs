@@ -109,7 +109,7 @@ impl NotebookDoc {
         let event = DocumentEvent::CellsImported { cells: cells.len() };
         commit_as(&mut self.doc, self.attribution.as_ref(), &event, |tx| {
             for (cell, position) in cells.iter().zip(positions) {
-                let obj = tx.put_object(&cells_obj, cell.id.as_str(), ObjType::Map)?;
+                let obj = tx.put_object(cells_obj, cell.id.as_str(), ObjType::Map)?;
                 tx.put(&obj, "cell_type", cell.cell_type.as_str())?;
                 tx.put(&obj, "position", format!("{prefix}{position}"))?;
                 let text = tx.put_object(&obj, "source", ObjType::Text)?;

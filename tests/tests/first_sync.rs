@@ -6,6 +6,7 @@
 use cathode_tests::ipynb::{code, import, notebook};
 use cathode_tests::raw::RawPeer;
 use cathode_tests::TestServer;
+use reqwest::Method;
 use schema::automerge::{sync, sync::SyncDoc, Automerge, Change};
 use schema::wire::Frame;
 use schema::{DocKind, NotebookDoc};
@@ -69,15 +70,12 @@ async fn an_imported_notebook_reaches_a_new_peer_as_bounded_changes() {
     assert_eq!(got.cell_ids().unwrap().len(), 40);
 
     // The preview a page opens from is the same notebook, at the same heads.
-    let preview: serde_json::Value = reqwest::Client::new()
-        .get(format!("{}/api/notebooks/{id}/preview", server.http_url()))
-        .bearer_auth(&server.owner_token)
-        .send()
-        .await
-        .unwrap()
-        .json()
+    let path = format!("/api/notebooks/{id}/preview");
+    let (status, preview) = server
+        .api(Method::GET, &path, &server.owner_token, None)
         .await
         .unwrap();
+    assert_eq!(status, 200, "{preview}");
     assert_eq!(preview["role"], "owner");
     assert_eq!(preview["name"], "big");
     let heads: Vec<String> = got.heads().iter().map(|h| h.to_string()).collect();
@@ -94,12 +92,23 @@ async fn an_imported_notebook_reaches_a_new_peer_as_bounded_changes() {
     );
     assert!(preview["runtime"]["doc"]["executions"].is_object());
 
-    // Someone without a role gets nothing.
-    let stranger = reqwest::Client::new()
-        .get(format!("{}/api/notebooks/{id}/preview", server.http_url()))
-        .bearer_auth("cth_not_a_token")
-        .send()
+    // No token, no preview; a person without a role gets a 404.
+    let (status, _) = server
+        .api(Method::GET, &path, "cth_not_a_token", None)
         .await
         .unwrap();
-    assert_eq!(stranger.status().as_u16(), 401);
+    assert_eq!(status, 401);
+    let other = server
+        .create_notebook(&server.owner_token, "other")
+        .await
+        .unwrap();
+    let stranger = server
+        .user_with_role(&other, "sam", "viewer")
+        .await
+        .unwrap();
+    let (status, _) = server
+        .api(Method::GET, &path, &stranger, None)
+        .await
+        .unwrap();
+    assert_eq!(status, 404);
 }

@@ -39,6 +39,23 @@ export function splicesOf(changes: ChangeSet): TextSplice[] {
   return edits.reverse();
 }
 
+/**
+ * Bring the editor to the document's `text`, replacing only the span that
+ * differs (a selection outside it stays put), outside the undo history.
+ */
+export function showDocumentText(view: EditorView, text: string): void {
+  const shown = view.state.doc.toString();
+  if (shown === text) return;
+  let start = 0;
+  while (start < shown.length && start < text.length && shown[start] === text[start]) start++;
+  let end = 0;
+  while (end < shown.length - start && end < text.length - start && shown[shown.length - 1 - end] === text[text.length - 1 - end]) end++;
+  view.dispatch({
+    changes: { from: start, to: shown.length - end, insert: text.slice(start, text.length - end) },
+    annotations: [Transaction.addToHistory.of(false), fromDocument.of(true)],
+  });
+}
+
 export class SourceBinding {
   private pending: ChangeSet | null = null;
   private frame: number | undefined;
@@ -152,11 +169,8 @@ export class SourceBinding {
       this.view.dispatch({ changes, annotations });
     }
     if (reset || (changes && this.view.state.doc.toString() !== expected)) {
-      // Out of step (should not happen): show the document's text.
-      const current = this.view.state.doc.toString();
-      if (current !== expected) {
-        this.view.dispatch({ changes: { from: 0, to: current.length, insert: expected }, annotations });
-      }
+      // Out of step (should not happen), or the source replaced: show the document's text.
+      showDocumentText(this.view, expected);
     }
     if (changes || reset) this.onSynced?.();
   }

@@ -53,7 +53,7 @@ type StatusListener = (status: SessionStatus) => void;
  * cells of 2 KB took it about 500 ms in Node here (one operation per
  * character), so at this size it is roughly 80 ms (scaled, not measured).
  */
-const PREVIEW_WORTH_BYTES = 64 * 1024;
+const PREVIEW_WORTH_CHARS = 64 * 1024;
 
 /** How long loading the local copy waits for the preview to be shown. */
 const PREVIEW_WAIT_MS = 400;
@@ -193,7 +193,7 @@ export class NotebookSession {
    * only pays where Automerge's loading takes long enough to notice.
    */
   setPreview(preview: NotebookPreview): void {
-    if (this.ready || this.previewHeads || previewSize(preview) < PREVIEW_WORTH_BYTES) return;
+    if (this.ready || this.previewHeads || previewSize(preview) < PREVIEW_WORTH_CHARS) return;
     this.preview = preview;
     this.previewHeads = preview.notebook.heads;
     performance.mark("cathode:preview");
@@ -208,8 +208,8 @@ export class NotebookSession {
   /**
    * The replica takes over from the preview once it holds both documents'
    * previewed heads, or, when it cannot get them (the connection lost),
-   * once it can be read at all. Cell operations queued meanwhile apply
-   * then, in order.
+   * once it can be read at all. The page then hands its editors' typing
+   * over and calls `applyQueuedEdits`.
    */
   private endPreviewIfCaughtUp(): void {
     const p = this.preview;

@@ -7,13 +7,13 @@
  */
 
 import type { EditorView, ViewUpdate, KeyBinding } from "@codemirror/view";
-import { ChangeSet, Transaction } from "@codemirror/state";
+import { ChangeSet } from "@codemirror/state";
 import * as nb from "../doc/notebook";
 import type { CellType } from "../doc/notebook";
 import type { ExecutionSummary, InputRequest } from "../doc/runtime";
 import type { ApprovalDecision } from "../doc/controls";
 import { createEditor, setEditorEditable, setEditorLanguage } from "../editor/cell-editor";
-import { SourceBinding, fromDocument, splicesOf } from "../editor/binding";
+import { SourceBinding, showDocumentText, splicesOf } from "../editor/binding";
 import { setRemoteCursors, type RemoteCursor } from "../editor/remote-cursors";
 import type { NotebookSession } from "../model/session";
 import { h } from "./dom";
@@ -242,17 +242,7 @@ export class CellView {
       });
     }
     this.binding = new SourceBinding(session.replica, this.id, view);
-    const shown = view.state.doc.toString();
-    const wanted = nb.cellSource(session.notebook, this.id);
-    if (shown === wanted) return;
-    let start = 0;
-    while (start < shown.length && start < wanted.length && shown[start] === wanted[start]) start++;
-    let end = 0;
-    while (end < shown.length - start && end < wanted.length - start && shown[shown.length - 1 - end] === wanted[wanted.length - 1 - end]) end++;
-    view.dispatch({
-      changes: { from: start, to: shown.length - end, insert: wanted.slice(start, wanted.length - end) },
-      annotations: [Transaction.addToHistory.of(false), fromDocument.of(true)],
-    });
+    showDocumentText(view, nb.cellSource(session.notebook, this.id));
   }
 
   focusEditor(): void {

@@ -8,14 +8,14 @@ use crate::auth;
 use crate::room::outbox::{Next, Outbox};
 use crate::room::peer::{error_frame, send_error};
 use crate::room::{InboundPermit, PeerInfo, RoomCommand};
-use crate::rooms::RoomHandle;
+use crate::rooms::{Asked, RoomHandle};
 use axum::extract::ws::{Message, WebSocket};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use schema::wire::{ErrorCode, Frame, Hello, Role, Welcome, PROTOCOL_VERSION};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{oneshot, Semaphore};
+use tokio::sync::Semaphore;
 use tokio::time::Instant;
 use tracing::Instrument;
 
@@ -23,8 +23,6 @@ const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 /// Largest presence state relayed, serialised.
 const MAX_PRESENCE_BYTES: usize = 8 * 1024;
 const PING_EVERY: Duration = Duration::from_secs(30);
-/// How long a room that is stopping may take before a join gives up.
-const JOIN_RETRY_FOR: Duration = Duration::from_secs(5);
 
 pub async fn serve(socket: WebSocket, state: AppState) {
     let (mut sink, mut stream) = socket.split();
@@ -102,45 +100,30 @@ pub async fn serve(socket: WebSocket, state: AppState) {
     .await
 }
 
-/// Join the notebook's room, retrying while a stopping room gives way to
-/// a new one. `None` (the reason queued in the outbox) when it cannot.
+/// Join the notebook's room (`Rooms::ask` retries while a stopping room
+/// gives way to a new one). `None` (the reason queued in the outbox) when
+/// it cannot.
 async fn join(
     state: &AppState,
     notebook_id: &str,
     info: PeerInfo,
     outbox: &Arc<Outbox>,
 ) -> Option<RoomHandle> {
-    let deadline = Instant::now() + JOIN_RETRY_FOR;
-    loop {
-        let Some(room) = state.rooms.room(notebook_id) else {
-            send_error(
-                outbox,
-                ErrorCode::ShuttingDown,
-                "the server is shutting down",
-                true,
-            );
-            return None;
-        };
-        let (joined, wait) = oneshot::channel();
-        let command = RoomCommand::Join {
+    let asked = state
+        .rooms
+        .ask(notebook_id, |reply| RoomCommand::Join {
             info: info.clone(),
             outbox: outbox.clone(),
-            reply: joined,
-        };
-        if room.commands.send(command).await.is_ok() && wait.await.is_ok() {
-            return Some(room);
-        }
-        if Instant::now() > deadline {
-            send_error(
-                outbox,
-                ErrorCode::Storage,
-                "the notebook could not be opened",
-                true,
-            );
-            return None;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+            reply,
+        })
+        .await;
+    let (code, message) = match asked {
+        Asked::Answered(room, ()) => return Some(room),
+        Asked::ShuttingDown => (ErrorCode::ShuttingDown, "the server is shutting down"),
+        Asked::Unavailable => (ErrorCode::Storage, "the notebook could not be opened"),
+    };
+    send_error(outbox, code, message, true);
+    None
 }
 
 fn decode_hello(bytes: &[u8], max: usize) -> Result<Hello, Vec<u8>> {

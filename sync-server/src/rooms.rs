@@ -16,11 +16,24 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
-use tokio::sync::{mpsc, watch, Semaphore};
+use tokio::sync::{mpsc, oneshot, watch, Semaphore};
 use tokio::task::JoinHandle;
 
 /// Commands a room may have queued before it pushes back on connections.
 const ROOM_QUEUE: usize = 4096;
+
+/// How long [`Rooms::ask`] waits for a stopping room to give way.
+const ASK_RETRY_FOR: Duration = Duration::from_secs(5);
+
+/// What [`Rooms::ask`] got.
+pub enum Asked<T> {
+    /// The room's answer, and the room that gave it.
+    Answered(RoomHandle, T),
+    /// The server is shutting down: no room opens any more.
+    ShuttingDown,
+    /// No room answered in time (the notebook could not be loaded).
+    Unavailable,
+}
 
 /// How connections reach a room.
 #[derive(Clone)]
@@ -182,27 +195,32 @@ impl Rooms {
         }
     }
 
-    /// Both documents as JSON (`schema::preview`), opening the room if
-    /// none is open; `None` when the room cannot answer (its notebook
-    /// cannot be loaded, or the server is stopping).
-    pub async fn preview(
+    /// Send the command `make` builds around a reply channel to the
+    /// notebook's room, opening it if none is open, and wait for the
+    /// answer. A room that is stopping drops commands it has not answered,
+    /// so this tries again (every 50 ms, for at most [`ASK_RETRY_FOR`])
+    /// until a new room answers.
+    pub async fn ask<T>(
         self: &Arc<Self>,
         notebook_id: &str,
-    ) -> Option<schema::Result<schema::preview::NotebookPreview>> {
-        // A room that was stopping refuses the command; the next one answers.
-        for _ in 0..2 {
-            let handle = self.room(notebook_id)?;
-            let (reply, answer) = tokio::sync::oneshot::channel();
-            if handle
-                .commands
-                .send(RoomCommand::Preview { reply })
-                .await
-                .is_ok()
-            {
-                return answer.await.ok();
+        make: impl Fn(oneshot::Sender<T>) -> RoomCommand,
+    ) -> Asked<T> {
+        let deadline = tokio::time::Instant::now() + ASK_RETRY_FOR;
+        loop {
+            let Some(room) = self.room(notebook_id) else {
+                return Asked::ShuttingDown;
+            };
+            let (reply, answer) = oneshot::channel();
+            if room.commands.send(make(reply)).await.is_ok() {
+                if let Ok(answer) = answer.await {
+                    return Asked::Answered(room, answer);
+                }
             }
+            if tokio::time::Instant::now() > deadline {
+                return Asked::Unavailable;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        None
     }
 
     /// A token was revoked: every room drops the connections using it.

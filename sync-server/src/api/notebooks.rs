@@ -3,6 +3,8 @@
 use super::{display_name, json_body, role, ApiError, ApiResult};
 use crate::app::AppState;
 use crate::auth::Principal;
+use crate::room::RoomCommand;
+use crate::rooms::Asked;
 use crate::store::{NotebookRecord, TokenScope};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -124,18 +126,18 @@ pub async fn preview_notebook(
     Path(id): Path<String>,
 ) -> ApiResult<Json<serde_json::Value>> {
     let (n, role) = role(&state, &who, &id).await?;
-    let preview = state
+    let asked = state
         .rooms
-        .preview(&id)
-        .await
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
-                "the notebook cannot be opened right now",
-            )
-        })?
-        .map_err(crate::error::ServerError::from)?;
+        .ask(&id, |reply| RoomCommand::Preview { reply })
+        .await;
+    let Asked::Answered(_, preview) = asked else {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "the notebook cannot be opened right now",
+        ));
+    };
+    let preview = preview.map_err(crate::error::ServerError::from)?;
     Ok(Json(json!({
         "id": n.id,
         "name": n.name,

@@ -99,10 +99,12 @@ export class Replica {
    * as far as the server's changes are small (an import's are: see
    * schema/src/imported.rs; the server sends changes, not the whole
    * document, to a peer that has nothing: sync-server room/incoming.rs).
-   * A message of one change (or one whole document) is left as it is.
-   * `stillWanted` ends it early (the connection was replaced).
+   * A message under `LARGE_SYNC_BYTES`, or of one change (or one whole
+   * document), is left as it is. `stillWanted` ends it early (the
+   * connection was replaced).
    */
   async applyInSlices(doc: DocKind, message: Uint8Array, stillWanted: () => boolean): Promise<Uint8Array> {
+    if (message.length < LARGE_SYNC_BYTES) return message;
     const decoded = A.decodeSyncMessage(message);
     const changes = decoded.changes;
     if (changes.length <= 1) return message;
@@ -124,31 +126,36 @@ export class Replica {
   }
 
   private applyChanges(doc: DocKind, changes: Uint8Array[]): void {
-    this.commitPending();
-    let patches: A.Patch[] = [];
-    const patchCallback = (p: A.Patch[]) => {
-      patches = patches.concat(p);
-    };
-    if (doc === "notebook") [this.notebook] = A.applyChanges(this.notebook, changes, { patchCallback });
-    else [this.runtime] = A.applyChanges(this.runtime, changes, { patchCallback });
-    if (patches.length > 0) this.emit({ doc, patches, origin: "remote" });
+    this.remote(doc, (patchCallback) => {
+      if (doc === "notebook") [this.notebook] = A.applyChanges(this.notebook, changes, { patchCallback });
+      else [this.runtime] = A.applyChanges(this.runtime, changes, { patchCallback });
+    });
   }
 
   receive(doc: DocKind, message: Uint8Array): void {
+    this.remote(doc, (patchCallback) => {
+      if (doc === "notebook") {
+        const [next, state] = A.receiveSyncMessage(this.notebook, this.syncStates.notebook, message, { patchCallback });
+        this.notebook = next;
+        this.syncStates.notebook = state;
+      } else {
+        const [next, state] = A.receiveSyncMessage(this.runtime, this.syncStates.runtime, message, { patchCallback });
+        this.runtime = next;
+        this.syncStates.runtime = state;
+      }
+    });
+  }
+
+  /**
+   * Apply what came from the server with `apply` (pending typing committed
+   * first: the invariant above) and tell everyone the patches it made.
+   */
+  private remote(doc: DocKind, apply: (patchCallback: (p: A.Patch[]) => void) => void): void {
     this.commitPending();
     let patches: A.Patch[] = [];
-    const patchCallback = (p: A.Patch[]) => {
+    apply((p) => {
       patches = patches.concat(p);
-    };
-    if (doc === "notebook") {
-      const [next, state] = A.receiveSyncMessage(this.notebook, this.syncStates.notebook, message, { patchCallback });
-      this.notebook = next;
-      this.syncStates.notebook = state;
-    } else {
-      const [next, state] = A.receiveSyncMessage(this.runtime, this.syncStates.runtime, message, { patchCallback });
-      this.runtime = next;
-      this.syncStates.runtime = state;
-    }
+    });
     if (patches.length > 0) this.emit({ doc, patches, origin: "remote" });
   }
 

@@ -361,7 +361,7 @@ export class NotebookSession {
     const welcome = this.welcome;
     const stillWanted = () => this.welcome === welcome;
     const applied = (this.incoming ?? Promise.resolve())
-      .then(() => (message.length >= LARGE_SYNC_BYTES ? this.replica.applyInSlices(doc, message, stillWanted) : message))
+      .then(() => this.replica.applyInSlices(doc, message, stillWanted))
       .then((rest) => {
         // A message from a connection since replaced is not answered: the
         // new one syncs afresh (its changes, applied, are kept).

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import * as A from "@automerge/automerge";
 import * as nb from "../../src/doc/notebook";
 import { serverCreated } from "./created";
-import { Replica } from "../../src/model/replica";
+import { LARGE_SYNC_BYTES, Replica } from "../../src/model/replica";
 
 /** The server's notebook: `cells` cells of about 4 KB, one change each. */
 function serverNotebook(cells: number): nb.NotebookDoc {
@@ -66,7 +66,13 @@ test("slicing stops when the connection is replaced, and leaves a one-change mes
   const applied = nb.cellOrder(replica.notebook).length;
   assert.ok(applied > 0 && applied < 60, `${applied} cells applied`);
 
-  const one = A.encodeSyncMessage({ heads: A.getHeads(server), need: [], have: [], changes: changes.slice(0, 1) });
+  // One change over the size that is sliced (text that does not compress).
+  let noisy = "";
+  for (let i = 0; noisy.length < 20_000; i++) noisy += ((i * 2654435761) >>> 0).toString(36);
+  const [big] = nb.createCell(serverCreated(), "code", { at: "end" }, noisy);
+  const last = A.getAllChanges(big).slice(-1);
+  const one = A.encodeSyncMessage({ heads: A.getHeads(big), need: [], have: [], changes: last });
+  assert.ok(one.length >= LARGE_SYNC_BYTES, `${one.length} bytes`);
   const untouched = new Replica();
   assert.equal(await untouched.applyInSlices("notebook", one, () => true), one);
 });

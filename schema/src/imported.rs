@@ -9,7 +9,8 @@
 //! 2 KB in one change held its main thread for about 400 ms while it
 //! loaded them (a key typed meanwhile waited as long). Applied a change at
 //! a time with pauses between, the same cells cost the same in all (a few
-//! per cent either way in Node) and never more than about 10 ms at once.
+//! per cent either way; in Node, timed by hand with a throwaway script: 26
+//! changes of 8 cells each took at most 22 ms apiece, 201 of one cell 5 ms).
 
 use crate::error::{Result, SchemaError};
 use crate::event::DocumentEvent;

@@ -138,8 +138,8 @@ async fn save_snapshot(
 }
 
 /// Snapshots of a new notebook's two documents, covering the rows
-/// [`initial_rows`] made of them. An imported notebook's first change
-/// carries an operation per character, and replaying it (the room's first
+/// [`initial_rows`] made of them. An imported notebook's first changes
+/// carry an operation per character, and replaying them (the room's first
 /// load) costs several times loading a snapshot. A failure only costs that
 /// load time: the log has everything.
 pub async fn initial_snapshots(

@@ -15,7 +15,7 @@
 //! makes that document large, and nothing on first sight reads them.
 
 use crate::{Result, SchemaError};
-use automerge::{AutoSerde, Automerge};
+use automerge::{Automerge, ObjId, ObjType, ReadDoc, ValueRef, ROOT};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
@@ -64,12 +64,55 @@ pub fn runtime_preview(doc: &Automerge) -> Result<DocumentPreview> {
 }
 
 fn preview_of(doc: &Automerge) -> Result<DocumentPreview> {
-    let json = serde_json::to_value(AutoSerde::from(doc))
-        .map_err(|_| SchemaError::Malformed { field: "document" })?;
     Ok(DocumentPreview {
         heads: doc.get_heads().iter().map(|h| h.to_string()).collect(),
-        doc: json,
+        doc: object_json(doc, &ROOT, ObjType::Map)?,
     })
+}
+
+/// An object as JSON, in the shape `AutoSerde` gives (and the browser's
+/// Automerge materialises). Why not `AutoSerde` itself: it looks every key
+/// up again after listing it, and took 14 ms for 200 cells of 2 KB where
+/// this walk takes 9.5 ms, nearly all of it Automerge reading the sources'
+/// text (the `preview_cost` example). The room waits while it runs.
+fn object_json(doc: &Automerge, obj: &ObjId, kind: ObjType) -> Result<Value> {
+    Ok(match kind {
+        ObjType::Map | ObjType::Table => {
+            let mut map = Map::new();
+            for item in doc.map_range(obj, ..) {
+                let value = match &item.value {
+                    ValueRef::Object(kind) => object_json(doc, &item.id(), *kind)?,
+                    ValueRef::Scalar(_) => scalar_json(item.value)?,
+                };
+                map.insert(item.key.into_owned(), value);
+            }
+            Value::Object(map)
+        }
+        ObjType::List => {
+            let mut list = Vec::new();
+            for item in doc.list_range(obj, ..) {
+                list.push(match &item.value {
+                    ValueRef::Object(kind) => object_json(doc, &item.id(), *kind)?,
+                    ValueRef::Scalar(_) => scalar_json(item.value)?,
+                });
+            }
+            Value::Array(list)
+        }
+        ObjType::Text => Value::String(doc.text(obj).map_err(|_| malformed())?),
+    })
+}
+
+fn scalar_json(value: ValueRef<'_>) -> Result<Value> {
+    match value.into_value() {
+        automerge::Value::Scalar(scalar) => {
+            serde_json::to_value(scalar.as_ref()).map_err(|_| malformed())
+        }
+        automerge::Value::Object(_) => Err(malformed()),
+    }
+}
+
+fn malformed() -> SchemaError {
+    SchemaError::Malformed { field: "document" }
 }
 
 /// An execution's place in the queue: the order `RuntimeDoc::executions`
@@ -119,6 +162,34 @@ mod tests {
         assert_eq!(preview.doc["kind"], "notebook");
         let heads: Vec<String> = notebook.heads().iter().map(|h| h.to_string()).collect();
         assert_eq!(preview.heads, heads);
+    }
+
+    #[test]
+    fn the_json_walk_gives_what_autoserde_gives() {
+        use automerge::transaction::Transactable;
+        use automerge::{AutoCommit, AutoSerde, ScalarValue};
+        let mut doc = AutoCommit::new();
+        doc.put(ROOT, "kind", "notebook").unwrap();
+        let map = doc.put_object(ROOT, "map", ObjType::Map).unwrap();
+        doc.put(&map, "int", -3_i64).unwrap();
+        doc.put(&map, "uint", ScalarValue::Uint(7)).unwrap();
+        doc.put(&map, "float", 1.5_f64).unwrap();
+        doc.put(&map, "bool", true).unwrap();
+        doc.put(&map, "null", ScalarValue::Null).unwrap();
+        doc.put(&map, "when", ScalarValue::Timestamp(1_700_000_000_000))
+            .unwrap();
+        doc.put(&map, "count", ScalarValue::counter(4)).unwrap();
+        doc.put(&map, "bytes", ScalarValue::Bytes(vec![1, 2]))
+            .unwrap();
+        let list = doc.put_object(&map, "list", ObjType::List).unwrap();
+        doc.insert(&list, 0, "a").unwrap();
+        let inner = doc.insert_object(&list, 1, ObjType::Map).unwrap();
+        doc.put(&inner, "x", 1_i64).unwrap();
+        let text = doc.insert_object(&list, 2, ObjType::Text).unwrap();
+        doc.splice_text(&text, 0, 0, "naïve 🦀").unwrap();
+        let doc = doc.document().clone();
+        let expected = serde_json::to_value(AutoSerde::from(&doc)).unwrap();
+        assert_eq!(object_json(&doc, &ROOT, ObjType::Map).unwrap(), expected);
     }
 
     #[test]

@@ -20,6 +20,7 @@ import { NotebookSession } from "../model/session";
 import { websocketUrl } from "../sync/connection";
 import { applyClear, outputsCleared, outputsClearedRaw } from "../doc/cleared";
 import { CellView, type CellHost, type CellRuntime } from "./cell-view";
+import { TAIL_CELLS_PER_FRAME, cellsFillingScreen, lineCount } from "./opening";
 import { h, clear } from "./dom";
 import { BlobCache } from "./outputs/blobs";
 import { NotebookController } from "../commands/controller";
@@ -240,8 +241,13 @@ export class NotebookPage {
   /** Markdown cells whose rendering waits (see `CellHost.deferMarkdown`). */
   private markdownQueue = new Set<string>();
   private markdownIdle: number | undefined;
-  /** True during the first render of the notebook's cells. */
+  /** True while the notebook's cells first join the page. */
   private opening = false;
+  /**
+   * How many leading cells the page holds while a long notebook joins it
+   * (`Infinity` once it holds them all).
+   */
+  private shownCells = Infinity;
   private mountFrame: number | undefined;
   private firstEditorMarked = false;
   /** The cells on the page were rendered from the server's preview. */
@@ -359,7 +365,16 @@ export class NotebookPage {
       this.cellRuns = rt.runtimeReady(runtimeDoc) ? rt.cellExecutions(runtimeDoc) : new Map();
       this.runtimeCache.clear();
     }
-    const order = nb.cellOrder(doc).map((c) => c.id);
+    const allCells = nb.cellOrder(doc).map((c) => c.id);
+    // A long notebook joins the page over a few frames (see `opening.ts`).
+    const firstRender = this.order.length === 0 && allCells.length > 0;
+    const tailing = this.shownCells !== Infinity;
+    if (firstRender) {
+      const lines = allCells.map((id) => lineCount(nb.cellSource(doc, id)));
+      this.shownCells = cellsFillingScreen(lines, window.innerHeight);
+    } else if (tailing) this.shownCells += TAIL_CELLS_PER_FRAME;
+    if (this.shownCells >= allCells.length) this.shownCells = Infinity;
+    const order = this.shownCells === Infinity ? allCells : allCells.slice(0, this.shownCells);
     const seen = new Set(order);
     for (const [id, view] of this.views) {
       if (!seen.has(id)) {
@@ -371,7 +386,7 @@ export class NotebookPage {
     if (this.cellsEl.querySelector(".placeholder")) clear(this.cellsEl);
     const now = Date.now();
     let prev: Element | null = null;
-    this.opening = this.order.length === 0 && order.length > 0;
+    this.opening = firstRender || tailing;
     for (const id of order) {
       let view = this.views.get(id);
       if (!view) {
@@ -384,7 +399,7 @@ export class NotebookPage {
       view.update(this.runtimeFor(id), now);
       prev = view.el;
     }
-    if (this.order.length === 0 && order.length > 0) {
+    if (firstRender) {
       performance.mark("cathode:cells-rendered");
       // The top of the notebook is editable in this very frame; the rest
       // mount as they near the viewport, a few per frame.
@@ -417,6 +432,8 @@ export class NotebookPage {
       }
     }
     this.order = order;
+    if (this.shownCells !== Infinity) this.schedule();
+    else if (tailing) performance.mark("cathode:all-cells");
     if (order.length === 0) this.cellsEl.append(h("p.placeholder", {}, "An empty notebook: press B or the + button to add a cell."));
     this.controller.afterRender();
     this.contents.afterRender();

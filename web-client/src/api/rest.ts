@@ -141,6 +141,16 @@ export interface NotebookPreview {
   runtime: DocumentPreview<RawRuntime>;
 }
 
+/**
+ * The request behind `Api.previewNotebook`, which the page's first script
+ * (boot/early-preview.ts) sends before the app's bundle has loaded.
+ */
+export function requestPreview(base: string, token: string, id: string): Promise<Response> {
+  return fetch(new URL(`/api/notebooks/${encodeURIComponent(id)}/preview`, base), {
+    headers: { Authorization: `Bearer ${token}` },
+  });
+}
+
 export class Api {
   constructor(
     private readonly base: string,
@@ -156,7 +166,12 @@ export class Api {
       headers["Content-Type"] = "application/json";
       payload = JSON.stringify(body);
     }
-    const response = await fetch(new URL(path, this.base), { method, headers, body: payload });
+    return this.read<T>(fetch(new URL(path, this.base), { method, headers, body: payload }), raw);
+  }
+
+  /** A response's body as `T`, or its error as an `ApiError`. */
+  private async read<T>(sent: Promise<Response>, raw = false): Promise<T> {
+    const response = await sent;
     if (!response.ok) {
       let code = "http_error";
       let message = `${response.status} ${response.statusText}`;
@@ -192,8 +207,8 @@ export class Api {
    * heads (`schema/src/preview.rs`): what the page shows while its own
    * replica loads.
    */
-  previewNotebook(id: string): Promise<NotebookPreview> {
-    return this.call("GET", `/api/notebooks/${encodeURIComponent(id)}/preview`);
+  previewNotebook(id: string, started?: Promise<Response>): Promise<NotebookPreview> {
+    return this.read(started ?? requestPreview(this.base, this.token, id));
   }
 
   createNotebook(name: string): Promise<NotebookSummary> {

@@ -9,6 +9,7 @@ import "../styles/app.css";
 import { Api, ApiError, type Me } from "../api/rest";
 import { adoptTokenFromUrl, forgetToken, storedToken, storeToken } from "./token";
 import { loadAutomerge } from "./wasm";
+import { notebookIdFromPath, takeEarlyPreview } from "./route";
 import { LocalCopy } from "../model/local-copy";
 import { h, clear } from "../view/dom";
 import { showNotebookList } from "../view/list-page";
@@ -44,12 +45,11 @@ async function start(): Promise<void> {
   const token = storedToken();
   if (!token) return signInPage(root);
   const api = new Api(window.location.origin, token);
-  const match = /^\/notebooks\/([^/]+)\/?$/.exec(window.location.pathname);
-  const notebookId = match ? decodeURIComponent(match[1]) : undefined;
+  const notebookId = notebookIdFromPath(window.location.pathname);
   // Read while the WebAssembly loads: reading needs none.
   const localCopy = notebookId ? new LocalCopy(notebookId) : undefined;
   // The notebook as JSON, shown while the replica loads (model/session.ts).
-  const preview = notebookId ? api.previewNotebook(notebookId).catch(() => undefined) : undefined;
+  const preview = notebookId ? api.previewNotebook(notebookId, takeEarlyPreview(notebookId, token)).catch(() => undefined) : undefined;
   const wasm = loadAutomerge();
   const failed = (e: unknown) => {
     clear(root);
@@ -68,14 +68,19 @@ async function start(): Promise<void> {
     }
     if (e instanceof ApiError || !localCopy) return failed(e);
   }
-  try {
-    await wasm;
-  } catch (e) {
-    return failed(e);
-  }
   if (notebookId && localCopy && preview) {
-    await showNotebook(root, { api, token, me, notebookId, localCopy, preview });
+    // The page shows the preview while the WebAssembly compiles.
+    try {
+      await showNotebook(root, { api, token, me, notebookId, localCopy, preview, automerge: wasm });
+    } catch (e) {
+      return failed(e);
+    }
   } else {
+    try {
+      await wasm;
+    } catch (e) {
+      return failed(e);
+    }
     await showNotebookList(root, { api, me });
   }
   keepAppForOffline();

@@ -42,18 +42,51 @@ function yieldToPage(): Promise<void> {
 }
 
 export class Replica {
-  notebook: NotebookDoc;
-  runtime: RuntimeDoc;
-  private syncStates: Record<DocKind, A.SyncState> = {
-    notebook: A.initSyncState(),
-    runtime: A.initSyncState(),
-  };
+  /**
+   * The documents and sync states, made on first use: a page builds its
+   * replica before Automerge's WebAssembly is in, and shows the server's
+   * preview meanwhile (`started` says whether they exist yet).
+   */
+  private docs: { notebook: NotebookDoc; runtime: RuntimeDoc } | undefined;
+  private states: Record<DocKind, A.SyncState> | undefined;
   private listeners = new Set<ChangeListener>();
   private beforeRemoteHooks = new Set<() => void>();
 
   constructor(notebook?: NotebookDoc, runtime?: RuntimeDoc) {
-    this.notebook = notebook ?? A.init<RawNotebook>();
-    this.runtime = runtime ?? A.init<RawRuntime>();
+    if (notebook || runtime) this.docs = { notebook: notebook ?? A.init<RawNotebook>(), runtime: runtime ?? A.init<RawRuntime>() };
+  }
+
+  /** Whether the documents exist (nothing has needed Automerge before). */
+  get started(): boolean {
+    return this.docs !== undefined;
+  }
+
+  private get documents(): { notebook: NotebookDoc; runtime: RuntimeDoc } {
+    return (this.docs ??= { notebook: A.init<RawNotebook>(), runtime: A.init<RawRuntime>() });
+  }
+
+  get notebook(): NotebookDoc {
+    return this.documents.notebook;
+  }
+
+  set notebook(doc: NotebookDoc) {
+    this.documents.notebook = doc;
+  }
+
+  get runtime(): RuntimeDoc {
+    return this.documents.runtime;
+  }
+
+  set runtime(doc: RuntimeDoc) {
+    this.documents.runtime = doc;
+  }
+
+  private get syncStates(): Record<DocKind, A.SyncState> {
+    return (this.states ??= { notebook: A.initSyncState(), runtime: A.initSyncState() });
+  }
+
+  private set syncStates(states: Record<DocKind, A.SyncState>) {
+    this.states = states;
   }
 
   onChange(listener: ChangeListener): () => void {
@@ -173,6 +206,7 @@ export class Replica {
 
   /** Whether the server has every change of ours (as far as it told us). */
   acknowledged(doc: DocKind): boolean {
+    if (!this.docs) return true;
     return doc === "notebook"
       ? A.hasOurChanges(this.notebook, this.syncStates.notebook)
       : A.hasOurChanges(this.runtime, this.syncStates.runtime);

@@ -259,9 +259,12 @@ export class NotebookSession {
     return this.preview ? (this.preview.runtime.doc as RuntimeDoc) : this.replica.runtime;
   }
 
-  /** Whether the notebook document can be read (synced at least once). */
+  /**
+   * Whether the notebook document can be read (synced at least once). Never
+   * before `open`: until then Automerge may not be loaded.
+   */
   get ready(): boolean {
-    return schemaProblem(this.replica.notebook) === undefined;
+    return this.replica.started && schemaProblem(this.replica.notebook) === undefined;
   }
 
   status(): SessionStatus {

@@ -47,6 +47,12 @@ export interface NotebookContext {
   localCopy: LocalCopy;
   /** The server's preview, fetched from the start (undefined when it failed). */
   preview: Promise<NotebookPreview | undefined>;
+  /**
+   * Automerge's WebAssembly, loaded. The page shows the preview without it
+   * (compiling it took 100 to 250 ms after the preview had arrived, in
+   * cold opens of the benchmark's notebook), and opens its session after.
+   */
+  automerge: Promise<void>;
 }
 
 export class NotebookPage {
@@ -187,6 +193,7 @@ export class NotebookPage {
     });
     this.tick = setInterval(() => this.tickRunning(), 250);
     (window as unknown as { cathode: unknown }).cathode = this.debugHandle();
+    await this.ctx.automerge;
     await this.session.open(previewShown);
     this.runtimeBar.start();
     this.schedule();

@@ -103,8 +103,11 @@ export async function runKeyToPainted(page: Page, at: RunSelectors, runs: number
   return samples;
 }
 
-/** Opens of the 200-cell notebook per kind, ours and JupyterLab's alike: one is noise. */
-export const OPENS = 5;
+/**
+ * Opens of the 200-cell notebook per kind, ours and JupyterLab's alike: one
+ * is noise. `CATHODE_BENCH_OPENS` asks for more, to compare two builds.
+ */
+export const OPENS = Number(process.env.CATHODE_BENCH_OPENS ?? 5) || 5;
 
 /** A moment of a page's load: the DOM first holds `count` matches of `selector`, at least one of them visible (so painted by the next frame). */
 export interface LoadMark {

@@ -420,17 +420,21 @@ export class NotebookPage {
         if (view.el.offsetTop > window.innerHeight) break;
         onScreen.push(view);
       }
+      // Editors first: each one reads the layout as it starts, which then
+      // need not lay out the rendered markdown (and its math) as well.
       let mounting = 0;
       let mounted = false;
       for (const view of onScreen) {
-        this.markdownQueue.delete(view.id);
-        view.renderDeferred();
         if (view.cellType !== "markdown" && mounting <= 12) {
           const start = performance.now();
           view.mountEditor();
           mounting += performance.now() - start;
           mounted = true;
         }
+      }
+      for (const view of onScreen) {
+        this.markdownQueue.delete(view.id);
+        view.renderDeferred();
       }
       this.pumpMarkdown();
       if (mounted && !this.firstEditorMarked) {

@@ -1,7 +1,8 @@
 /**
  * The page's entry: sign in (token from the URL into storage), load
- * Automerge's WebAssembly, then show the notebook list (`/`) or a notebook
- * (`/notebooks/{id}`). A missing, wrong or expired token shows the sign-in
+ * Automerge's WebAssembly, and show the notebook list (`/`, once the
+ * WebAssembly is in) or a notebook (`/notebooks/{id}`, whose preview shows
+ * while it loads). A missing, wrong or expired token shows the sign-in
  * page, never a blank screen.
  */
 

@@ -44,13 +44,14 @@ export class NotebookController implements NotebookCommands {
   }
 
   /**
-   * Whether the page still shows the server's preview: cell operations and
-   * running wait for the replica (a second or so for a large notebook),
-   * since what they do builds on one another (insert, then change the new
-   * cell's type, then edit it). The person is told; nothing is queued.
+   * Whether the page still shows the server's preview, or nothing yet:
+   * cell operations and running wait for the replica (a second or so for a
+   * large notebook), since what they do builds on one another (insert,
+   * then change the new cell's type, then edit it). The person is told;
+   * nothing is queued.
    */
   private loading(): boolean {
-    if (!this.session.previewing) return false;
+    if (!this.session.previewing && this.session.ready) return false;
     this.page.stillLoading();
     return true;
   }

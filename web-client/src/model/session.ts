@@ -331,6 +331,8 @@ export class NotebookSession {
       this.queuedEdits.push(fn);
       return;
     }
+    // Nothing to edit yet (and, before `open`, no Automerge to edit with).
+    if (!this.ready) return;
     this.replica.commitPending();
     this.replica.editNotebook(fn);
   }

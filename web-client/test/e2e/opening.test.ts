@@ -114,3 +114,27 @@ test("a long notebook is shown and typed into before Automerge loads, asked for 
   assert.deepEqual(await forbidden(page), []);
   await context.close();
 });
+
+test("before Automerge loads, a small notebook's page refuses cell operations and says so", async () => {
+  const notebook = await server.createNotebook("small, opening");
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, serviceWorkers: "block" });
+  const page = await context.newPage();
+  const errors: string[] = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  const wasm = gate();
+  await context.route(/\.wasm$/, async (route) => {
+    await wasm.opened;
+    await route.continue();
+  });
+  await page.goto(`${server.url}/notebooks/${notebook}?token=${encodeURIComponent(server.token)}`);
+  await page.getByText("Opening the notebook").waitFor();
+  await page.keyboard.press("b");
+  await page.locator(".sync.nudge", { hasText: "cell operations and running wait" }).waitFor();
+  wasm.open();
+  await page.getByText("An empty notebook").waitFor();
+  await page.keyboard.press("b");
+  await waitFor("the cell B added", () => cellIds(page), (ids) => ids.length === 1);
+  assert.deepEqual(errors, []);
+  assert.deepEqual(await forbidden(page), []);
+  await context.close();
+});

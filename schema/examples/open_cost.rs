@@ -1,21 +1,14 @@
 //! Where the time goes when a big notebook is opened: building, saving,
 //! loading from a snapshot, replaying changes, and a first sync.
+mod common;
 use schema::automerge::sync::{self, SyncDoc};
 use schema::automerge::Automerge;
-use schema::{CellType, NotebookDoc, Placement};
+use schema::NotebookDoc;
 use std::time::Instant;
 
 fn main() {
-    let mut nb = NotebookDoc::create("n").unwrap();
     let t = Instant::now();
-    for i in 0..200 {
-        let source: String = format!("# cell {i}\n")
-            .chars()
-            .chain(std::iter::repeat_n('x', 2038))
-            .collect();
-        nb.create_cell(CellType::Code, Placement::End, &source)
-            .unwrap();
-    }
+    let nb = common::two_hundred_cells();
     println!("build 200 cells: {:?}", t.elapsed());
     let t = Instant::now();
     let saved = nb.automerge().save();

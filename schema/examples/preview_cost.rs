@@ -1,19 +1,12 @@
 //! What building a notebook's preview (`schema::preview`) costs for 200
 //! cells of 2 KB, in parts: reading every source's text alone, the
 //! documents as JSON values, and those values as bytes.
-use schema::{CellType, NotebookDoc, Placement, RuntimeDoc};
+mod common;
+use schema::RuntimeDoc;
 use std::time::Instant;
 
 fn main() {
-    let mut nb = NotebookDoc::create("n").unwrap();
-    for i in 0..200 {
-        let source: String = format!("# cell {i}\n")
-            .chars()
-            .chain(std::iter::repeat_n('x', 2038))
-            .collect();
-        nb.create_cell(CellType::Code, Placement::End, &source)
-            .unwrap();
-    }
+    let nb = common::two_hundred_cells();
     let runtime = RuntimeDoc::create("n").unwrap();
     {
         use schema::automerge::{ReadDoc, ROOT};

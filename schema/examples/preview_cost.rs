@@ -22,7 +22,10 @@ fn main() {
     }
     for _ in 0..3 {
         let t = Instant::now();
-        let preview = schema::preview::preview(nb.automerge(), runtime.automerge()).unwrap();
+        let preview = (
+            schema::preview::notebook_preview(nb.automerge()).unwrap(),
+            schema::preview::runtime_preview(runtime.automerge()).unwrap(),
+        );
         let built = t.elapsed();
         let t = Instant::now();
         let bytes = serde_json::to_vec(&preview).unwrap();

@@ -28,20 +28,6 @@ pub struct DocumentPreview {
     pub doc: Value,
 }
 
-/// Both documents, as `GET /api/notebooks/{id}/preview` sends them.
-#[derive(Debug, Serialize)]
-pub struct NotebookPreview {
-    pub notebook: DocumentPreview,
-    pub runtime: DocumentPreview,
-}
-
-pub fn preview(notebook: &Automerge, runtime: &Automerge) -> Result<NotebookPreview> {
-    Ok(NotebookPreview {
-        notebook: notebook_preview(notebook)?,
-        runtime: runtime_preview(runtime)?,
-    })
-}
-
 /// The notebook document whole.
 pub fn notebook_preview(doc: &Automerge) -> Result<DocumentPreview> {
     crate::access::check_root(doc, crate::notebook::KIND)?;

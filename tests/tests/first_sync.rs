@@ -87,7 +87,7 @@ async fn an_imported_notebook_reaches_a_new_peer_as_bounded_changes() {
         let change = Change::from_bytes(chunk.clone()).expect("a change, not a whole document");
         assert!(change.len() <= 2 * 8 * 1024, "{} operations", change.len());
     }
-    let got = NotebookDoc::from_automerge(replica).unwrap();
+    let mut got = NotebookDoc::from_automerge(replica).unwrap();
     assert_eq!(got.cell_ids().unwrap().len(), 40);
 
     // The preview a page opens from is the same notebook, at the same heads.
@@ -112,6 +112,45 @@ async fn an_imported_notebook_reaches_a_new_peer_as_bounded_changes() {
         got.source(&c7).unwrap()
     );
     assert!(preview["runtime"]["doc"]["executions"].is_object());
+
+    // The same version again gives the same documents (the room keeps
+    // their JSON); a change is in the next preview.
+    let (_, again) = server
+        .api(Method::GET, &path, &server.owner_token, None)
+        .await
+        .unwrap();
+    assert_eq!(again["notebook"], preview["notebook"]);
+    assert_eq!(again["runtime"], preview["runtime"]);
+    got.set_source(&c7, "edited = True").unwrap();
+    let edit = got
+        .automerge_mut()
+        .generate_sync_message(&mut state)
+        .unwrap();
+    peer.send_frame(&Frame::Sync {
+        doc: DocKind::Notebook,
+        message: edit.encode(),
+    })
+    .await
+    .unwrap();
+    let mut edited = serde_json::Value::Null;
+    for _ in 0..50 {
+        let (_, now) = server
+            .api(Method::GET, &path, &server.owner_token, None)
+            .await
+            .unwrap();
+        if now["notebook"]["doc"]["cells"]["c7"]["source"] == "edited = True" {
+            edited = now;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_ne!(
+        edited,
+        serde_json::Value::Null,
+        "the edit never reached the preview"
+    );
+    assert_ne!(edited["notebook"]["heads"], preview["notebook"]["heads"]);
+    assert_eq!(edited["runtime"], preview["runtime"]);
 
     // No token, no preview; a person without a role gets a 404.
     let (status, _) = server

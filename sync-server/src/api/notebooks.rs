@@ -7,7 +7,8 @@ use crate::room::RoomCommand;
 use crate::rooms::Asked;
 use crate::store::{NotebookRecord, TokenScope};
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use schema::wire::Role;
 use schema::{NotebookDoc, RuntimeDoc};
@@ -119,43 +120,46 @@ pub async fn get_notebook(
 
 /// `GET /api/notebooks/{id}/preview`: the notebook's name and the caller's
 /// role with both documents as JSON and their heads (`schema::preview`),
-/// which a page shows while its own replica loads.
+/// which a page shows while its own replica loads. The documents' JSON is
+/// the room's (kept while the documents stand still: `room/preview_cache.rs`),
+/// put into the body as it is.
 pub async fn preview_notebook(
     State(state): State<AppState>,
     Extension(who): Extension<Principal>,
     Path(id): Path<String>,
-) -> ApiResult<Json<PreviewBody>> {
+) -> ApiResult<Response> {
     let (n, role) = role(&state, &who, &id).await?;
     let asked = state
         .rooms
         .ask(&id, |reply| RoomCommand::Preview { reply })
         .await;
-    let Asked::Answered(_, preview) = asked else {
-        return Err(ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
-            "the notebook cannot be opened right now",
-        ));
+    let preview = match asked {
+        Asked::Answered(_, Some(preview)) => preview,
+        Asked::Answered(_, None) => {
+            return Err(ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "internal server error",
+            ))
+        }
+        _ => {
+            return Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "the notebook cannot be opened right now",
+            ))
+        }
     };
-    let preview = preview.map_err(crate::error::ServerError::from)?;
-    Ok(Json(PreviewBody {
-        id: n.id,
-        name: n.name,
-        role: role.as_str(),
-        notebook: preview.notebook,
-        runtime: preview.runtime,
-    }))
-}
-
-/// The preview's body, serialized straight from the documents' JSON (half a
-/// megabyte for 200 cells of 2 KB, not worth copying into another value).
-#[derive(serde::Serialize)]
-pub struct PreviewBody {
-    id: String,
-    name: String,
-    role: &'static str,
-    notebook: schema::preview::DocumentPreview,
-    runtime: schema::preview::DocumentPreview,
+    let quoted = |s: &str| serde_json::Value::from(s).to_string();
+    let body = format!(
+        r#"{{"id":{},"name":{},"role":{},"notebook":{},"runtime":{}}}"#,
+        quoted(&n.id),
+        quoted(&n.name),
+        quoted(role.as_str()),
+        preview.notebook,
+        preview.runtime,
+    );
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 #[derive(Deserialize)]

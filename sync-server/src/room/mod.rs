@@ -34,6 +34,7 @@ mod kernel_relay;
 pub mod outbox;
 pub mod peer;
 mod presence;
+pub mod preview_cache;
 mod relay;
 mod storage;
 
@@ -49,6 +50,7 @@ use incoming::Candidate;
 use outbox::Outbox;
 use peer::Peer;
 use presence::PresenceBoard;
+use preview_cache::{PreviewCache, PreviewJson};
 use schema::layout::ChangeChecker;
 use schema::wire::ErrorCode;
 use schema::DocKind;
@@ -121,9 +123,9 @@ pub enum RoomCommand {
     },
     /// Both documents as JSON, for a page still loading its replica
     /// (`schema::preview`), as they stand once the batch it came in with
-    /// is applied.
+    /// is applied. `None`: they could not be read (the room logs why).
     Preview {
-        reply: oneshot::Sender<schema::Result<schema::preview::NotebookPreview>>,
+        reply: oneshot::Sender<Option<PreviewJson>>,
     },
 }
 
@@ -148,6 +150,7 @@ pub struct Room {
     reporting: activity::Reporting,
     /// Batches handed to the log and not yet durable.
     commits: commits::Commits,
+    previews: PreviewCache,
 }
 
 impl Room {
@@ -179,6 +182,7 @@ impl Room {
             reports,
             reporting: activity::Reporting::default(),
             commits: commits::Commits::default(),
+            previews: PreviewCache::default(),
         })
     }
 
@@ -354,14 +358,16 @@ impl Room {
             self.commits.flushed(reply);
         }
         if !previews.is_empty() {
-            let preview = || {
-                schema::preview::preview(
+            let preview = self
+                .previews
+                .previews(
                     &self.docs[DocKind::Notebook.index()].doc,
                     &self.docs[DocKind::Runtime.index()].doc,
                 )
-            };
+                .inspect_err(|e| tracing::error!(error = %e, "could not build the preview"))
+                .ok();
             for reply in previews {
-                let _ = reply.send(preview());
+                let _ = reply.send(preview.clone());
             }
         }
         // Everyone not held gets what it is owed (a writable peer, a

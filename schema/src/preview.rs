@@ -66,10 +66,8 @@ fn object_json(doc: &Automerge, obj: &ObjId, kind: ObjType) -> Result<Value> {
         ObjType::Map | ObjType::Table => {
             let mut map = Map::new();
             for item in doc.map_range(obj, ..) {
-                let value = match &item.value {
-                    ValueRef::Object(kind) => object_json(doc, &item.id(), *kind)?,
-                    ValueRef::Scalar(_) => scalar_json(item.value)?,
-                };
+                let id = matches!(item.value, ValueRef::Object(_)).then(|| item.id());
+                let value = value_json(doc, item.value, id)?;
                 map.insert(item.key.into_owned(), value);
             }
             Value::Object(map)
@@ -77,10 +75,8 @@ fn object_json(doc: &Automerge, obj: &ObjId, kind: ObjType) -> Result<Value> {
         ObjType::List => {
             let mut list = Vec::new();
             for item in doc.list_range(obj, ..) {
-                list.push(match &item.value {
-                    ValueRef::Object(kind) => object_json(doc, &item.id(), *kind)?,
-                    ValueRef::Scalar(_) => scalar_json(item.value)?,
-                });
+                let id = matches!(item.value, ValueRef::Object(_)).then(|| item.id());
+                list.push(value_json(doc, item.value, id)?);
             }
             Value::Array(list)
         }
@@ -88,12 +84,14 @@ fn object_json(doc: &Automerge, obj: &ObjId, kind: ObjType) -> Result<Value> {
     })
 }
 
-fn scalar_json(value: ValueRef<'_>) -> Result<Value> {
-    match value.into_value() {
-        automerge::Value::Scalar(scalar) => {
+/// One value of a map or list; `id` is the object's, for an object.
+fn value_json(doc: &Automerge, value: ValueRef<'_>, id: Option<ObjId>) -> Result<Value> {
+    match (value.into_value(), id) {
+        (automerge::Value::Object(kind), Some(id)) => object_json(doc, &id, kind),
+        (automerge::Value::Scalar(scalar), _) => {
             serde_json::to_value(scalar.as_ref()).map_err(|_| malformed())
         }
-        automerge::Value::Object(_) => Err(malformed()),
+        (automerge::Value::Object(_), None) => Err(malformed()),
     }
 }
 

@@ -1,6 +1,7 @@
 //! What building a notebook's preview (`schema::preview`) costs for 200
 //! cells of 2 KB, in parts: reading every source's text alone, the
-//! documents as JSON values, and those values as bytes.
+//! documents as JSON values, those values as bytes, and the same JSON by
+//! `AutoSerde` (which `schema::preview` used to be built with).
 mod common;
 use schema::RuntimeDoc;
 use std::time::Instant;
@@ -19,6 +20,10 @@ fn main() {
             n += doc.text(&src).unwrap().len();
         }
         println!("text of every source ({n} bytes): {:?}", t.elapsed());
+        let t = Instant::now();
+        let by_autoserde = serde_json::to_value(schema::automerge::AutoSerde::from(doc)).unwrap();
+        println!("the notebook by AutoSerde: {:?}", t.elapsed());
+        assert!(by_autoserde.is_object());
     }
     for _ in 0..3 {
         let t = Instant::now();

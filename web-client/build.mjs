@@ -49,9 +49,10 @@ async function buildBrowser() {
     // V8's compile hint: compile every function when the bundle loads (off
     // the main thread) rather than on its first call. The first render of
     // a notebook calls into CodeMirror, marked and KaTeX for the first
-    // time; in nine cold opens of the benchmark's notebook each way the
-    // first editable cell came at p50 283 ms with it, 411 ms without
-    // (warm: 196 against 181 ms).
+    // time; in nine cold opens of the benchmark's notebook each way
+    // (`CATHODE_BENCH_OPENS=9 CATHODE_BENCH_ONLY=open`, this line removed
+    // by hand for the runs without) the first editable cell came at p50
+    // 283 ms with it, 411 ms without (warm: 196 against 181 ms).
     banner: { js: "//# allFunctionsCalledOnLoad" },
   };
   const result = await esbuild.build(options);

@@ -113,8 +113,9 @@ async fn an_imported_notebook_reaches_a_new_peer_as_bounded_changes() {
     );
     assert!(preview["runtime"]["doc"]["executions"].is_object());
 
-    // The same version again gives the same documents (the room keeps
-    // their JSON); a change is in the next preview.
+    // The same version again gives the same documents, and a change is in
+    // the next preview: what the room keeps (room/preview_cache.rs, whose
+    // own tests check it is kept) must not outlive its version.
     let (_, again) = server
         .api(Method::GET, &path, &server.owner_token, None)
         .await

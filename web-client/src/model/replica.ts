@@ -31,9 +31,10 @@ const SLICE_MS = 8;
  * Changes handed to Automerge per call: as many as make about this many
  * bytes (each call has a fixed cost), at most `CHANGES_PER_CALL`. One call
  * is one piece of main-thread work: in nine cold opens of the benchmark's
- * notebook, the longest task after the first editable cell was p50 51 ms
- * at 8 KB a call against 80-101 ms at 16 KB, the replica taking over no
- * later (1,287 against 1,257 ms).
+ * notebook (`CATHODE_BENCH_OPENS=9 CATHODE_BENCH_ONLY=open`, the constant
+ * changed by hand between runs), the longest task after the first editable
+ * cell was p50 51 ms at 8 KB a call against 80-101 ms at 16 KB, the
+ * replica taking over no later (1,287 against 1,257 ms).
  */
 const BYTES_PER_CALL = 8 * 1024;
 const CHANGES_PER_CALL = 64;

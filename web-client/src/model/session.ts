@@ -46,6 +46,7 @@ export interface SessionOptions {
 }
 
 type StatusListener = (status: SessionStatus) => void;
+type PeersListener = (peers: Map<string, PeerPresence>) => void;
 
 /**
  * A notebook this large (its cells' sources, in UTF-16 units) opens from
@@ -66,7 +67,6 @@ function previewSize(preview: NotebookPreview): number {
   }
   return size;
 }
-type PeersListener = (peers: Map<string, PeerPresence>) => void;
 
 export class NotebookSession {
   readonly replica: Replica;

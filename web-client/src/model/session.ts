@@ -306,6 +306,22 @@ export class NotebookSession {
     return () => this.statusListeners.delete(l);
   }
 
+  /**
+   * Resolves the first time the page reads its own replica (no preview)
+   * and holds everything the server has: the notebook has finished
+   * opening.
+   */
+  loaded(): Promise<void> {
+    return new Promise((resolve) => {
+      const listener: StatusListener = (s) => {
+        if (s.sync !== "synced" || this.previewing) return;
+        this.statusListeners.delete(listener);
+        resolve();
+      };
+      this.onStatus(listener);
+    });
+  }
+
   onPeers(l: PeersListener): () => void {
     this.peersListeners.add(l);
     return () => this.peersListeners.delete(l);

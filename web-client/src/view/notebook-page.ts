@@ -575,7 +575,8 @@ export class NotebookPage {
   }
 }
 
-export async function showNotebook(root: HTMLElement, ctx: NotebookContext): Promise<void> {
+export async function showNotebook(root: HTMLElement, ctx: NotebookContext): Promise<NotebookSession> {
   const page = new NotebookPage(ctx, root);
   await page.open();
+  return page.session;
 }

@@ -6,10 +6,14 @@
  *   - the preview is shown, and typed into, before Automerge's WebAssembly
  *     is in; the typing reaches the document once it is;
  *   - the first frame holds only the cells that fill the screen, and the
- *     rest join in order after it.
+ *     rest join in order after it;
+ *   - the service worker is registered by a notebook's page once the
+ *     notebook has opened, never by the list page (whose install would
+ *     meet the notebook a person opens from it).
  *
  * The bundle and the WebAssembly are held back by routing their requests
- * (service workers blocked, so that every request meets the route).
+ * (service workers blocked where that matters, so that every request
+ * meets the route).
  */
 
 import { test } from "node:test";
@@ -136,5 +140,44 @@ test("before Automerge loads, a small notebook's page refuses cell operations an
   await waitFor("the cell B added", () => cellIds(page), (ids) => ids.length === 1);
   assert.deepEqual(errors, []);
   assert.deepEqual(await forbidden(page), []);
+  await context.close();
+});
+
+test("the app is kept for offline only by a notebook's page, once the notebook has opened", async () => {
+  const notebook = await server.createNotebook("kept once opened");
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  // What the page was doing when it registered the service worker.
+  await context.addInitScript(() => {
+    const register = ServiceWorkerContainer.prototype.register;
+    ServiceWorkerContainer.prototype.register = function (this: ServiceWorkerContainer, ...args: Parameters<typeof register>) {
+      const session = (window as any).cathode?.session;
+      (window as any).__registeredWhile = session ? { sync: session.status().sync, previewing: session.previewing } : "no notebook";
+      return register.apply(this, args);
+    };
+  });
+  const page = await context.newPage();
+  page.on("pageerror", (e) => console.error(`[page error] ${e.message}`));
+  const registrations = () => page.evaluate(async () => (await navigator.serviceWorker.getRegistrations()).length);
+  await page.goto(`${server.url}/?token=${encodeURIComponent(server.token)}`);
+  await page.getByRole("heading", { name: "Notebooks" }).waitFor();
+  // Long enough for the page's idle moment (where it used to register).
+  await page.waitForTimeout(1500);
+  assert.equal(await registrations(), 0, "the list page registered no worker");
+
+  const wasm = gate();
+  await context.route(/\.wasm$/, async (route) => {
+    await wasm.opened;
+    await route.continue();
+  });
+  await page.goto(`${server.url}/notebooks/${notebook}`);
+  await page.getByText("Opening the notebook").waitFor();
+  await page.waitForTimeout(1500);
+  assert.equal(await registrations(), 0, "a notebook still opening registered no worker");
+  wasm.open();
+  await page.getByText("An empty notebook").waitFor();
+  await page.evaluate(async () => {
+    await navigator.serviceWorker.ready;
+  });
+  assert.deepEqual(await page.evaluate(() => (window as any).__registeredWhile), { sync: "synced", previewing: false });
   await context.close();
 });

@@ -7,15 +7,15 @@
 
 import type { KeyBinding } from "@codemirror/view";
 import * as nb from "../doc/notebook";
-import type { CellType } from "../doc/notebook";
+import type { CellType, CollapseFlag } from "../doc/notebook";
 import { requestControl } from "../doc/controls";
 import { clearOutputs } from "../doc/cleared";
 import * as rt from "../doc/runtime";
 import { newCellId } from "../doc/ids";
 import type { NotebookPage } from "../view/notebook-page";
-import { h } from "../view/dom";
 import { showHelp } from "../view/help";
 import { CommandModeKeys, type NotebookCommands } from "./keymap";
+import { gateUntilReadable } from "./gate";
 import {
   CellHistory,
   deleteOp,
@@ -41,15 +41,10 @@ export class NotebookController implements NotebookCommands {
   constructor(private readonly page: NotebookPage) {
     this.history = new CellHistory(page.session);
     this.keys = new CommandModeKeys(this);
+    gateUntilReadable(this, () => this.loading());
   }
 
-  /**
-   * Whether the page still shows the server's preview, or nothing yet:
-   * cell operations and running wait for the replica (a second or so for a
-   * large notebook), since what they do builds on one another (insert,
-   * then change the new cell's type, then edit it). The person is told;
-   * nothing is queued.
-   */
+  /** Whether the replica cannot be read yet (see `commands/gate.ts`); the person is told. */
   private loading(): boolean {
     if (!this.session.previewing && this.session.ready) return false;
     this.page.stillLoading();
@@ -224,7 +219,6 @@ export class NotebookController implements NotebookCommands {
   // ---- running ---------------------------------------------------------
 
   runCell(advance: "stay" | "next" | "insert"): void {
-    if (this.loading()) return;
     const ids = this.selected();
     if (ids.length === 0) return;
     for (const id of ids) this.view(id)?.binding?.commit();
@@ -282,13 +276,11 @@ export class NotebookController implements NotebookCommands {
   }
 
   runAll(): void {
-    if (this.loading()) return;
     this.session.replica.commitPending();
     this.session.edit((d) => nb.requestRunBatch(d, this.order, this.session.user));
   }
 
   runAbove(): void {
-    if (this.loading()) return;
     const i = this.active ? this.order.indexOf(this.active) : -1;
     if (i <= 0) return;
     this.session.replica.commitPending();
@@ -296,7 +288,6 @@ export class NotebookController implements NotebookCommands {
   }
 
   runBelow(): void {
-    if (this.loading()) return;
     const i = this.active ? this.order.indexOf(this.active) : -1;
     if (i < 0) return;
     this.session.replica.commitPending();
@@ -304,17 +295,14 @@ export class NotebookController implements NotebookCommands {
   }
 
   interrupt(): void {
-    if (this.loading()) return;
     this.session.edit((d) => requestControl(d, { kind: "interrupt" }, this.session.user));
   }
 
   restart(): void {
-    if (this.loading()) return;
     this.session.edit((d) => requestControl(d, { kind: "restart" }, this.session.user));
   }
 
   restartAndRunAll(): void {
-    if (this.loading()) return;
     this.restart();
     this.runAll();
   }
@@ -350,7 +338,6 @@ export class NotebookController implements NotebookCommands {
   }
 
   insert(where: "above" | "below"): void {
-    if (this.loading()) return;
     this.insertCell(where, "code");
     this.mode = "command";
     this.view()?.el.focus({ preventScroll: true });
@@ -359,7 +346,6 @@ export class NotebookController implements NotebookCommands {
   }
 
   deleteSelected(): void {
-    if (this.loading()) return;
     const ids = this.selected();
     if (ids.length === 0) return;
     const order = this.order;
@@ -372,14 +358,12 @@ export class NotebookController implements NotebookCommands {
   }
 
   setType(type: CellType): void {
-    if (this.loading()) return;
     const ids = this.selected();
     if (ids.length === 0) return;
     this.history.run(typeOp(this.doc, ids, type));
   }
 
   heading(level: number): void {
-    if (this.loading()) return;
     const id = this.active;
     if (!id) return;
     const source = nb.cellSource(this.doc, id);
@@ -404,13 +388,11 @@ export class NotebookController implements NotebookCommands {
   }
 
   cut(): void {
-    if (this.loading()) return;
     this.copy();
     this.deleteSelected();
   }
 
   paste(where: "above" | "below"): void {
-    if (this.loading()) return;
     let cells = this.clipboard;
     if (cells.length === 0) {
       try {
@@ -447,12 +429,10 @@ export class NotebookController implements NotebookCommands {
   }
 
   undoCells(): void {
-    if (this.loading()) return;
     this.selectAfter(this.history.undo()?.select?.undo);
   }
 
   redoCells(): void {
-    if (this.loading()) return;
     this.selectAfter(this.history.redo()?.select?.redo);
   }
 
@@ -489,7 +469,6 @@ export class NotebookController implements NotebookCommands {
   }
 
   move(delta: -1 | 1): void {
-    if (this.loading()) return;
     const op = moveOp(this.doc, this.selected(), delta);
     if (op) this.history.run(op);
     this.page.render();
@@ -498,12 +477,10 @@ export class NotebookController implements NotebookCommands {
 
   /** Drag and drop: `id` goes before or after `target`. */
   moveTo(id: string, target: nb.Placement): void {
-    if (this.loading()) return;
     this.history.run(moveToOp(this.doc, id, target));
   }
 
   merge(): void {
-    if (this.loading()) return;
     let ids = this.selected();
     if (ids.length === 1) {
       const order = this.order;
@@ -519,7 +496,6 @@ export class NotebookController implements NotebookCommands {
   }
 
   split(id: string): void {
-    if (this.loading()) return;
     const view = this.view(id);
     const cm = view?.view;
     if (!cm) return;
@@ -532,8 +508,7 @@ export class NotebookController implements NotebookCommands {
     this.enterEdit("start");
   }
 
-  private toggleJupyterFlag(key: "source_hidden" | "outputs_hidden", force?: boolean): void {
-    const ids = this.selected();
+  private toggleJupyterFlag(ids: string[], key: CollapseFlag, force?: boolean): void {
     for (const id of ids) {
       const meta = nb.cellMetadata(this.doc, id);
       const jupyter = { ...((meta.jupyter as Record<string, unknown>) ?? {}) };
@@ -546,7 +521,6 @@ export class NotebookController implements NotebookCommands {
 
   /** Clear the outputs the selected cells (or all cells) show now. */
   clearOutputs(all = false): void {
-    if (this.loading()) return;
     const runtime = this.session.runtime;
     if (!rt.runtimeReady(runtime)) return;
     const runs = rt.cellExecutions(runtime);
@@ -558,13 +532,16 @@ export class NotebookController implements NotebookCommands {
   }
 
   toggleInput(): void {
-    if (this.loading()) return;
-    this.toggleJupyterFlag("source_hidden");
+    this.toggleJupyterFlag(this.selected(), "source_hidden");
   }
 
   toggleOutput(force?: boolean): void {
-    if (this.loading()) return;
-    this.toggleJupyterFlag("outputs_hidden", force);
+    this.toggleJupyterFlag(this.selected(), "outputs_hidden", force);
+  }
+
+  /** A cell's own collapser: that cell only, whatever is selected. */
+  toggleCollapsed(id: string, key: CollapseFlag): void {
+    this.toggleJupyterFlag([id], key);
   }
 
   help(): void {
@@ -576,53 +553,16 @@ export class NotebookController implements NotebookCommands {
     this.session.saveNow();
   }
 
-  // ---- toolbar -----------------------------------------------------------
+  /** The toolbar's cell-type picker follows the active cell (set by `view/toolbar.ts`). */
+  syncTypeSelect: () => void = () => {};
 
-  toolbar(): HTMLElement {
-    const button = (label: string, title: string, action: () => void, cls = "") =>
-      h(`button.tool${cls}`, { title, "aria-label": title, onclick: () => action() }, label);
-    const typeSelect = h(
-      "select.cell-type",
-      { "aria-label": "Cell type", title: "Cell type" },
-      ...(["code", "markdown", "raw", "ai", "sql"] as CellType[]).map((t) => h("option", { value: t }, t)),
-    );
-    typeSelect.addEventListener("change", () => {
-      this.setType(typeSelect.value as CellType);
-      typeSelect.blur();
-    });
-    const bar = h(
-      "nav.toolbar",
-      { "aria-label": "Notebook toolbar" },
-      button("+", "Insert a cell below (B)", () => this.insert("below")),
-      button("Cut", "Cut cells (X)", () => this.cut()),
-      button("Copy", "Copy cells (C)", () => this.copy()),
-      button("Paste", "Paste cells below (V)", () => this.paste("below")),
-      button("↑", "Move up (Ctrl-Shift-Up)", () => this.move(-1)),
-      button("↓", "Move down (Ctrl-Shift-Down)", () => this.move(1)),
-      h("span.sep"),
-      button("▶", "Run the selected cells and advance (Shift-Enter)", () => this.runCell("next"), ".run"),
-      button("▶▶", "Run all cells", () => this.runAll()),
-      button("⤒", "Run all cells above", () => this.runAbove()),
-      button("⤓", "Run this cell and all below", () => this.runBelow()),
-      button("■", "Interrupt the kernel (I I)", () => this.interrupt()),
-      button("↻", "Restart the kernel (0 0)", () => this.restart()),
-      button("↻▶▶", "Restart the kernel and run all", () => this.restartAndRunAll()),
-      h("span.sep"),
-      typeSelect,
-      button("Hide output", "Hide the selected cells' outputs (O)", () => this.toggleOutput()),
-      button("Clear", "Clear the selected cells' outputs", () => this.clearOutputs()),
-      button("Clear all", "Clear all outputs", () => this.clearOutputs(true)),
-    );
-    bar.addEventListener("mousedown", () => {
-      // Keep the active cell's pending typing with it before any action.
-      this.session.replica.commitPending();
-    });
-    this.syncTypeSelect = () => {
-      const t = this.active ? nb.cellType(this.doc, this.active) : undefined;
-      if (t && typeSelect.value !== t) typeSelect.value = t;
-    };
-    return bar;
+  /** The active cell's type, for the toolbar. */
+  activeType(): CellType | undefined {
+    return this.active ? nb.cellType(this.doc, this.active) : undefined;
   }
 
-  syncTypeSelect: () => void = () => {};
+  /** Keep the active cell's pending typing with it before a toolbar action. */
+  commitTyping(): void {
+    this.session.replica.commitPending();
+  }
 }

@@ -92,6 +92,9 @@ export function cellSource(doc: NotebookDoc, id: string): string {
   return typeof s === "string" ? s : (str(s) ?? "");
 }
 
+/** Jupyter's flags for a collapsed input or output, kept in `metadata.jupyter`. */
+export type CollapseFlag = "source_hidden" | "outputs_hidden";
+
 export function cellMetadata(doc: NotebookDoc, id: string): Record<string, unknown> {
   const meta = rawCell(doc, id)?.metadata;
   const out: Record<string, unknown> = {};

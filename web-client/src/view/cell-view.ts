@@ -9,7 +9,7 @@
 import type { EditorView, ViewUpdate, KeyBinding } from "@codemirror/view";
 import { ChangeSet } from "@codemirror/state";
 import * as nb from "../doc/notebook";
-import type { CellType } from "../doc/notebook";
+import type { CellType, CollapseFlag } from "../doc/notebook";
 import type { ExecutionSummary, InputRequest } from "../doc/runtime";
 import type { ApprovalDecision } from "../doc/controls";
 import { createEditor, setEditorEditable, setEditorLanguage } from "../editor/cell-editor";
@@ -31,6 +31,8 @@ export interface CellHost {
   activate: (cellId: string, mode: "command" | "edit") => void;
   /** A cell dragged by its gutter was dropped before or after this one. */
   drop: (dragged: string, target: string, where: "before" | "after") => void;
+  /** The cell's own collapser for its input or output was clicked. */
+  toggleCollapsed: (cellId: string, flag: CollapseFlag) => void;
   onEditorUpdate: (cellId: string, update: ViewUpdate) => void;
   /** Resolves once written; rejects (with the reason to show) when it cannot be. */
   answerInput: (executionId: string, request: InputRequest, value: string) => Promise<void>;
@@ -131,13 +133,13 @@ export class CellView {
       h(
         "div.body",
         {},
-        h("div.collapser.input-collapser", { title: "Collapse input", onclick: () => this.toggleMeta("source_hidden") }),
+        h("div.collapser.input-collapser", { title: "Collapse input", onclick: () => this.host.toggleCollapsed(this.id, "source_hidden") }),
         this.inputArea,
         this.note,
         this.inputBox,
         this.approvalBox,
         this.aiActions,
-        h("div.collapser.output-collapser", { title: "Collapse output", onclick: () => this.toggleMeta("outputs_hidden") }),
+        h("div.collapser.output-collapser", { title: "Collapse output", onclick: () => this.host.toggleCollapsed(this.id, "outputs_hidden") }),
         this.outputWrap,
       ),
     );
@@ -294,15 +296,6 @@ export class CellView {
     this.markdownDeferred = false;
     if (source.trim() === "") this.rendered.innerHTML = '<p class="empty-md">Double-click (or press Enter) to edit markdown.</p>';
     else renderMarkdown(this.rendered, source, nb.cellAttachments(doc, this.id));
-  }
-
-  private toggleMeta(key: "source_hidden" | "outputs_hidden"): void {
-    const session = this.host.session;
-    const meta = nb.cellMetadata(session.notebook, this.id);
-    const jupyter = { ...((meta.jupyter as Record<string, unknown>) ?? {}) };
-    if (jupyter[key]) delete jupyter[key];
-    else jupyter[key] = true;
-    session.edit((d) => nb.setCellMetadata(d, this.id, "jupyter", Object.keys(jupyter).length ? jupyter : undefined));
   }
 
   /** Bring the view up to date with the documents. */

@@ -22,6 +22,7 @@ import { applyClear, outputsCleared, outputsClearedRaw } from "../doc/cleared";
 import { CellView, type CellHost, type CellRuntime } from "./cell-view";
 import { TAIL_CELLS_PER_FRAME, cellsFillingScreen, lineCount } from "./opening";
 import { h, clear } from "./dom";
+import { notebookToolbar } from "./toolbar";
 import { BlobCache } from "./outputs/blobs";
 import { NotebookController } from "../commands/controller";
 import { PresenceList, asPresence, colorFor } from "./presence";
@@ -131,7 +132,7 @@ export class NotebookPage {
     });
     title.title = "Click to rename";
     title.addEventListener("click", () => this.renameFrom(title));
-    const toolbar = this.controller.toolbar();
+    const toolbar = notebookToolbar(this.controller);
     toolbar.append(
       h("span.sep"),
       this.aiApproval.el,
@@ -467,6 +468,7 @@ export class NotebookPage {
       editKeys: (id) => this.controller.editKeys(id),
       activate: (id, mode) => this.controller.activate(id, mode),
       drop: (dragged, target, where) => this.controller.moveTo(dragged, { at: where, cell: target }),
+      toggleCollapsed: (id, flag) => this.controller.toggleCollapsed(id, flag),
       onEditorUpdate: (_id, u) => {
         if (u.selectionSet || u.docChanged || u.focusChanged) this.controller.publishPresence();
       },

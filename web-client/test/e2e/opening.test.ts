@@ -7,6 +7,7 @@
  *     is in; the typing reaches the document once it is;
  *   - the first frame holds only the cells that fill the screen, and the
  *     rest join in order after it;
+ *   - cell operations (a cell's collapser among them) wait for the replica;
  *   - the service worker is registered by a notebook's page once the
  *     notebook has opened, never by the list page (whose install would
  *     meet the notebook a person opens from it).
@@ -106,9 +107,16 @@ test("a long notebook is shown and typed into before Automerge loads, asked for 
   await page.keyboard.type(" + 1");
   await screenshot(page, "opening-before-automerge");
   assert.equal(await page.evaluate(() => (window as any).cathode.session.replica.started), false);
+  // A cell's own collapser waits for the replica as the keys do.
+  await page.locator('[data-cell-id="c1"] .input-collapser').click();
+  await page.locator(".sync.nudge", { hasText: "cell operations and running wait" }).waitFor();
 
   wasm.open();
   await waitFor("the replica taking over", () => page.evaluate(() => (window as any).cathode.previewing()), (p) => !p);
+  const collapsed = () => page.locator('[data-cell-id="c1"]').evaluate((el) => el.classList.contains("input-hidden"));
+  assert.equal(await collapsed(), false, "the collapser's click did nothing while the preview showed");
+  await page.locator('[data-cell-id="c1"] .input-collapser').click();
+  await waitFor("the collapser collapsing the input", collapsed, (c) => c);
   await waitFor(
     "the typing at the server",
     () => server.api<{ cells: { source: string | string[] }[] }>("GET", `/api/notebooks/${id}/ipynb`),

@@ -86,6 +86,16 @@ export class Replica {
     this.documents.runtime = doc;
   }
 
+  /** Either document as Automerge sees it: syncing treats both alike. */
+  private doc(kind: DocKind): A.Doc<unknown> {
+    return this.documents[kind] as A.Doc<unknown>;
+  }
+
+  private setDoc(kind: DocKind, doc: A.Doc<unknown>): void {
+    if (kind === "notebook") this.notebook = doc as NotebookDoc;
+    else this.runtime = doc as RuntimeDoc;
+  }
+
   private get syncStates(): Record<DocKind, A.SyncState> {
     return (this.states ??= { notebook: A.initSyncState(), runtime: A.initSyncState() });
   }
@@ -163,24 +173,18 @@ export class Replica {
     return A.encodeSyncMessage({ ...decoded, changes: [] });
   }
 
-  private applyChanges(doc: DocKind, changes: Uint8Array[]): void {
-    this.remote(doc, (patchCallback) => {
-      if (doc === "notebook") [this.notebook] = A.applyChanges(this.notebook, changes, { patchCallback });
-      else [this.runtime] = A.applyChanges(this.runtime, changes, { patchCallback });
+  private applyChanges(kind: DocKind, changes: Uint8Array[]): void {
+    this.remote(kind, (patchCallback) => {
+      const [next] = A.applyChanges(this.doc(kind), changes, { patchCallback });
+      this.setDoc(kind, next);
     });
   }
 
-  receive(doc: DocKind, message: Uint8Array): void {
-    this.remote(doc, (patchCallback) => {
-      if (doc === "notebook") {
-        const [next, state] = A.receiveSyncMessage(this.notebook, this.syncStates.notebook, message, { patchCallback });
-        this.notebook = next;
-        this.syncStates.notebook = state;
-      } else {
-        const [next, state] = A.receiveSyncMessage(this.runtime, this.syncStates.runtime, message, { patchCallback });
-        this.runtime = next;
-        this.syncStates.runtime = state;
-      }
+  receive(kind: DocKind, message: Uint8Array): void {
+    this.remote(kind, (patchCallback) => {
+      const [next, state] = A.receiveSyncMessage(this.doc(kind), this.syncStates[kind], message, { patchCallback });
+      this.setDoc(kind, next);
+      this.syncStates[kind] = state;
     });
   }
 
@@ -198,22 +202,15 @@ export class Replica {
   }
 
   /** The next message owed to the server for `doc`, if any. */
-  generate(doc: DocKind): Uint8Array | null {
-    if (doc === "notebook") {
-      const [state, msg] = A.generateSyncMessage(this.notebook, this.syncStates.notebook);
-      this.syncStates.notebook = state;
-      return msg;
-    }
-    const [state, msg] = A.generateSyncMessage(this.runtime, this.syncStates.runtime);
-    this.syncStates.runtime = state;
+  generate(kind: DocKind): Uint8Array | null {
+    const [state, msg] = A.generateSyncMessage(this.doc(kind), this.syncStates[kind]);
+    this.syncStates[kind] = state;
     return msg;
   }
 
   /** Whether the server has every change of ours (as far as it told us). */
-  acknowledged(doc: DocKind): boolean {
+  acknowledged(kind: DocKind): boolean {
     if (!this.docs) return true;
-    return doc === "notebook"
-      ? A.hasOurChanges(this.notebook, this.syncStates.notebook)
-      : A.hasOurChanges(this.runtime, this.syncStates.runtime);
+    return A.hasOurChanges(this.doc(kind), this.syncStates[kind]);
   }
 }

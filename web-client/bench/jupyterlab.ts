@@ -1,7 +1,7 @@
 /**
  * The same measurements against JupyterLab with jupyter-collaboration, in
  * the same Chromium, for the ratios the benchmark prints: keystroke in page
- * A to painted in page B, `1+1` from the run key to the painted result, a
+ * A to page B's DOM and to painted there, `1+1` from the run key to the painted result, a
  * 200-cell notebook to its first editable cell, and Tab to the completer
  * popup. Each part runs on its own: one that fails is said and left out. Needs a virtual
  * environment with jupyterlab, jupyter-collaboration and ipykernel
@@ -15,11 +15,11 @@ import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { tabToPopup } from "./completion";
 import { benchNotebook } from "./notebooks";
-import { OPENS, installPaintProbe, loadMark, runKeyToPainted, watchLoad } from "./paint-probe";
+import { OPENS, installPaintProbe, keystrokesAcross, loadMark, runKeyToPainted, watchLoad, type KeystrokeTimes } from "./paint-probe";
 
 /** Each figure is left out when its part was not asked for or failed (said on the console). */
 export interface Figures {
-  keystroke?: number[];
+  keystroke?: KeystrokeTimes;
   onePlusOne?: number[];
   firstEditable200?: number[];
   /** Tab to the completer popup on `import o`, ipykernel. */
@@ -116,34 +116,25 @@ export async function measureJupyterLab(browser: Browser, venv: string, parts: S
   }
 }
 
-/** Keystrokes in page A until painted in page B. */
-async function keystrokes(browser: Browser, url: string): Promise<number[]> {
+/** Keystrokes in page A until in page B's DOM, and painted there. */
+async function keystrokes(browser: Browser, url: string): Promise<KeystrokeTimes> {
   const a = await openNotebook(browser, url);
   const b = await openNotebook(browser, url);
   await a.locator(".jp-Cell .cm-content >> visible=true").first().click();
   await installPaintProbe(b);
   await b.evaluate(() => {
     const w = window as any;
-    w.__waitLength = (n: number) =>
-      w.__paintedWhen(() => {
+    w.__shown = (n: number) =>
+      w.__shownWhen(() => {
         const el = document.querySelector(".jp-Cell .cm-content");
         const text = el ? (el as HTMLElement).innerText.replace(/\n$/, "") : "";
         return text.length >= n;
       });
   });
-  const keystroke: number[] = [];
-  for (let i = 1; i <= 500; i++) {
-    const seen = b.evaluate((n) => (window as any).__waitLength(n), i);
-    const sent: number = await a.evaluate(() => {
-      const t = performance.timeOrigin + performance.now();
-      document.execCommand("insertText", false, "x");
-      return t;
-    });
-    keystroke.push((await seen) - sent);
-  }
+  const times = await keystrokesAcross(a, b);
   await a.context().close();
   await b.context().close();
-  return keystroke;
+  return times;
 }
 
 /** `1+1`, the run key to the painted result. */

@@ -17,8 +17,9 @@ import type { BrowserContext, Page } from "playwright-core";
 /**
  * Installs, in `page`: `__paintedWhen(test)`, resolving with the time
  * (ms since the epoch, comparable across pages) of the first frame after
- * the DOM satisfies `test`; and `__lastKeydown()`, the time of the last
- * keydown's event in the same clock.
+ * the DOM satisfies `test`; `__shownWhen(test)`, resolving with both the
+ * moment the DOM satisfied it and that frame; and `__lastKeydown()`, the
+ * time of the last keydown's event in the same clock.
  */
 export async function installPaintProbe(page: Page): Promise<void> {
   await page.evaluate(() => {
@@ -53,10 +54,14 @@ export async function installPaintProbe(page: Page): Promise<void> {
         }
         callback(ts);
       });
-    w.__paintedWhen = (test: () => boolean) =>
-      new Promise<number>((resolve) => {
+    w.__shownWhen = (test: () => boolean) =>
+      new Promise<[number, number]>((resolve) => {
         const now = () => performance.timeOrigin + performance.now();
-        const painted = () => (inFrame ? resolve(now()) : raf(() => resolve(now())));
+        const painted = () => {
+          const seen = now();
+          if (inFrame) resolve([seen, seen]);
+          else raf(() => resolve([seen, now()]));
+        };
         if (test()) return painted();
         const observer = new MutationObserver(() => {
           if (!test()) return;
@@ -65,6 +70,7 @@ export async function installPaintProbe(page: Page): Promise<void> {
         });
         observer.observe(document.body, { subtree: true, childList: true, characterData: true, attributes: true });
       });
+    w.__paintedWhen = (test: () => boolean) => w.__shownWhen(test).then((t: [number, number]) => t[1]);
   });
 }
 
@@ -155,4 +161,32 @@ export async function watchLoad(context: BrowserContext, marks: LoadMark[]): Pro
 /** The time of `name` in the page's current document, once it is reached. */
 export async function loadMark(page: Page, name: string): Promise<number> {
   return page.evaluate((n) => (window as any).__loadMarks[n] as Promise<number>, name);
+}
+
+/** Keystrokes typed in one page, as the other page showed them: to its DOM, and to the frame that painted it. */
+export interface KeystrokeTimes {
+  dom: number[];
+  painted: number[];
+}
+
+/**
+ * 500 characters typed into page `a`'s focused editor, one at a time, each
+ * timed until `b` shows that many (its `__shown(n)`, installed by the
+ * caller on top of `__shownWhen`). The issue's figures for JupyterLab
+ * were taken to the DOM; to the painted frame adds the wait for it.
+ */
+export async function keystrokesAcross(a: Page, b: Page): Promise<KeystrokeTimes> {
+  const times: KeystrokeTimes = { dom: [], painted: [] };
+  for (let i = 1; i <= 500; i++) {
+    const shown = b.evaluate((n) => (window as any).__shown(n) as Promise<[number, number]>, i);
+    const sent: number = await a.evaluate(() => {
+      const t = performance.timeOrigin + performance.now();
+      document.execCommand("insertText", false, "x");
+      return t;
+    });
+    const [dom, painted] = await shown;
+    times.dom.push(dom - sent);
+    times.painted.push(painted - sent);
+  }
+  return times;
 }

@@ -68,6 +68,15 @@ impl ApiError {
     pub(crate) fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
     }
+    /// Something failed on the server's side; the caller learns no more
+    /// (whoever failed logs the cause).
+    pub(crate) fn internal() -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal server error",
+        )
+    }
     /// The server cannot run the notebook's agent (binary missing, kernel
     /// listing failed, the supervisor refused).
     pub(crate) fn runtime_unavailable(message: impl Into<String>) -> Self {
@@ -84,11 +93,7 @@ impl ApiError {
 impl From<crate::error::ServerError> for ApiError {
     fn from(e: crate::error::ServerError) -> Self {
         tracing::error!(error = %e, "request failed");
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "internal server error",
-        )
+        Self::internal()
     }
 }
 

@@ -135,13 +135,8 @@ pub async fn preview_notebook(
         .await;
     let preview = match asked {
         Asked::Answered(_, Some(preview)) => preview,
-        Asked::Answered(_, None) => {
-            return Err(ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "internal server error",
-            ))
-        }
+        // The room logged why.
+        Asked::Answered(_, None) => return Err(ApiError::internal()),
         _ => {
             return Err(ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,

@@ -378,7 +378,9 @@ export class NotebookPage {
     const firstRender = this.order.length === 0 && allCells.length > 0;
     const tailing = this.shownCells !== Infinity;
     if (firstRender) {
-      const lines = allCells.map((id) => lineCount(nb.cellSource(doc, id)));
+      const lines = (function* () {
+        for (const id of allCells) yield lineCount(nb.cellSource(doc, id));
+      })();
       this.shownCells = cellsFillingScreen(lines, window.innerHeight);
     } else if (tailing) this.shownCells += TAIL_CELLS_PER_FRAME;
     if (this.shownCells >= allCells.length) this.shownCells = Infinity;

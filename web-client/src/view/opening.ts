@@ -24,16 +24,19 @@ const CELL_PX = 30;
 /**
  * How many leading cells, of sources with `lineCounts` lines, fill a
  * screen `screenPx` tall and half as much again (the margin within which
- * the page mounts editors). At least one.
+ * the page mounts editors). At least one. The counts are read only as far
+ * as needed: a caller can count each cell's lines as it is asked for.
  */
-export function cellsFillingScreen(lineCounts: readonly number[], screenPx: number): number {
+export function cellsFillingScreen(lineCounts: Iterable<number>, screenPx: number): number {
   const want = screenPx * 1.5;
   let height = 0;
-  for (let i = 0; i < lineCounts.length; i++) {
-    height += CELL_PX + LINE_PX * Math.max(1, lineCounts[i]);
-    if (height >= want) return i + 1;
+  let cells = 0;
+  for (const lines of lineCounts) {
+    cells++;
+    height += CELL_PX + LINE_PX * Math.max(1, lines);
+    if (height >= want) return cells;
   }
-  return Math.max(1, lineCounts.length);
+  return Math.max(1, cells);
 }
 
 /** Lines in a cell's source, as its editor shows them. */

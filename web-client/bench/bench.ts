@@ -129,15 +129,19 @@ async function opening(server: TestServer): Promise<number> {
     { name: "editable", selector: ".cell[data-type=code] .cm-content" },
     { name: "all", selector: ".cell", count: 200 },
   ];
+  /** A page in a browser context of its own (nothing kept), watched from its first moment. */
+  const freshPage = async () => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    await watchLoad(context, marks);
+    await watchLongTasks(context);
+    return context.newPage();
+  };
   // Each cold open in a new context: no local copy, signed in on the list.
   const cold: OpenTiming[] = [];
   let page: Page | undefined;
   for (let i = 0; i < OPENS; i++) {
     await page?.context().close();
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-    await watchLoad(context, marks);
-    await watchLongTasks(context);
-    page = await context.newPage();
+    page = await freshPage();
     await page.goto(`${server.url}/?token=${server.token}`);
     await page.getByRole("heading", { name: "Notebooks" }).waitFor();
     cold.push(await openOnce(page, url));
@@ -163,17 +167,14 @@ async function opening(server: TestServer): Promise<number> {
   const other = await server.createNotebook("bench, opened before");
   const returning: OpenTiming[] = [];
   for (let i = 0; i < OPENS; i++) {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-    await watchLoad(context, marks);
-    await watchLongTasks(context);
-    const page = await context.newPage();
+    const page = await freshPage();
     await page.goto(`${server.url}/notebooks/${other}?token=${server.token}`);
     await page.getByText("An empty notebook").waitFor();
     await page.evaluate(async () => {
       await navigator.serviceWorker.ready;
     });
     returning.push(await openOnce(page, url));
-    await context.close();
+    await page.context().close();
   }
   report("returning (no local copy, the app kept by the service worker)", returning);
   await browser.close();

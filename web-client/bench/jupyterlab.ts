@@ -1,11 +1,12 @@
 /**
  * The same measurements against JupyterLab with jupyter-collaboration, in
  * the same Chromium, for the ratios the benchmark prints: keystroke in page
- * A to page B's DOM and to painted there, `1+1` from the run key to the painted result, a
- * 200-cell notebook to its first editable cell, and Tab to the completer
- * popup. Each part runs on its own: one that fails is said and left out. Needs a virtual
- * environment with jupyterlab, jupyter-collaboration and ipykernel
- * (`CATHODE_JLAB_VENV`; scripts/bench-web.sh makes one when asked).
+ * A to page B's DOM and to painted there, `1+1` from the run key to the
+ * painted result, a 200-cell notebook to its first editable cell, and Tab
+ * to the completer popup. Each part runs on its own: one that fails is
+ * said and left out. Needs a virtual environment with jupyterlab,
+ * jupyter-collaboration and ipykernel (`CATHODE_JLAB_VENV`;
+ * scripts/bench-web.sh makes one when asked).
  */
 
 import { spawn, type ChildProcess } from "node:child_process";
